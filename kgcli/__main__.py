@@ -1,0 +1,3 @@
+from kgcli.cli import main
+
+main()

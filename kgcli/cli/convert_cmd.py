@@ -1,0 +1,45 @@
+"""``kgc convert``: IE datasets → IEPile instruction records."""
+
+from __future__ import annotations
+
+import typer
+
+from kgcli.errors import KgcError
+
+
+def convert(
+    in_path: str = typer.Argument("-", metavar="IN", help="Input JSON lines ('-' = stdin)."),
+    out_path: str = typer.Argument("-", metavar="OUT", help="Output JSON lines ('-' = stdout)."),
+    task: str = typer.Option(None, "--task", help="NER, RE, SPO, EE, EET, EEA or KG."),
+    language: str = typer.Option("zh", "--language", help="zh or en (picks the instruction sentence)."),
+    split: str = typer.Option("train", "--split", help="train (with output) or test (with id and label)."),
+    schema: str = typer.Option(None, "--schema", help="Schema file: the seed's 3-line format or one JSON object."),
+    source: str = typer.Option(None, "--source", help="Dataset name (default: IN's folder name)."),
+    split_num: int = typer.Option(None, "--split-num", help="Schema items per instruction (NER 6, KG 1, else 4; -1 = all)."),
+    neg_schema: float = typer.Option(1.0, "--neg-schema", help="Negative-schema rate: 0 positives only, 1 all negatives."),
+    random_sort: bool = typer.Option(False, "--random-sort", help="Shuffle schema order (seeded) instead of sorting."),
+    seed: int = typer.Option(42, "--seed", help="Seed of the run's one random generator."),
+    hard_negatives: str = typer.Option(None, "--hard-negatives", help="Hard-negative dictionary (cluster mode)."),
+    hard_negatives_key: str = typer.Option(None, "--hard-negatives-key", help="TASK/DATASET slice of a nested dictionary."),
+    re_keys: str = typer.Option("subject-object", "--re-keys", help="RE/SPO output keys: subject-object or head-tail."),
+    eea_format: str = typer.Option("iepile", "--eea-format", help="EEA output shape: iepile or deepke."),
+    historical_spo: bool = typer.Option(False, "--historical-spo-instruction", help="The pre-2024-04 SPO sentence."),
+    config: str = typer.Option(None, "--config", help="The seed's convert YAML (mode + train/test/hard_train sections)."),
+) -> None:
+    """Turn IE records into instruction data (train: task, source, instruction, output; test: id, ..., label)."""
+    from kgcli.convert import ConvertConfig, config_from_seed_yaml, convert_file
+
+    if config:
+        cfg, src, tgt = config_from_seed_yaml(config)
+        in_path = in_path if in_path != "-" or src is None else src
+        out_path = out_path if out_path != "-" or tgt is None else tgt
+    else:
+        if task is None:
+            raise KgcError("--task is required (NER, RE, SPO, EE, EET, EEA, KG)")
+        cfg = ConvertConfig(
+            task=task.upper(), language=language, split=split, schema_path=schema or "", source=source,
+            split_num=split_num, neg_schema=neg_schema, random_sort=random_sort, seed=seed,
+            hard_negatives=hard_negatives, hard_negatives_key=hard_negatives_key, re_keys=re_keys,
+            eea_format=eea_format, historical_spo=historical_spo,
+        )
+    convert_file(in_path, out_path, cfg)

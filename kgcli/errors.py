@@ -1,0 +1,33 @@
+"""The one user-error type.
+
+Anything the user can fix (a bad line, a wrong flag combination, a missing file) raises ``KgcError``;
+the CLI turns it into a single line ``kgc: error: FILE:LINE: what is wrong`` and exit status 2.
+Programming errors keep their tracebacks.
+"""
+
+from __future__ import annotations
+
+
+class KgcError(Exception):
+    """A mistake in the user's input, reported as one line and exit 2."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
+        return where + self.message
+
+
+def warn(message: str) -> None:
+    """Print one warning line on stderr (never on stdout, which may carry data)."""
+    import sys
+
+    print(f"kgc: warning: {message}", file=sys.stderr)

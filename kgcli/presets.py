@@ -1,0 +1,179 @@
+"""The preset registry: one YAML file per preset, validated by a pydantic model (unknown keys are errors).
+
+Presets are looked up in the project's ``presets/`` folder (shipped inside the package as well), then in
+``--presets-dir`` / ``KGC_PRESETS_DIR`` (a user's preset of the same name wins). Adding a model is adding a
+file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kgcli.errors import KgcError
+
+Dtype = Literal["bf16", "fp16", "fp32"]
+FinetuningType = Literal["lora", "full", "ptuning"]
+
+
+class Preset(BaseModel):
+    """A model / template / precision combination plus its training recipe."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    description: str = ""
+    base_model: str
+    adapter: str | None = None
+    builder: str | None = Field(default=None, description="local builder that makes base_model on first use")
+    family: str
+    template: str
+    dtype: Dtype = "bf16"
+    bits: Literal[4, 8, 16] = 16
+    finetuning_type: FinetuningType = "lora"
+    lora_r: int = Field(default=8, ge=1)
+    lora_alpha: int = Field(default=16, ge=1)
+    lora_dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
+    lora_target_modules: list[str] | None = None
+    pre_seq_len: int = Field(default=16, ge=1, description="prefix length for P-tuning v2")
+    cutoff_len: int = Field(default=700, ge=8)
+    max_source_length: int = Field(default=400, ge=1)
+    max_target_length: int = Field(default=300, ge=1)
+    max_new_tokens: int = Field(default=512, ge=1)
+    trust_remote_code: bool = False
+    vllm_max_lora_rank: int = 64
+    learning_rate: float = Field(default=5e-5, gt=0)
+    num_train_epochs: float = Field(default=10, gt=0)
+    max_steps: int = -1
+    per_device_train_batch_size: int = Field(default=2, ge=1)
+    per_device_eval_batch_size: int = Field(default=2, ge=1)
+    gradient_accumulation_steps: int = Field(default=4, ge=1)
+    max_grad_norm: float = 0.5
+    optim: str = "adamw_torch"
+    lr_scheduler_type: str = "linear"
+    warmup_ratio: float = 0.0
+    eval_strategy: Literal["no", "steps", "epoch"] = "epoch"
+    save_strategy: Literal["no", "steps", "epoch"] = "epoch"
+    save_steps: int = 500
+    eval_steps: int = 500
+    logging_steps: int = 2
+    save_total_limit: int | None = 10
+    val_size: int = 0
+    seed: int = 42
+
+    @field_validator("lora_target_modules", mode="before")
+    @classmethod
+    def _split_targets(cls, value: Any) -> Any:
+        """A list, or a comma string (``q_proj,v_proj``); never evaluated as code (the seed eval()s it)."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.strip("[]").replace("'", "").replace('"', "").split(",") if part.strip()]
+        return value
+
+    def resolved_targets(self, family_targets: list[str]) -> list[str]:
+        return list(self.lora_target_modules or family_targets)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(), sort_keys=False, allow_unicode=True)
+
+
+def builtin_dirs() -> list[Path]:
+    """The repository's ``presets/`` (a checkout) and the copy shipped inside the package."""
+    here = Path(__file__).resolve().parent
+    dirs = [here.parent / "presets", here / "presets"]
+    return [d for d in dirs if d.is_dir()]
+
+
+def search_dirs(extra: str | None = None) -> list[Path]:
+    dirs = builtin_dirs()
+    for candidate in (os.environ.get("KGC_PRESETS_DIR"), extra):
+        if candidate:
+            path = Path(candidate)
+            if not path.is_dir():
+                raise KgcError("presets folder does not exist", candidate)
+            dirs.append(path)
+    return dirs
+
+
+def load_preset_file(path: Path) -> Preset:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise KgcError(f"not valid YAML: {getattr(exc, 'problem', exc)}", str(path), None if line is None else line + 1) from None
+    if not isinstance(data, dict):
+        raise KgcError("a preset file holds one mapping of fields", str(path))
+    data.setdefault("name", path.stem)
+    return build_preset(data, source=str(path))
+
+
+def build_preset(data: dict[str, Any], source: str = "<preset>") -> Preset:
+    try:
+        return Preset.model_validate(data)
+    except ValidationError as exc:
+        raise KgcError(describe_validation_error(exc), source) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "preset"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown key {field!r}")
+        else:
+            parts.append(f"{field}: {err['msg']}")
+    return "; ".join(parts)
+
+
+@cache
+def _scan(dirs: tuple[Path, ...]) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for directory in dirs:
+        for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+            found[path.stem] = path  # later folders (the user's) win
+    return found
+
+
+def available(presets_dir: str | None = None) -> dict[str, Path]:
+    return _scan(tuple(search_dirs(presets_dir)))
+
+
+def load_preset(name: str, presets_dir: str | None = None) -> Preset:
+    """A preset by name, or by path to a YAML file."""
+    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+        return load_preset_file(Path(name))
+    found = available(presets_dir)
+    if name not in found:
+        raise KgcError(f"unknown preset {name!r}; run `kgc presets list` (known: {', '.join(sorted(found))})")
+    return load_preset_file(found[name])
+
+
+def all_presets(presets_dir: str | None = None) -> list[Preset]:
+    return [load_preset_file(path) for _, path in sorted(available(presets_dir).items())]
+
+
+def apply_overrides(preset: Preset, overrides: dict[str, Any], source: str = "--set") -> Preset:
+    """A new preset with fields replaced; unknown keys and bad values are one-line errors."""
+    if not overrides:
+        return preset
+    data = preset.model_dump()
+    data.update(overrides)
+    return build_preset(data, source=source)
+
+
+def parse_set_options(items: list[str]) -> dict[str, Any]:
+    """``--set key=value`` pairs; values are parsed as YAML scalars/lists (so 4 is an int, true a bool)."""
+    result: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise KgcError(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            result[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            result[key.strip()] = value
+    return result

@@ -1,0 +1,102 @@
+"""Schema files: the seed's three-line format, or one JSON object.
+
+Three-line format (as in DeepKE/IEPile ``schema.json``): line 1 a JSON list of types (entity types, event
+types, or SPO ``subject_predicate_object`` strings), line 2 a JSON list of roles (relations, argument roles,
+KG attributes), line 3 a JSON object ``{type: [roles]}`` (event roles, KG entity attributes). Trailing lines
+may be missing.
+
+Object format: ``{"types": [...], "roles": [...], "type_roles": {...}}``; each key optional. Aliases:
+``entity_types``/``event_types`` for types, ``relations``/``attributes`` for roles, ``event_roles``/
+``entity_attributes`` for type_roles.
+
+Order is kept exactly as written (the test split asks the schema in file order), duplicates dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+from kgcli.errors import KgcError
+
+_ALIASES = {
+    "types": "types", "entity_types": "types", "event_types": "types",
+    "roles": "roles", "relations": "roles", "attributes": "roles",
+    "type_roles": "type_roles", "event_roles": "type_roles", "entity_attributes": "type_roles",
+}
+
+
+@dataclass
+class Schema:
+    types: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    type_roles: dict[str, list[str]] = field(default_factory=dict)
+
+
+def unique(items) -> list:
+    """Order-preserving de-duplication (the seed used sets, whose order changes per process)."""
+    return list(dict.fromkeys(items))
+
+
+def _check_list(value, path: str, line: int | None, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise KgcError(f"{what} must be a JSON list of strings", path, line)
+    return unique(value)
+
+
+def _check_map(value, path: str, line: int | None) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise KgcError("type→roles must be a JSON object {type: [roles]}", path, line)
+    result = {}
+    for key, roles in value.items():
+        result[key] = _check_list(roles, path, line, f"roles of {key!r}")
+    return result
+
+
+def load_schema(path: str) -> Schema:
+    try:
+        data = open(path, "rb").read()
+    except FileNotFoundError:
+        raise KgcError("schema file not found", path) from None
+    except IsADirectoryError:
+        raise KgcError("schema path is a directory", path) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict):
+        return _from_object(whole, path)
+    lines = [(n, raw) for n, raw in enumerate(data.split(b"\n"), 1) if raw.strip()]
+    if not lines:
+        raise KgcError("schema file is empty", path)
+    if len(lines) > 3:
+        raise KgcError("a three-line schema file has at most 3 non-blank lines", path, lines[3][0])
+    values = []
+    for number, raw in lines:
+        try:
+            values.append((number, orjson.loads(raw)))
+        except orjson.JSONDecodeError:
+            raise KgcError("schema line is not valid JSON", path, number) from None
+    schema = Schema()
+    schema.types = _check_list(values[0][1], path, values[0][0], "line 1 (types)")
+    if len(values) > 1:
+        schema.roles = _check_list(values[1][1], path, values[1][0], "line 2 (roles)")
+    if len(values) > 2:
+        schema.type_roles = _check_map(values[2][1], path, values[2][0])
+    return schema
+
+
+def _from_object(obj: dict, path: str) -> Schema:
+    schema = Schema()
+    for key, value in obj.items():
+        target = _ALIASES.get(key)
+        if target is None:
+            raise KgcError(f"unknown schema key {key!r} (expected types, roles, type_roles)", path)
+        if target == "type_roles":
+            schema.type_roles = _check_map(value, path, None)
+        else:
+            setattr(schema, target, _check_list(value, path, None, key))
+    return schema

@@ -1,0 +1,219 @@
+"""What every task module implements, plus the sampling helpers they share.
+
+A task module owns one task's format: reading gold annotations from a raw record, building schema
+elements for the instruction (train: with negative / hard-negative sampling; test: the whole schema in file
+order), rendering the target output JSON, and, for evaluation, turning a model's output and the gold label
+into comparable tuples. ``convert`` and ``evaluate`` both go through these modules only.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from kgcli.schema import Schema, unique
+
+NAN = "NAN"
+
+
+class AnnotationError(ValueError):
+    """A record's annotation has the wrong shape (reported with file:line by the caller)."""
+
+
+@dataclass
+class Options:
+    """Conversion settings a task's sampling needs."""
+
+    neg_schema: float = 1.0
+    random_sort: bool = False
+    split_num: int = 4
+    hard_negatives: dict[str, list[str]] | None = None
+    re_keys: tuple[str, str] = ("subject", "object")
+    eea_format: str = "iepile"
+
+
+@dataclass
+class Scored:
+    """Tuples to score for one chunk or one gold label, per metric (``main`` or ``event``/``argument``)."""
+
+    tuples: dict[str, list[tuple]] = field(default_factory=dict)
+    off_schema: int = 0
+
+
+def binomial(rng: random.Random, trials: int, p: float) -> int:
+    """Σ Bernoulli(p) over ``trials`` draws, from the run's one seeded generator."""
+    if p >= 1:
+        return trials
+    if p <= 0:
+        return 0
+    return sum(1 for _ in range(trials) if rng.random() < p)
+
+
+def sample_negatives(rng: random.Random, negatives: list, trials: int, p: float, at_least_one: bool) -> list:
+    """The seed's draw: c = binomial(trials, p), at least 1 when asked, at most |negatives|."""
+    count = binomial(rng, trials, p)
+    if at_least_one:
+        count = max(count, 1)
+    count = min(count, len(negatives))
+    if count == len(negatives):
+        return list(negatives) if p >= 1 else rng.sample(negatives, count)
+    return rng.sample(negatives, count)
+
+
+def order(rng: random.Random, items: list, random_sort: bool, key=None) -> list:
+    """Code-point sort, or a seeded shuffle with --random-sort."""
+    if random_sort:
+        items = list(items)
+        rng.shuffle(items)
+        return items
+    return sorted(items, key=key)
+
+
+def text_position(text: str, value: str) -> int:
+    return text.find(value)
+
+
+def require_str(item: dict, key: str, where: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str):
+        raise AnnotationError(f"{where}: {key!r} must be a string")
+    return value
+
+
+class Task:
+    """Base for key-list tasks (NER, RE, SPO, EET): one schema key per element."""
+
+    name: ClassVar[str]
+    annotation_key: ClassVar[str]
+    default_split_num: ClassVar[int] = 4
+    supports_cluster: ClassVar[bool] = True
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def read_items(self, record: dict) -> list[dict] | None:
+        """The record's annotation list, validated and de-duplicated; None when the key is absent."""
+        if self.annotation_key not in record or record[self.annotation_key] is None:
+            return None
+        items = record[self.annotation_key]
+        if not isinstance(items, list):
+            raise AnnotationError(f"{self.annotation_key!r} must be a list")
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise AnnotationError(f"{self.annotation_key}[{index}] must be an object")
+            self.check_item(item, f"{self.annotation_key}[{index}]")
+        return self.dedup(items)
+
+    def check_item(self, item: dict, where: str) -> None:
+        raise NotImplementedError
+
+    def dedup(self, items: list[dict]) -> list[dict]:
+        return items
+
+    def keep_record(self, items: list[dict] | None) -> bool:
+        return True
+
+    # ---- schema ------------------------------------------------------------------------------------
+    def all_keys(self, schema: Schema) -> list[str]:
+        raise NotImplementedError
+
+    def positive_keys(self, items: list[dict]) -> list[str]:
+        raise NotImplementedError
+
+    def element(self, key: str) -> Any:
+        return key
+
+    def sort_key(self, element: Any) -> Any:
+        return element
+
+    def unknown_keys(self, items: list[dict], schema: Schema) -> list[str]:
+        known = set(self.all_keys(schema))
+        return [k for k in self.positive_keys(items) if k not in known]
+
+    def test_elements(self, items: list[dict] | None, schema: Schema) -> list[Any]:
+        return [self.element(k) for k in self.all_keys(schema)]
+
+    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random, opts: Options) -> list[Any] | None:
+        """Schema elements for one training record; None = the record yields no instruction."""
+        positives = self.positive_keys(items)
+        all_keys = self.all_keys(schema)
+        if opts.hard_negatives is not None:
+            keys = self._cluster_keys(positives, all_keys, rng, opts)
+            if keys is None:
+                return [self.element(k) for k in keys_no_positive(rng, all_keys, opts)]
+        else:
+            if opts.neg_schema == 0:
+                if not positives:
+                    return None
+                keys = list(positives)
+            else:
+                negatives = [k for k in all_keys if k not in set(positives)]
+                if opts.neg_schema < 0:
+                    sampled = negatives
+                else:
+                    sampled = sample_negatives(rng, negatives, len(all_keys), opts.neg_schema, not positives)
+                keys = sampled + positives
+        elements = [self.element(k) for k in keys]
+        return order(rng, elements, opts.random_sort, key=self.sort_key)
+
+    def _cluster_keys(self, positives: list[str], all_keys: list[str], rng: random.Random, opts: Options) -> list[str] | None:
+        if len(all_keys) == 1:
+            return list(all_keys)
+        if not positives:
+            return None
+        hard = opts.hard_negatives or {}
+        chosen = unique([k for p in positives for k in hard.get(p, [])] + positives)
+        easy = [k for k in all_keys if k not in set(chosen)]
+        return chosen + rng.sample(easy, min(len(easy), opts.split_num))
+
+    # ---- output -----------------------------------------------------------------------------------
+    def render(self, elements: list[Any], items: list[dict], text: str, opts: Options) -> dict:
+        raise NotImplementedError
+
+    def output_key(self, element: Any) -> str:
+        """The key a schema element has in the output JSON."""
+        return element
+
+    # ---- evaluation --------------------------------------------------------------------------------
+    metrics: ClassVar[tuple[str, ...]] = ("main",)
+
+    def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
+        raise NotImplementedError
+
+    def predicted(self, output: dict, schema_keys: list[str] | None) -> Scored:
+        """Tuples from a parsed output object; keys outside the chunk's schema are counted and skipped."""
+        scored = Scored({m: [] for m in self.metrics})
+        allowed = set(schema_keys) if schema_keys is not None else None
+        for key, value in output.items():
+            if allowed is not None and key not in allowed:
+                scored.off_schema += 1
+                continue
+            self.collect(key, value, scored.tuples)
+        return scored
+
+    def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
+        raise NotImplementedError
+
+    def type_of(self, metric: str, item: tuple) -> str:
+        """The label a tuple is broken down by in the per-type report."""
+        return item[1]
+
+
+def keys_no_positive(rng: random.Random, all_keys: list[str], opts: Options) -> list[str]:
+    """Cluster mode, record without positives: max(binomial(L, p/2), 1) keys from the whole label set."""
+    count = max(binomial(rng, len(all_keys), opts.neg_schema / 2), 1)
+    return rng.sample(all_keys, min(count, len(all_keys)))
+
+
+def is_nan(value: Any) -> bool:
+    return isinstance(value, str) and value == NAN
+
+
+def string_values(value: Any) -> list[str]:
+    """A value that may be a string or a list of strings → its non-NAN, non-empty strings."""
+    if isinstance(value, str):
+        values = [value]
+    elif isinstance(value, list):
+        values = [v for v in value if isinstance(v, str)]
+    else:
+        return []
+    return [v for v in values if v and v != NAN]

@@ -1,0 +1,115 @@
+"""KG: entity attributes. Record ``{"text", "relation": [{"head", "relation", "tail"}]}`` (relation = the
+attribute). Schema element ``{"entity_type": e, "attributes": [...]}``; output
+``{"<entity_type>": {"<entity>": {"<attribute>": value | [values]}}}`` with entities in text order, absent
+attributes omitted, multi-values in text order. Tuples (entity, attribute, value), one per value (the seed
+compares dicts to triples and always scores 0).
+
+Training asks the first entity type of the schema's type→attributes line (records carry no entity types),
+and — unlike the seed — always keeps the record's own attributes among the sampled ones.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from kgcli.schema import Schema, unique
+from kgcli.tasks.base import (
+    AnnotationError,
+    Options,
+    Task,
+    order,
+    require_str,
+    sample_negatives,
+    string_values,
+)
+
+_EMPTY_VALUES = {"无", "nan"}
+
+
+class KG(Task):
+    name = "KG"
+    annotation_key = "relation"
+    default_split_num = 1
+    supports_cluster = False
+
+    def check_item(self, item: dict, where: str) -> None:
+        for key in ("head", "relation", "tail"):
+            require_str(item, key, where)
+
+    def dedup(self, items: list[dict]) -> list[dict]:
+        seen: dict[tuple, dict] = {}
+        for item in items:
+            seen.setdefault((item["head"], item["relation"], item["tail"]), item)
+        return list(seen.values())
+
+    def all_keys(self, schema: Schema) -> list[str]:
+        return list(schema.type_roles)
+
+    def positive_keys(self, items: list[dict]) -> list[str]:
+        return []  # entity types are not annotated
+
+    def unknown_keys(self, items: list[dict], schema: Schema) -> list[str]:
+        known = {a for attrs in schema.type_roles.values() for a in attrs} | set(schema.roles)
+        return [r for r in unique(i["relation"] for i in items) if r not in known]
+
+    def _attributes(self, schema: Schema, entity_type: str) -> list[str]:
+        return list(schema.type_roles.get(entity_type) or schema.roles)
+
+    def test_elements(self, items: list[dict] | None, schema: Schema) -> list[Any]:
+        return [{"entity_type": e, "attributes": self._attributes(schema, e)} for e in schema.type_roles]
+
+    def sort_key(self, element: dict) -> str:
+        return element["entity_type"]
+
+    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random, opts: Options) -> list[Any] | None:
+        if not schema.type_roles:
+            raise AnnotationError("KG training needs the schema's type→attributes line ({entity_type: [attributes]})")
+        entity_type = next(iter(schema.type_roles))
+        known = self._attributes(schema, entity_type)
+        present = unique(i["relation"] for i in items)
+        p = opts.neg_schema
+        if p == 0:
+            attributes = present
+        elif p < 0:
+            attributes = unique(known + present)
+        else:
+            spare = [a for a in known if a not in set(present)]
+            attributes = sample_negatives(rng, spare, len(known), p, not present) + present
+        return [{"entity_type": entity_type, "attributes": order(rng, attributes, opts.random_sort)}]
+
+    def render(self, elements: list[Any], items: list[dict], text: str, opts: Options) -> dict:
+        heads = sorted(unique(i["head"] for i in items), key=lambda h: text.find(h))
+        values: dict[tuple[str, str], list[str]] = {}
+        for item in items:
+            values.setdefault((item["head"], item["relation"]), []).append(item["tail"])
+        output = {}
+        for element in elements:
+            entities = {}
+            for head in heads:
+                attributes = {}
+                for attribute in element["attributes"]:
+                    found = unique(values.get((head, attribute), []))
+                    if found:
+                        ordered = sorted(found, key=lambda v: text.find(v))
+                        attributes[attribute] = ordered[0] if len(ordered) == 1 else ordered
+                entities[head] = attributes
+            output[element["entity_type"]] = entities
+        return output
+
+    def output_key(self, element: Any) -> str:
+        return element["entity_type"]
+
+    def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
+        return {"main": [(i["head"], i["relation"], i["tail"]) for i in items]}
+
+    def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
+        if not isinstance(value, dict):
+            return
+        for entity, attributes in value.items():
+            if not isinstance(attributes, dict):
+                continue
+            for attribute, raw in attributes.items():
+                for text in string_values(raw):
+                    if text.lower() not in _EMPTY_VALUES:
+                        into["main"].append((entity, attribute, text))

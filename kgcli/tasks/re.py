@@ -1,0 +1,63 @@
+"""RE: ``{"relation": [{"head", "relation", "tail"}]}`` → ``{"<relation>": [{"subject": h, "object": t}]}``.
+
+The IEPile corpus (and so the checkpoints) use ``subject``/``object``; the seed's converters wrote
+``head``/``tail`` (``--re-keys head-tail``). Evaluation accepts either. Tuples (head, relation, tail).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kgcli.schema import Schema, unique
+from kgcli.tasks.base import Options, Task, require_str
+
+
+def pair_fields(value: dict) -> tuple[Any, Any]:
+    head = value.get("subject", value.get("head", ""))
+    tail = value.get("object", value.get("tail", ""))
+    return head, tail
+
+
+def collect_pairs(key: str, value: Any, into: list[tuple]) -> None:
+    if not isinstance(value, list):
+        return
+    for item in value:
+        if isinstance(item, dict):
+            head, tail = pair_fields(item)
+            if isinstance(head, str) and isinstance(tail, str) and "NAN" not in (head, tail):
+                into.append((head, key, tail))
+
+
+class RE(Task):
+    name = "RE"
+    annotation_key = "relation"
+
+    def check_item(self, item: dict, where: str) -> None:
+        for key in ("head", "relation", "tail"):
+            require_str(item, key, where)
+
+    def dedup(self, items: list[dict]) -> list[dict]:
+        seen: dict[tuple, dict] = {}
+        for item in items:
+            seen.setdefault((item["head"], item["relation"], item["tail"]), item)
+        return list(seen.values())
+
+    def all_keys(self, schema: Schema) -> list[str]:
+        return schema.roles
+
+    def positive_keys(self, items: list[dict]) -> list[str]:
+        return unique(item["relation"] for item in items)
+
+    def render(self, elements: list[Any], items: list[dict], text: str, opts: Options) -> dict:
+        first, second = opts.re_keys
+        output: dict[str, list] = {key: [] for key in elements}
+        for item in items:
+            if item["relation"] in output:
+                output[item["relation"]].append({first: item["head"], second: item["tail"]})
+        return output
+
+    def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
+        return {"main": [(item["head"], item["relation"], item["tail"]) for item in items]}
+
+    def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
+        collect_pairs(key, value, into["main"])

@@ -1,0 +1,193 @@
+"""Prompt templates (data in ``kgcli/data/templates.json``) and the seed's piecewise encoder.
+
+The published checkpoints were trained with a template encoder that encodes **each string piece
+separately** (``add_special_tokens=False``) and concatenates the ids; ``{"token": name}`` pieces contribute
+the id of that one token. For SentencePiece and byte-level BPE tokenizers this can differ from encoding the
+joined prompt, so the encoder works on pieces and the text rendering is only for display and for servers
+that take text.
+
+Templates whose name contains ``llama2`` fold the system block into the query and encode
+``"[INST] " + system_block + query + " [/INST]"`` in one call (no separator), as the seed does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from kgcli.errors import KgcError
+
+Piece = str | dict  # a text piece with placeholders, or {"token": name}
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    prefix: tuple[Piece, ...]
+    prompt: tuple[Piece, ...]
+    system: str
+    sep: tuple[Piece, ...]
+    stop_words: tuple[str, ...] = ()
+    use_history: bool = True
+    efficient_eos: bool = False
+    replace_eos: bool = False
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def folds_system(self) -> bool:
+        """The llama2 rule: system block string-prepended to the query, one encode call."""
+        return "llama2" in self.name
+
+    # ---- pieces -------------------------------------------------------------------------------
+    def prompt_pieces(self, query: str, system: str | None = None) -> list[Piece]:
+        """Turn-0 prompt as a list of pieces, each encoded on its own (BOS not included)."""
+        system = self.system if system is None else system
+        if self.folds_system:
+            block = _substitute(self.prefix[0], system=system) if self.prefix else ""
+            return [_substitute(p, query=block + query, idx="1") for p in self.prompt]
+        prefix = [_substitute(p, system=system) for p in self.prefix]
+        prompt = [_substitute(p, query=query, idx="1") for p in self.prompt]
+        if _is_empty(prefix):
+            return prompt
+        return prefix + list(self.sep) + prompt
+
+    def render_prompt(self, query: str, system: str | None = None, bos: str = "") -> str:
+        """The prompt as text (special-token pieces written as the token's text)."""
+        return bos + "".join(p if isinstance(p, str) else p["token"] for p in self.prompt_pieces(query, system))
+
+    # ---- ids ----------------------------------------------------------------------------------
+    def encode_prompt(self, tokenizer: Any, query: str, system: str | None = None) -> list[int]:
+        return bos_ids(tokenizer) + encode_pieces(tokenizer, self.prompt_pieces(query, system))
+
+    def encode_response(self, tokenizer: Any, response: str) -> list[int]:
+        """Response ids + EOS: for one turn the seed's efficient_eos path appends the same single EOS."""
+        ids = encode_pieces(tokenizer, [response])
+        return ids + [tokenizer.eos_token_id]
+
+    def encode_pair(self, tokenizer: Any, query: str, response: str) -> tuple[list[int], list[int]]:
+        return self.encode_prompt(tokenizer, query), self.encode_response(tokenizer, response)
+
+    def stop_token_ids(self, tokenizer: Any) -> list[int]:
+        """EOS plus every stop word that is a single known token: always passed to generation."""
+        ids: list[int] = []
+        if tokenizer.eos_token_id is not None:
+            ids.append(tokenizer.eos_token_id)
+        for word in self.stop_words:
+            token_id = tokenizer.convert_tokens_to_ids(word)
+            if isinstance(token_id, int) and token_id != tokenizer.unk_token_id and token_id not in ids:
+                ids.append(token_id)
+        return ids
+
+    def special_tokens(self) -> list[str]:
+        """Names of the single tokens this template needs in the vocabulary."""
+        names = []
+        for piece in (*self.prefix, *self.prompt, *self.sep):
+            if isinstance(piece, dict) and piece["token"] not in names:
+                names.append(piece["token"])
+        return names
+
+
+def _substitute(piece: Piece, *, system: str | None = None, query: str | None = None, idx: str | None = None) -> Piece:
+    """First-occurrence replacement in the seed's order: system, then query, then idx."""
+    if not isinstance(piece, str):
+        return piece
+    if system is not None:
+        piece = piece.replace("{{system}}", system, 1)
+    if query is not None:
+        piece = piece.replace("{{query}}", query, 1)
+    if idx is not None:
+        piece = piece.replace("{{idx}}", idx, 1)
+    return piece
+
+
+def _is_empty(pieces: list[Piece]) -> bool:
+    return all(isinstance(p, str) and p == "" for p in pieces)
+
+
+def _encode_kwargs(tokenizer: Any) -> dict[str, Any]:
+    # Qwen-1's tiktoken tokenizer refuses special-token text unless told otherwise.
+    if type(tokenizer).__name__ == "QWenTokenizer":
+        return {"add_special_tokens": False, "allowed_special": "all"}
+    return {"add_special_tokens": False}
+
+
+def encode_pieces(tokenizer: Any, pieces: list[Piece]) -> list[int]:
+    """Encode every text piece on its own and concatenate; token pieces map to one id each."""
+    kwargs = _encode_kwargs(tokenizer)
+    ids: list[int] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            if piece:
+                ids.extend(tokenizer.encode(piece, **kwargs))
+        else:
+            ids.append(tokenizer.convert_tokens_to_ids(piece["token"]))
+    return ids
+
+
+def bos_ids(tokenizer: Any) -> list[int]:
+    """[bos] when the tokenizer has a BOS id and does not switch it off (``add_bos_token`` false)."""
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is None or not getattr(tokenizer, "add_bos_token", True):
+        return []
+    return [bos]
+
+
+def fix_tokenizer(tokenizer: Any, template: Template) -> None:
+    """The seed's tokenizer fix-ups, in its order: replace_eos, default EOS, PAD := EOS, stop words."""
+    stop_words = list(template.stop_words)
+    if template.replace_eos and stop_words:
+        eos = stop_words.pop(0)
+        if tokenizer.eos_token != eos:
+            tokenizer.add_special_tokens({"eos_token": eos})
+    if tokenizer.eos_token_id is None:
+        tokenizer.add_special_tokens({"eos_token": "<|endoftext|>"})
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    missing = [w for w in stop_words if w not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+
+
+def check_vocabulary(tokenizer: Any, template: Template) -> None:
+    """A template's single-token pieces must exist in the tokenizer, or ids would silently be UNK/None."""
+    vocab = tokenizer.get_vocab()
+    absent = [name for name in template.special_tokens() if name not in vocab]
+    if absent:
+        raise KgcError(
+            f"template {template.name!r} needs token(s) {', '.join(absent)} that this tokenizer does not have; "
+            "choose the template the model was trained with (kgc presets list)"
+        )
+
+
+@cache
+def _registry() -> dict[str, Template]:
+    raw = json.loads(resources.files("kgcli.data").joinpath("templates.json").read_text(encoding="utf-8"))
+    return {name: _from_dict(name, spec) for name, spec in raw.items()}
+
+
+def _from_dict(name: str, spec: dict[str, Any]) -> Template:
+    return Template(
+        name=name,
+        prefix=tuple(spec["prefix"]),
+        prompt=tuple(spec["prompt"]),
+        system=spec["system"],
+        sep=tuple(spec["sep"]),
+        stop_words=tuple(spec.get("stop_words", ())),
+        use_history=spec.get("use_history", True),
+        efficient_eos=spec.get("efficient_eos", False),
+        replace_eos=spec.get("replace_eos", False),
+    )
+
+
+def template_names() -> list[str]:
+    return list(_registry())
+
+
+def get_template(name: str) -> Template:
+    try:
+        return _registry()[name]
+    except KeyError:
+        raise KgcError(f"unknown template {name!r}; known: {', '.join(sorted(_registry()))}") from None
