@@ -1,0 +1,39 @@
+"""The light commands must not import the heavy stack, and user mistakes are one line + exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import run_kgc
+
+HEAVY = ("torch", "transformers", "litellm", "peft", "vllm")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["convert", "--help"], ["eval", "--help"]])
+def test_help_does_not_import_heavy_modules(argv):
+    code = (
+        "import sys\n"
+        "from kgcli.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_python_dash_m_runs_the_cli():
+    result = run_kgc("--help")
+    assert result.returncode == 0
+    for command in ("convert", "eval", "presets"):
+        assert command in result.stdout_text
+
+
+def test_user_error_is_one_line_and_exit_2(tmp_path):
+    result = run_kgc("convert", str(tmp_path / "missing.json"), "--task", "NER", "--schema", "x.json")
+    assert result.returncode == 2
+    assert result.stderr_text.strip().count("\n") == 0
+    assert result.stderr_text.startswith("kgc: error: ")
+    assert "Traceback" not in result.stderr_text
