@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from kgcli.errors import KgcError
-from kgcli.presets import all_presets, load_preset
 
 app = typer.Typer(help="The preset registry: model / template / precision combinations.", no_args_is_help=True)
 
@@ -15,6 +14,8 @@ def list_presets() -> None:
     """Show every preset as a table."""
     from rich.console import Console
     from rich.table import Table
+
+    from kgcli.presets import all_presets
 
     table = Table(title="kgc presets")
     for column in ("name", "base", "adapter", "family", "template", "dtype", "bits", "type"):
@@ -28,6 +29,8 @@ def list_presets() -> None:
 @app.command("show")
 def show(name: str = typer.Argument(..., help="Preset name or YAML path.")) -> None:
     """Print the resolved preset as YAML."""
+    from kgcli.presets import load_preset
+
     typer.echo(load_preset(name).to_yaml(), nl=False)
 
 
@@ -37,7 +40,7 @@ def validate_cmd(
     dtype: str = typer.Option(None, "--dtype", help="Override the preset's dtype (bf16, fp16, fp32)."),
 ) -> None:
     """Check the combination (template, family, bits, dtype, remote code, vLLM rank, LoRA targets)."""
-    from kgcli.presets import apply_overrides
+    from kgcli.presets import apply_overrides, load_preset
     from kgcli.validate import Hardware, problems
 
     preset = load_preset(name)

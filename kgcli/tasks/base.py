@@ -8,6 +8,8 @@ into comparable tuples. ``convert`` and ``evaluate`` both go through these modul
 
 from __future__ import annotations
 
+import itertools
+import operator
 import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -86,6 +88,11 @@ class Task:
 
     name: ClassVar[str]
     annotation_key: ClassVar[str]
+    required_fields: ClassVar[tuple[str, ...]] = ()  # string fields every annotation item must have
+    type_field: ClassVar[str | None] = None  # the field holding an item's schema key, when it is one field
+    dedup_on_required_fields: ClassVar[bool] = True  # dedup() keys on exactly the required fields
+    drops_empty: ClassVar[bool] = False  # records without annotations yield no instruction (EEA)
+    schema_from_record: ClassVar[bool] = False  # the test schema depends on the record (EEA), not only the file
     default_split_num: ClassVar[int] = 4
     supports_cluster: ClassVar[bool] = True
 
@@ -95,22 +102,40 @@ class Task:
         if self.annotation_key not in record or record[self.annotation_key] is None:
             return None
         items = record[self.annotation_key]
-        if not isinstance(items, list):
+        if type(items) is not list:
             raise AnnotationError(f"{self.annotation_key!r} must be a list")
-        for index, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise AnnotationError(f"{self.annotation_key}[{index}] must be an object")
-            self.check_item(item, f"{self.annotation_key}[{index}]")
+        if not items:
+            return items
+        fields = self.required_fields
+        if len(fields) < 2:
+            self._slow_check(items)
+            return self.dedup(items)
+        # Fast path: C-level field access and type checks; any failure is re-checked item by item for a
+        # precise message.
+        try:
+            rows = list(map(operator.itemgetter(*fields), items))
+        except (KeyError, TypeError):
+            self._slow_check(items)
+            raise  # not reached: _slow_check raises
+        if set(map(type, itertools.chain.from_iterable(rows))) != {str}:
+            self._slow_check(items)
+        if self.dedup_on_required_fields and len(set(rows)) == len(rows):
+            return items
         return self.dedup(items)
 
+    def _slow_check(self, items: list) -> None:
+        for index, item in enumerate(items):
+            if type(item) is not dict:
+                raise AnnotationError(f"{self.annotation_key}[{index}] must be an object")
+            self.check_item(item, f"{self.annotation_key}[{index}]")
+
     def check_item(self, item: dict, where: str) -> None:
-        raise NotImplementedError
+        """Shape check of one annotation item (tasks with nested items override this)."""
+        for name in self.required_fields:
+            require_str(item, name, where)
 
     def dedup(self, items: list[dict]) -> list[dict]:
         return items
-
-    def keep_record(self, items: list[dict] | None) -> bool:
-        return True
 
     # ---- schema ------------------------------------------------------------------------------------
     def all_keys(self, schema: Schema) -> list[str]:
@@ -125,8 +150,16 @@ class Task:
     def sort_key(self, element: Any) -> Any:
         return element
 
-    def unknown_keys(self, items: list[dict], schema: Schema) -> list[str]:
-        known = set(self.all_keys(schema))
+    def known_keys(self, schema: Schema) -> set[str]:
+        return set(self.all_keys(schema))
+
+    def unknown_keys(self, items: list[dict], known: set[str]) -> list[str]:
+        """Annotation types the schema does not list (warned about, still used)."""
+        if self.type_field is not None:
+            field = self.type_field
+            if known.issuperset(map(operator.itemgetter(field), items)):
+                return []
+            return [key for item in items if (key := item[field]) not in known]
         return [k for k in self.positive_keys(items) if k not in known]
 
     def test_elements(self, items: list[dict] | None, schema: Schema) -> list[Any]:
@@ -163,7 +196,7 @@ class Task:
         hard = opts.hard_negatives or {}
         chosen = unique([k for p in positives for k in hard.get(p, [])] + positives)
         easy = [k for k in all_keys if k not in set(chosen)]
-        return chosen + rng.sample(easy, min(len(easy), opts.split_num))
+        return chosen + rng.sample(easy, easy_count(easy, opts))
 
     # ---- output -----------------------------------------------------------------------------------
     def render(self, elements: list[Any], items: list[dict], text: str, opts: Options) -> dict:
@@ -196,6 +229,11 @@ class Task:
     def type_of(self, metric: str, item: tuple) -> str:
         """The label a tuple is broken down by in the per-type report."""
         return item[1]
+
+
+def easy_count(easy: list, opts: Options) -> int:
+    """Cluster mode adds split_num random "easy" negatives (all of them when split_num is -1)."""
+    return len(easy) if opts.split_num == -1 else min(len(easy), opts.split_num)
 
 
 def keys_no_positive(rng: random.Random, all_keys: list[str], opts: Options) -> list[str]:

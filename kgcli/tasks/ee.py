@@ -13,7 +13,7 @@ import random
 from typing import Any, ClassVar
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import Options, Task, keys_no_positive, sample_negatives
+from kgcli.tasks.base import Options, Task, easy_count, keys_no_positive, sample_negatives
 from kgcli.tasks.events import (
     by_type,
     check_event,
@@ -63,7 +63,7 @@ class EE(Task):
                 chosen = unique([k for t in positives for k in opts.hard_negatives.get(t, [])] + positives)
                 easy = [t for t in all_types if t not in set(chosen)]
                 negative_types = [t for t in chosen if t not in set(positives)]
-                negative_types += rng.sample(easy, min(len(easy), opts.split_num))
+                negative_types += rng.sample(easy, easy_count(easy, opts))
         elif p == 0:
             negative_types = []
         elif p < 0:

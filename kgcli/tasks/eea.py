@@ -30,8 +30,8 @@ class EEA(EE):
     name = "EEA"
     supports_cluster = False
 
-    def keep_record(self, items: list[dict] | None) -> bool:
-        return bool(items)
+    drops_empty = True
+    schema_from_record = True
 
     def _element_with(self, event_type: str, triggers: list[str], roles: list[str]) -> dict:
         return {"event_type": event_type, "trigger": triggers, "arguments": roles}

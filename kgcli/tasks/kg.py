@@ -19,7 +19,6 @@ from kgcli.tasks.base import (
     Options,
     Task,
     order,
-    require_str,
     sample_negatives,
     string_values,
 )
@@ -30,12 +29,10 @@ _EMPTY_VALUES = {"无", "nan"}
 class KG(Task):
     name = "KG"
     annotation_key = "relation"
+    required_fields = ("head", "relation", "tail")
     default_split_num = 1
     supports_cluster = False
 
-    def check_item(self, item: dict, where: str) -> None:
-        for key in ("head", "relation", "tail"):
-            require_str(item, key, where)
 
     def dedup(self, items: list[dict]) -> list[dict]:
         seen: dict[tuple, dict] = {}
@@ -49,8 +46,10 @@ class KG(Task):
     def positive_keys(self, items: list[dict]) -> list[str]:
         return []  # entity types are not annotated
 
-    def unknown_keys(self, items: list[dict], schema: Schema) -> list[str]:
-        known = {a for attrs in schema.type_roles.values() for a in attrs} | set(schema.roles)
+    def known_keys(self, schema: Schema) -> set[str]:
+        return {a for attrs in schema.type_roles.values() for a in attrs} | set(schema.roles)
+
+    def unknown_keys(self, items: list[dict], known: set[str]) -> list[str]:
         return [r for r in unique(i["relation"] for i in items) if r not in known]
 
     def _attributes(self, schema: Schema, entity_type: str) -> list[str]:

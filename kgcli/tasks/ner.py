@@ -5,19 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import Options, Task, require_str
+from kgcli.tasks.base import Options, Task
 
 
 class NER(Task):
     name = "NER"
     annotation_key = "entity"
+    required_fields = ("entity", "entity_type")
+    type_field = "entity_type"
     default_split_num = 6
 
-    def check_item(self, item: dict, where: str) -> None:
-        require_str(item, "entity", where)
-        require_str(item, "entity_type", where)
 
     def dedup(self, items: list[dict]) -> list[dict]:
+        if len(items) < 2:
+            return items
         seen: dict[tuple, dict] = {}
         for item in items:
             seen.setdefault((item["entity"], item["entity_type"]), item)

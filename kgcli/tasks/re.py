@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import Options, Task, require_str
+from kgcli.tasks.base import Options, Task
 
 
 def pair_fields(value: dict) -> tuple[Any, Any]:
@@ -31,10 +31,9 @@ def collect_pairs(key: str, value: Any, into: list[tuple]) -> None:
 class RE(Task):
     name = "RE"
     annotation_key = "relation"
+    required_fields = ("head", "relation", "tail")
+    type_field = "relation"
 
-    def check_item(self, item: dict, where: str) -> None:
-        for key in ("head", "relation", "tail"):
-            require_str(item, key, where)
 
     def dedup(self, items: list[dict]) -> list[dict]:
         seen: dict[tuple, dict] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import Options, require_str
+from kgcli.tasks.base import Options
 from kgcli.tasks.re import RE, collect_pairs
 
 
@@ -30,13 +30,13 @@ def join_key(subject_type: str, predicate: str, object_type: str) -> str:
 
 class SPO(RE):
     name = "SPO"
+    required_fields = ("head", "head_type", "relation", "tail", "tail_type")
+    type_field = None
+    dedup_on_required_fields = False
 
     def __init__(self) -> None:
         self._triples: dict[str, tuple[str, str, str]] = {}
 
-    def check_item(self, item: dict, where: str) -> None:
-        for key in ("head", "head_type", "relation", "tail", "tail_type"):
-            require_str(item, key, where)
 
     def all_keys(self, schema: Schema) -> list[str]:
         return schema.types

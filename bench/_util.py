@@ -1,0 +1,26 @@
+"""Shared benchmark helpers: run a child process and read its wall time and peak RSS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+
+def run_measured(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"benchmark command failed: {' '.join(argv)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def table(rows: list[tuple], header: tuple) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
