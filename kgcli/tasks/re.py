@@ -31,6 +31,7 @@ def collect_pairs(key: str, value: Any, into: list[tuple]) -> None:
 class RE(Task):
     name = "RE"
     annotation_key = "relation"
+    gold_is_rows = True
     required_fields = ("head", "relation", "tail")
     type_field = "relation"
 

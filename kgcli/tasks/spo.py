@@ -33,6 +33,7 @@ class SPO(RE):
     required_fields = ("head", "head_type", "relation", "tail", "tail_type")
     type_field = None
     dedup_on_required_fields = False
+    gold_is_rows = False
 
     def __init__(self) -> None:
         self._triples: dict[str, tuple[str, str, str]] = {}
