@@ -320,13 +320,22 @@ class Evaluator:
                                 allowed = self._schema_keys(task, instruction)
                             if start >= 0 < end:
                                 last_head, last_allowed = instruction[: end + 11], allowed
-                if task.metrics is MAIN or task.metrics == MAIN:
+                if task.metrics == MAIN and seen is None:  # the common case, without the per-metric loop
                     found: list[tuple] = []
                     off_schema = task.collect_main(obj, allowed, found)
-                    tuples = {"main": found} if found else {}
-                else:
-                    tuples = {m: [] for m in task.metrics}
-                    off_schema = task.collect_all(obj, allowed, tuples)
+                    if off_schema and not legacy:
+                        tally.off_schema += off_schema
+                    if found:
+                        left = remaining["main"]
+                        _, pred_types, hit_types = tables["main"]
+                        pred_types.extend(map(second, found))
+                        for item in found:
+                            if left.get(item, 0) > 0:
+                                left[item] -= 1
+                                hit_types.append(item[1])
+                    continue
+                tuples = {m: [] for m in task.metrics}
+                off_schema = task.collect_all(obj, allowed, tuples)
                 if off_schema and not legacy:
                     tally.off_schema += off_schema
                 for metric, found in tuples.items():
