@@ -24,7 +24,7 @@ import orjson
 
 from kgcli import blocks
 from kgcli.errors import KgcError
-from kgcli.io import display_name, iter_lines, read_jsonl
+from kgcli.io import BLANK, display_name, iter_lines, read_jsonl, reparse_line
 from kgcli.repair import parse_answer
 from kgcli.tasks import Task, get_task
 
@@ -205,8 +205,9 @@ class Evaluator:
     def add(self, record: dict, where: tuple[str, int]) -> None:
         self.consume([(where[1], record)], where[0])
 
-    def consume(self, records: Iterable[tuple[int, dict | None]], name: str) -> None:
-        """Score records (line number, record; None = an unreadable line under --skip-bad).
+    def consume(self, records: Iterable[Any], name: str, first_line: int | None = None) -> None:
+        """Score records: (line number, record) pairs (record None = an unreadable line under --skip-bad),
+        or, with ``first_line``, raw JSON lines numbered from it (parsed here, saving a generator hop).
 
         The per-record work is written out in this one loop, with the open group's state in locals: it is
         where eval spends its time. Group starts of flat-gold tasks (NER, RE, KG) are inlined too; anything
@@ -229,7 +230,27 @@ class Evaluator:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            for number, record in records:
+            number = (first_line or 1) - 1
+            for record in records:
+                if first_line is None:
+                    number, record = record
+                else:
+                    number += 1
+                    try:
+                        record = loads(record)
+                    except decode_error as exc:
+                        try:
+                            record = reparse_line(record, number, name, exc)
+                        except KgcError:
+                            if not self.skip_bad:
+                                raise
+                            record = None
+                        if record is BLANK:
+                            continue
+                    if type(record) is not dict and record is not None:
+                        if not self.skip_bad:
+                            raise KgcError(f"expected a JSON object, got {type(record).__name__}", name, number)
+                        record = None
                 if record is None:
                     self.bad_lines += 1
                     continue

@@ -92,17 +92,28 @@ def parse_lines(lines: Iterable[bytes], name: str, first_number: int = 1, *,
         try:
             value = loads(raw)
         except decode_error as exc:
-            if number == 1 and raw.startswith(_BOM):
-                raw = raw[3:]
-            if not raw.strip():
+            value = reparse_line(raw, number, name, exc)
+            if value is BLANK:
                 continue
-            try:
-                value = loads(raw)
-            except decode_error:
-                raise KgcError(f"not valid JSON ({_short_reason(exc)})", name, number) from None
         if objects_only and type(value) is not dict:
             raise KgcError(f"expected a JSON object, got {type(value).__name__}", name, number)
         yield number, value
+
+
+BLANK = object()
+
+
+def reparse_line(raw: bytes, number: int, name: str, exc: Exception) -> Any:
+    """The slow path after orjson refused a line: a leading BOM (line 1) or a blank line (``BLANK``) are
+    fine; anything else is a one-line error."""
+    if number == 1 and raw.startswith(_BOM):
+        raw = raw[3:]
+    if not raw.strip():
+        return BLANK
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise KgcError(f"not valid JSON ({_short_reason(exc)})", name, number) from None
 
 
 def _short_reason(exc: Exception) -> str:

@@ -14,8 +14,7 @@ import orjson
 
 from kgcli import blocks
 from kgcli.errors import KgcError
-from kgcli.evaluate import Evaluator, tolerant_lines
-from kgcli.io import parse_lines
+from kgcli.evaluate import Evaluator
 
 
 def _same_instance(previous: bytes, line: bytes) -> bool:
@@ -34,10 +33,7 @@ def _work(job: tuple[dict[str, Any], str, str, int, int]) -> tuple[str, Any]:
     lines = blocks.block_lines(path, start, end)
     number = blocks.first_number(start)
     try:
-        if evaluator.skip_bad:
-            evaluator.consume(tolerant_lines((n, raw) for n, raw in enumerate(lines, number) if raw.strip()), name)
-        else:
-            evaluator.consume(parse_lines(lines, name, number), name)
+        evaluator.consume(lines, name, first_line=number)
         evaluator._close_open()
     except KgcError as exc:
         return "error", (exc.message, exc.file, exc.line)
