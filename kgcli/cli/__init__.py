@@ -24,11 +24,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from kgcli.cli import convert_cmd, eval_cmd, presets_cmd
+    from kgcli.cli import convert_cmd, eval_cmd, presets_cmd, train_cmd
 
     app.add_typer(presets_cmd.app, name="presets")
     app.command("convert")(convert_cmd.convert)
     app.command("eval")(eval_cmd.evaluate)
+    app.command("train")(train_cmd.train)
 
 
 _register()

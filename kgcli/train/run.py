@@ -1,0 +1,288 @@
+"""One training run, top to bottom: output folder → tokenizer → data → model (+ LoRA / prefix / full) →
+Trainer → artifacts (weights, tokenizer, kgc_train.json, trainer_log.jsonl, loss.png)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import shutil
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from kgcli.errors import KgcError, warn
+from kgcli.io import write_text_atomic
+from kgcli.loading import adapter_rank, device, load_model, load_tokenizer, template_of
+from kgcli.models import resolve_model_path
+from kgcli.train.config import TrainRequest
+from kgcli.train.data import Collator, EncodeStats, Limits, encode_file
+
+LOG_FILE = "trainer_log.jsonl"
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def last_checkpoint(output_dir: Path) -> Path | None:
+    found = [(int(m.group(1)), p) for p in output_dir.iterdir() if (m := CHECKPOINT.match(p.name)) and p.is_dir()]
+    return max(found)[1] if found else None
+
+
+def prepare_output_dir(request: TrainRequest) -> Path | None:
+    """Refuse to mix runs: a non-empty folder needs --resume (continue) or --overwrite (start again)."""
+    out = Path(request.output_dir)
+    if out.exists() and not out.is_dir():
+        raise KgcError("output path exists and is not a folder", str(out))
+    busy = out.is_dir() and any(out.iterdir())
+    if request.resume:
+        checkpoint = last_checkpoint(out) if busy else None
+        if checkpoint is None:
+            raise KgcError("--resume: no checkpoint-* folder to continue from", str(out))
+        return checkpoint
+    if busy:
+        if not request.overwrite:
+            raise KgcError("output folder is not empty; pass --resume to continue or --overwrite to start again",
+                           str(out))
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    result = {"python": sys.version.split()[0]}
+    for name in ("kgcli", "torch", "transformers", "peft", "accelerate", "bitsandbytes"):
+        try:
+            result[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return result
+
+
+def attach_method(model: Any, request: TrainRequest) -> Any:
+    """LoRA (fresh or continued), QLoRA, prefix tuning (P-tuning v2) or full fine-tuning."""
+    from peft import (
+        LoraConfig,
+        PeftModel,
+        PrefixTuningConfig,
+        get_peft_model,
+        prepare_model_for_kbit_training,
+    )
+
+    from kgcli.validate import family_targets
+
+    preset = request.preset
+    if preset.finetuning_type == "full":
+        for parameter in model.parameters():
+            parameter.requires_grad = True
+        return model
+    if preset.finetuning_type == "ptuning":
+        return get_peft_model(model, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=preset.pre_seq_len))
+    if preset.bits in (4, 8):
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    adapters = list(request.adapters)
+    for earlier in adapters[:-1]:
+        if preset.bits != 16:
+            raise KgcError("several adapters can be merged only into a 16-bit base (bits 16)")
+        model = PeftModel.from_pretrained(model, earlier).merge_and_unload()
+    if adapters:
+        model = PeftModel.from_pretrained(model, adapters[-1], is_trainable=True)
+        saved = model.peft_config["default"]
+        for field, value in (("lora_r", saved.r), ("lora_alpha", saved.lora_alpha)):
+            if getattr(preset, field) != value:
+                request.notes.append(f"continuing {adapters[-1]}: its saved {field} {value} is used, not the preset's "
+                                     f"{getattr(preset, field)}")
+        return model
+    targets = preset.resolved_targets(family_targets(preset.family))
+    config = LoraConfig(task_type="CAUSAL_LM", r=preset.lora_r, lora_alpha=preset.lora_alpha,
+                        lora_dropout=preset.lora_dropout,
+                        target_modules="all-linear" if targets == ["all"] else targets)
+    return get_peft_model(model, config)
+
+
+def _split_validation(examples: list, size: int, seed: int) -> tuple[list, list]:
+    if size <= 0:
+        return examples, []
+    if size >= len(examples):
+        raise KgcError(f"--val-size {size} leaves no training example (there are {len(examples)})")
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    held = set(order[:size])
+    return [e for i, e in enumerate(examples) if i not in held], [examples[i] for i in sorted(held)]
+
+
+def plot_loss(log_path: Path, out_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train, valid = [], []
+    for line in log_path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if "loss" in row:
+            train.append((row["step"], row["loss"]))
+        if "eval_loss" in row:
+            valid.append((row["step"], row["eval_loss"]))
+    figure, axis = plt.subplots(figsize=(6, 4))
+    if train:
+        axis.plot(*zip(*train, strict=True), label="training loss")
+    if valid:
+        axis.plot(*zip(*valid, strict=True), marker="o", label="validation loss")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out_path, dpi=100)
+    plt.close(figure)
+
+
+def make_callback(log_path: Path, collator: Collator) -> Any:
+    """Writes trainer_log.jsonl (step, loss, learning rate, tokens/s, eta) and drives a progress bar."""
+    from transformers import TrainerCallback
+
+    class KgcCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self.start = time.perf_counter()
+            self.tokens_at_start = 0
+            self.bar = None
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.start, self.tokens_at_start = time.perf_counter(), collator.tokens_seen
+            self.first_step = state.global_step
+            if state.is_world_process_zero and sys.stderr.isatty():
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                )
+
+                self.bar = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                                    console=Console(stderr=True), transient=True)
+                self.bar.start()
+                self.task = self.bar.add_task("train", total=state.max_steps, completed=state.global_step, info="")
+
+        def rate(self) -> float:
+            elapsed = time.perf_counter() - self.start
+            return (collator.tokens_seen - self.tokens_at_start) / elapsed if elapsed > 0 else 0.0
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if self.bar is not None:
+                loss = next((r["loss"] for r in reversed(state.log_history) if "loss" in r), None)
+                info = f"loss {loss:.4f}  " if loss is not None else ""
+                self.bar.update(self.task, completed=state.global_step, info=f"{info}{self.rate():,.0f} tok/s")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if not state.is_world_process_zero or not logs:
+                return
+            row = {"step": state.global_step}
+            for key in ("loss", "eval_loss", "learning_rate", "grad_norm", "epoch"):
+                if key in logs:
+                    row[key] = logs[key]
+            if "loss" not in row and "eval_loss" not in row:
+                return
+            done = state.global_step - self.first_step
+            elapsed = time.perf_counter() - self.start
+            row["tokens_per_second"] = round(self.rate(), 1)
+            row["eta_seconds"] = round(elapsed / done * (state.max_steps - state.global_step), 1) if done else None
+            with open(log_path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+
+        def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+            if self.bar is not None:
+                self.bar.stop()
+
+    return KgcCallback()
+
+
+def train(request: TrainRequest) -> dict[str, Any]:
+    """Run the training described by ``request`` in this process; returns a summary."""
+    import torch
+    from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
+
+    preset = request.preset
+    checkpoint = prepare_output_dir(request)
+    out = Path(request.output_dir)
+    set_seed(preset.seed)
+    template = template_of(preset)
+    model_path = resolve_model_path(preset.base_model, preset.builder)
+    tokenizer = load_tokenizer(model_path, template, preset.trust_remote_code)
+    limits = Limits(preset.cutoff_len, preset.max_source_length, preset.max_target_length)
+    stats = EncodeStats()
+    examples = encode_file(request.train_file, template, tokenizer, limits, stats)
+    valid: list = []
+    if request.valid_file:
+        valid = encode_file(request.valid_file, template, tokenizer, limits, EncodeStats())
+    else:
+        examples, valid = _split_validation(examples, preset.val_size, preset.seed)
+    if stats.shortened or stats.response_cut or stats.dropped:
+        warn(f"{stats.shortened} example(s) had their input text shortened to fit cutoff_len {preset.cutoff_len} / "
+             f"max_source_length {preset.max_source_length}; {stats.response_cut} response(s) cut to "
+             f"max_target_length {preset.max_target_length}; {stats.dropped} dropped")
+    model = attach_method(load_model(model_path, preset, tokenizer), request)
+    collator = Collator(tokenizer.pad_token_id)
+    on_gpu = device() == "cuda"
+    args = TrainingArguments(
+        output_dir=str(out), per_device_train_batch_size=preset.per_device_train_batch_size,
+        per_device_eval_batch_size=preset.per_device_eval_batch_size,
+        gradient_accumulation_steps=preset.gradient_accumulation_steps, num_train_epochs=preset.num_train_epochs,
+        max_steps=preset.max_steps, learning_rate=preset.learning_rate, max_grad_norm=preset.max_grad_norm,
+        optim=preset.optim, lr_scheduler_type=preset.lr_scheduler_type,
+        warmup_steps=preset.warmup_ratio, logging_steps=preset.logging_steps, logging_first_step=True,
+        eval_strategy=preset.eval_strategy if valid else "no", eval_steps=preset.eval_steps,
+        save_strategy=preset.save_strategy, save_steps=preset.save_steps, save_total_limit=preset.save_total_limit,
+        bf16=on_gpu and preset.dtype == "bf16" and preset.bits == 16,
+        fp16=on_gpu and preset.dtype == "fp16" and preset.bits == 16,
+        use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, train_sampling_strategy="group_by_length",
+        seed=preset.seed, data_seed=preset.seed, dataloader_num_workers=0, disable_tqdm=True,
+        deepspeed=None if not request.deepspeed else _deepspeed_path(request.deepspeed),
+    )
+    trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=examples,
+                      eval_dataset=valid or None, processing_class=tokenizer,
+                      callbacks=[make_callback(out / LOG_FILE, collator)])
+    trainer.remove_callback(PrinterCallback)  # logs go to trainer_log.jsonl and the progress bar, not stdout
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - started
+    if not trainer.is_world_process_zero():
+        return {}
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    summary = {
+        "request": request.resolved(), "model_path": model_path, "versions": versions(),
+        "data": {name: {"path": path, "sha256": sha256_file(path)}
+                 for name, path in (("train", request.train_file), ("valid", request.valid_file)) if path},
+        "examples": {"train": len(examples), "valid": len(valid), "shortened": stats.shortened,
+                     "response_cut": stats.response_cut, "dropped": stats.dropped},
+        "steps": trainer.state.global_step, "train_loss": result.training_loss,
+        "seconds": round(seconds, 2), "tokens_per_second": round(collator.tokens_seen / seconds, 1) if seconds else None,
+        "device": device(), "torch_threads": torch.get_num_threads(),
+        "adapter_rank": adapter_rank(str(out)),
+    }
+    write_text_atomic(str(out / "kgc_train.json"), json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    if (out / LOG_FILE).exists():
+        plot_loss(out / LOG_FILE, out / "loss.png")
+    for note in request.notes:
+        warn(note)
+    return summary
+
+
+def _deepspeed_path(value: str) -> str:
+    from kgcli.train.config import deepspeed_config
+
+    return deepspeed_config(value)
+
+
