@@ -45,6 +45,7 @@ def baseline(train_file: Path, preset, steps: int, out: Path) -> float:
         AutoModelForCausalLM,
         AutoTokenizer,
         DataCollatorForSeq2Seq,
+        PrinterCallback,
         Trainer,
         TrainingArguments,
     )
