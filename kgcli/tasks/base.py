@@ -92,7 +92,7 @@ class Task:
     required_fields: ClassVar[tuple[str, ...]] = ()  # string fields every annotation item must have
     type_field: ClassVar[str | None] = None  # the field holding an item's schema key, when it is one field
     gold_is_rows: ClassVar[bool] = False  # gold tuples are exactly the required fields (NER, RE, KG)
-    dedup_on_required_fields: ClassVar[bool] = True  # dedup() keys on exactly the required fields
+    dedup_fields: ClassVar[tuple[str, ...]] = ()  # annotations equal on these are one annotation
     drops_empty: ClassVar[bool] = False  # records without annotations yield no instruction (EEA)
     schema_from_record: ClassVar[bool] = False  # the test schema depends on the record (EEA), not only the file
     default_split_num: ClassVar[int] = 4
@@ -121,7 +121,7 @@ class Task:
             raise  # not reached: _slow_check raises
         if set(map(type, itertools.chain.from_iterable(rows))) != {str}:
             self._slow_check(items)
-        if self.dedup_on_required_fields and len(set(rows)) == len(rows):
+        if self.dedup_fields == fields and len(set(rows)) == len(rows):
             return items
         return self.dedup(items)
 
@@ -141,7 +141,14 @@ class Task:
             require_str(item, name, where)
 
     def dedup(self, items: list[dict]) -> list[dict]:
-        return items
+        """Drop repeated annotations (same ``dedup_fields``), keeping the first, as the seed's filter does."""
+        if not self.dedup_fields or len(items) < 2:
+            return items
+        key = operator.itemgetter(*self.dedup_fields)
+        seen: dict[tuple, dict] = {}
+        for item in items:
+            seen.setdefault(key(item), item)
+        return list(seen.values()) if len(seen) != len(items) else items
 
     # ---- schema ------------------------------------------------------------------------------------
     def all_keys(self, schema: Schema) -> list[str]:

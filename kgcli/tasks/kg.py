@@ -31,15 +31,11 @@ class KG(Task):
     annotation_key = "relation"
     gold_is_rows = True
     required_fields = ("head", "relation", "tail")
+    dedup_fields = ("head", "relation", "tail")
     default_split_num = 1
     supports_cluster = False
 
 
-    def dedup(self, items: list[dict]) -> list[dict]:
-        seen: dict[tuple, dict] = {}
-        for item in items:
-            seen.setdefault((item["head"], item["relation"], item["tail"]), item)
-        return list(seen.values())
 
     def all_keys(self, schema: Schema) -> list[str]:
         return list(schema.type_roles)

@@ -13,17 +13,11 @@ class NER(Task):
     annotation_key = "entity"
     gold_is_rows = True
     required_fields = ("entity", "entity_type")
+    dedup_fields = ("entity", "entity_type")
     type_field = "entity_type"
     default_split_num = 6
 
 
-    def dedup(self, items: list[dict]) -> list[dict]:
-        if len(items) < 2:
-            return items
-        seen: dict[tuple, dict] = {}
-        for item in items:
-            seen.setdefault((item["entity"], item["entity_type"]), item)
-        return list(seen.values())
 
     def all_keys(self, schema: Schema) -> list[str]:
         return schema.types

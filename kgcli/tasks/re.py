@@ -33,14 +33,10 @@ class RE(Task):
     annotation_key = "relation"
     gold_is_rows = True
     required_fields = ("head", "relation", "tail")
+    dedup_fields = ("head", "relation", "tail")
     type_field = "relation"
 
 
-    def dedup(self, items: list[dict]) -> list[dict]:
-        seen: dict[tuple, dict] = {}
-        for item in items:
-            seen.setdefault((item["head"], item["relation"], item["tail"]), item)
-        return list(seen.values())
 
     def all_keys(self, schema: Schema) -> list[str]:
         return schema.roles

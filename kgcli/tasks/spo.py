@@ -32,7 +32,6 @@ class SPO(RE):
     name = "SPO"
     required_fields = ("head", "head_type", "relation", "tail", "tail_type")
     type_field = None
-    dedup_on_required_fields = False
     gold_is_rows = False
 
     def __init__(self) -> None:

@@ -10,9 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kgcli.errors import KgcError
+from kgcli.io import read_yaml
 from kgcli.presets import Preset, apply_overrides, build_preset
 
 # The seed's fine-tuning YAML keys (spec §5.2) → preset fields (None: a run option, handled below).
@@ -70,13 +69,7 @@ def deepspeed_config(value: str) -> str:
 
 def from_seed_yaml(path: str, base: Preset | None) -> tuple[Preset, dict[str, Any]]:
     """A preset and run options from the seed's fine-tuning YAML (``fine_llama.yaml`` and friends)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise KgcError("no such file", path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise KgcError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path, mark.line + 1 if mark else None) from None
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise KgcError("expected a mapping of the seed's fine-tuning arguments", path)
     unknown = sorted(k for k in data if k not in SEED_KEYS)
