@@ -81,6 +81,25 @@ class Template:
                 ids.append(token_id)
         return ids
 
+    def chat_template(self, bos: str = "") -> str:
+        """A Jinja chat template rendering exactly ``render_prompt`` for one user turn (a system message
+        replaces the default system text), for servers that build prompts themselves (vLLM and others)."""
+        system_mark, query_mark = "\x00SYSTEM\x00", "\x00QUERY\x00"
+
+        def literal(text: str) -> str:
+            text = text.replace("{", "{{ '{' }}").replace("%", "{{ '%' }}").replace("#", "{{ '#' }}")
+            return text.replace(system_mark, "{{ system }}").replace(query_mark, "{{ query }}")
+
+        with_system = literal(self.render_prompt(query_mark, system=system_mark, bos=bos))
+        without = literal(self.render_prompt(query_mark, system="", bos=bos))  # an empty prefix drops its separator
+        default = json.dumps(self.system, ensure_ascii=False)
+        return (
+            "{%- if messages[0]['role'] == 'system' -%}{%- set system = messages[0]['content'] -%}"
+            "{%- else -%}{%- set system = " + default + " -%}{%- endif -%}"
+            "{%- set query = (messages | selectattr('role', 'equalto', 'user') | list | last)['content'] -%}"
+            "{%- if system -%}" + with_system + "{{ '' }}{%- else -%}" + without + "{{ '' }}{%- endif -%}"
+        )
+
     def special_tokens(self) -> list[str]:
         """Names of the single tokens this template needs in the vocabulary."""
         names = []

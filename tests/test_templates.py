@@ -114,3 +114,17 @@ def test_missing_template_tokens_are_reported(smol_tokenizer):
     with pytest.raises(KgcError, match="<reserved_106>"):
         check_vocabulary(smol_tokenizer, get_template("baichuan2"))
     check_vocabulary(smol_tokenizer, get_template("qwen"))
+
+
+@pytest.mark.parametrize("name", template_names())
+def test_chat_template_renders_the_same_prompt(smol_tokenizer, name):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(smol_tokenizer.name_or_path)
+    template = get_template(name)
+    tok.chat_template = template.chat_template()
+    query = 'He said "{x}" {{y}} {% z %} #}\n'
+    for messages, system in (([], None), ([{"role": "system", "content": "S!"}], "S!"), ([{"role": "system", "content": ""}], "")):
+        rendered = tok.apply_chat_template(messages + [{"role": "user", "content": query}], tokenize=False,
+                                           add_generation_prompt=True)
+        assert rendered == template.render_prompt(query, system=system)

@@ -24,12 +24,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from kgcli.cli import convert_cmd, eval_cmd, presets_cmd, train_cmd
+    from kgcli.cli import convert_cmd, eval_cmd, merge_cmd, predict_cmd, presets_cmd, train_cmd
 
     app.add_typer(presets_cmd.app, name="presets")
     app.command("convert")(convert_cmd.convert)
     app.command("eval")(eval_cmd.evaluate)
     app.command("train")(train_cmd.train)
+    app.command("predict")(predict_cmd.predict)
+    app.command("merge")(merge_cmd.merge)
 
 
 _register()

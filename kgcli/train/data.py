@@ -8,13 +8,13 @@ template's ``[/INST]`` / ``### Response:`` included); the response is kept withi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.io import compat_dumps, display_name, read_jsonl
+from kgcli.io import display_name, read_jsonl
+from kgcli.prompting import fit_prompt
 from kgcli.templates import Template
 
 IGNORE = -100
@@ -38,28 +38,6 @@ class EncodeStats:
     dropped: int = 0
 
 
-def _shorten_query(instruction: str, keep_chars: int) -> str:
-    """The instruction with its input text cut to ``keep_chars`` characters (the seed's JSON layout kept)."""
-    try:
-        inner = json.loads(instruction)
-    except json.JSONDecodeError:
-        inner = None
-    if isinstance(inner, dict) and isinstance(inner.get("input"), str):
-        inner["input"] = inner["input"][:keep_chars]
-        return compat_dumps(inner)
-    return instruction[:keep_chars]
-
-
-def _text_length(instruction: str) -> int:
-    try:
-        inner = json.loads(instruction)
-    except json.JSONDecodeError:
-        return len(instruction)
-    if isinstance(inner, dict) and isinstance(inner.get("input"), str):
-        return len(inner["input"])
-    return len(instruction)
-
-
 def encode_example(template: Template, tokenizer: Any, instruction: str, output: str, limits: Limits,
                    stats: EncodeStats | None = None) -> dict[str, list[int]] | None:
     """input_ids / labels for one example, within the limits; None if even an empty input cannot fit."""
@@ -68,22 +46,11 @@ def encode_example(template: Template, tokenizer: Any, instruction: str, output:
     if len(response) > limits.max_target_length:
         response = response[: limits.max_target_length - 1] + [tokenizer.eos_token_id]
         stats.response_cut += 1
-    budget = limits.source_budget(len(response))
-    prompt = template.encode_prompt(tokenizer, instruction)
-    if len(prompt) > budget:
-        low, high, best = 0, _text_length(instruction), None
-        while low <= high:  # the longest input text whose prompt fits
-            middle = (low + high) // 2
-            candidate = template.encode_prompt(tokenizer, _shorten_query(instruction, middle))
-            if len(candidate) <= budget:
-                best, low = candidate, middle + 1
-            else:
-                high = middle - 1
-        if best is None:
-            stats.dropped += 1
-            return None
-        prompt = best
-        stats.shortened += 1
+    prompt, shortened = fit_prompt(template, tokenizer, instruction, limits.source_budget(len(response)))
+    if prompt is None:
+        stats.dropped += 1
+        return None
+    stats.shortened += shortened
     stats.examples += 1
     return {"input_ids": prompt + response, "labels": [IGNORE] * len(prompt) + response}
 

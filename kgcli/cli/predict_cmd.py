@@ -1,0 +1,110 @@
+"""``kgc predict``: run a model over converted records; each gets an ``output`` field."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from kgcli.errors import KgcError
+
+BACKENDS = ("hf",)
+
+# The seed's inference YAML keys (spec §5.2, §5.5) → preset fields / run options.
+SEED_KEYS = {
+    "model_name_or_path": "base_model", "model_name": "family", "template": "template", "bits": "bits",
+    "cutoff_len": "cutoff_len", "max_new_tokens": "max_new_tokens", "checkpoint_dir": None, "input_file": None,
+    "output_file": None, "bf16": None, "fp16": None, "temperature": None, "top_p": None, "top_k": None,
+    "num_beams": None, "output_dir": None, "predict_with_generate": None, "do_predict": None,
+    "max_source_length": "max_source_length", "max_target_length": "max_target_length", "stage": None,
+}
+
+
+def _seed_config(path: str) -> tuple[dict, dict]:
+    from kgcli.io import read_yaml
+
+    data = read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise KgcError("expected a mapping of the seed's inference arguments", path)
+    unknown = sorted(k for k in data if k not in SEED_KEYS)
+    if unknown:
+        raise KgcError(f"unknown key(s): {', '.join(unknown)}", path)
+    fields = {SEED_KEYS[k]: v for k, v in data.items() if SEED_KEYS.get(k)}
+    if data.get("bf16"):
+        fields["dtype"] = "bf16"
+    elif data.get("fp16"):
+        fields["dtype"] = "fp16"
+    if fields.get("base_model"):
+        fields["builder"] = None
+    options = {k: data.get(k) for k in ("input_file", "output_file", "temperature", "top_p")}
+    if data.get("checkpoint_dir"):
+        options["adapters"] = [c.strip() for c in str(data["checkpoint_dir"]).split(",") if c.strip()]
+    return fields, options
+
+
+def predict(
+    in_path: str = typer.Argument("-", metavar="IN", help="Converted records (JSON lines; '-' = stdin)."),
+    out_path: str = typer.Argument("-", metavar="OUT", help="Records + 'output' ('-' = stdout)."),
+    preset: str = typer.Option(None, "--preset", help="Preset name or YAML file."),
+    model: str = typer.Option(None, "--model", help="Model path (overrides the preset's base model)."),
+    adapter: str = typer.Option(None, "--adapter", help="LoRA adapter(s), comma-separated."),
+    backend: str = typer.Option("hf", "--backend", help="hf (Hugging Face generate)."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Default: the preset's."),
+    cutoff_len: int = typer.Option(None, "--cutoff-len", help="Prompt budget in tokens (default: the preset's)."),
+    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy (the default)."),
+    top_p: float = typer.Option(1.0, "--top-p"),
+    dtype: str = typer.Option(None, "--dtype", help="bf16, fp16 or fp32."),
+    settings: list[str] = typer.Option(None, "--set", help="Override a preset field: --set bits=4."),
+    config: str = typer.Option(None, "--config", help="The seed's inference YAML."),
+    resume: bool = typer.Option(False, "--resume", help="Skip the records already in OUT and append the rest."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
+) -> None:
+    """Generate an answer for every record (greedy by default), in input order."""
+    from kgcli.loading import adapter_rank
+    from kgcli.models import resolve_model_path
+    from kgcli.presets import apply_overrides, load_preset, parse_set_options
+    from kgcli.validate import Hardware, validate
+
+    if backend not in BACKENDS:
+        raise KgcError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    fields, options = _seed_config(config) if config else ({}, {})
+    if preset is None and not config:
+        raise KgcError("--preset NAME (or --config FILE.yaml) is required; see kgc presets list")
+    base = load_preset(preset) if preset else None
+    overrides = {**fields, **parse_set_options(settings or [])}
+    if model:
+        overrides.update(base_model=model, builder=None)
+    if dtype:
+        overrides["dtype"] = dtype
+    if base is None:
+        from kgcli.presets import build_preset
+
+        resolved = build_preset({"name": os.path.basename(config), **overrides}, source=config)
+    else:
+        resolved = apply_overrides(base, overrides)
+    adapters = [a.strip() for a in adapter.split(",")] if adapter else options.get("adapters") or (
+        [resolved.adapter] if resolved.adapter else [])
+    if in_path == "-" and options.get("input_file"):
+        in_path = options["input_file"]
+    if out_path == "-" and options.get("output_file"):
+        out_path = options["output_file"]
+    validate(resolved, Hardware.detect(), adapter_rank=adapter_rank(adapters[-1]) if adapters else None)
+
+    threads = os.environ.get("KGC_TORCH_THREADS")
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    from kgcli.predict.hf import HFBackend, Sampling
+    from kgcli.predict.run import predict_file
+
+    sampling = Sampling(max_new_tokens=max_new_tokens or resolved.max_new_tokens,
+                        temperature=temperature or float(options.get("temperature") or 0.0),
+                        top_p=top_p if top_p != 1.0 else float(options.get("top_p") or 1.0))
+    engine = HFBackend(resolved, resolve_model_path(resolved.base_model, resolved.builder), adapters, sampling)
+    stats = predict_file(in_path, out_path, engine.generate, engine.template, engine.tokenizer,
+                         batch_size=batch_size, cutoff_len=cutoff_len or resolved.cutoff_len, resume=resume,
+                         overwrite=overwrite)
+    typer.echo(f"predicted {stats.records} record(s)" + (f", {stats.skipped_done} already done" if stats.skipped_done else ""),
+               err=True)

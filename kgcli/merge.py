@@ -1,0 +1,59 @@
+"""Merge LoRA adapters into their base model and save a self-contained model folder.
+
+The tokenizer is saved with the template written as its ``chat_template``, so vLLM and other servers build
+the prompt the model was trained with. The folder appears only when complete (built in a temporary sibling,
+then renamed), with ``kgc_merge.json`` recording where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kgcli.errors import KgcError
+from kgcli.loading import load_model, load_tokenizer, template_of
+from kgcli.presets import Preset
+from kgcli.templates import bos_ids
+
+
+def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, max_shard_size: str = "5GB",
+          overwrite: bool = False) -> dict[str, Any]:
+    if preset.bits != 16:
+        raise KgcError(f"cannot merge into a {preset.bits}-bit quantised base: its weights cannot absorb the adapter; "
+                       "load the base in 16 bits (--set bits=16), merge, then quantise the merged model")
+    if not adapters:
+        raise KgcError("nothing to merge: give --adapter PATH (or a preset with an adapter)")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise KgcError("output folder is not empty (pass --overwrite to replace it)", out_dir)
+    from peft import PeftModel
+
+    template = template_of(preset)
+    tokenizer = load_tokenizer(model_path, template, preset.trust_remote_code)
+    model = load_model(model_path, preset, tokenizer)
+    for adapter in adapters:
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise KgcError("not a LoRA adapter folder (no adapter_config.json)", adapter)
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    model.config.use_cache = True
+    bos = tokenizer.bos_token if bos_ids(tokenizer) else ""
+    tokenizer.chat_template = template.chat_template(bos=bos or "")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.save_pretrained(work, max_shard_size=max_shard_size)
+        tokenizer.save_pretrained(work)
+        provenance = {"base_model": model_path, "adapters": adapters, "template": preset.template,
+                      "dtype": preset.dtype, "preset": preset.model_dump()}
+        (work / "kgc_merge.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return provenance

@@ -1,0 +1,1 @@
+"""Prediction: backends that turn prompt ids into answers (``hf``), and the record-by-record run (``run``)."""

@@ -1,0 +1,112 @@
+"""Predict over records: each output record is the input record plus ``output``, in input order.
+
+Records are taken in windows; inside a window, batches are formed in order of prompt length (less
+padding), and finished records are written, in input order, as soon as every record before them is done.
+OUT is appended to and flushed as it goes, so a killed run loses at most its window in flight and
+``--resume`` continues after the last complete line: the result equals an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from kgcli.errors import KgcError, warn
+from kgcli.io import STDIO, display_name, read_jsonl
+from kgcli.progress import progress
+from kgcli.prompting import fit_prompt
+from kgcli.templates import Template
+
+
+@dataclass
+class PredictStats:
+    records: int = 0
+    skipped_done: int = 0
+    shortened: int = 0
+
+
+def complete_lines(path: str) -> int:
+    """How many complete lines OUT holds; a partial last line (a killed write) is cut off."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            handle.truncate(end)
+    return data[:end].count(b"\n")
+
+
+def _open_output(out_path: str, resume: bool, overwrite: bool) -> tuple[IO[str], int]:
+    if out_path == STDIO:
+        if resume:
+            raise KgcError("--resume needs an output file, not stdout")
+        return sys.stdout, 0
+    if resume and os.path.exists(out_path):
+        done = complete_lines(out_path)
+        return open(out_path, "a", encoding="utf-8", newline="\n"), done
+    if os.path.exists(out_path) and os.path.getsize(out_path) and not overwrite:
+        raise KgcError("output file exists; pass --resume to continue it or --overwrite to replace it", out_path)
+    return open(out_path, "w", encoding="utf-8", newline="\n"), 0
+
+
+def _windows(records: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tuple[int, dict]]]:
+    window: list[tuple[int, dict]] = []
+    for item in records:
+        window.append(item)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+def predict_file(in_path: str, out_path: str, generate: Callable[[list[list[int]]], list[str]], template: Template,
+                 tokenizer: Any, *, batch_size: int, cutoff_len: int, resume: bool = False,
+                 overwrite: bool = False) -> PredictStats:
+    stats = PredictStats()
+    name = display_name(in_path)
+    out, done = _open_output(out_path, resume, overwrite)
+    stats.skipped_done = done
+    records = read_jsonl(in_path)
+    try:
+        for _ in range(done):
+            next(records)
+    except StopIteration:
+        pass
+    try:
+        with progress("predict", unit="samples") as advance:
+            for window in _windows(records, batch_size * 8):
+                prompts = []
+                for number, record in window:
+                    instruction = record.get("instruction")
+                    if not isinstance(instruction, str):
+                        raise KgcError("record has no 'instruction' string", name, number)
+                    ids, shortened = fit_prompt(template, tokenizer, instruction, cutoff_len)
+                    if ids is None:
+                        raise KgcError(f"the template alone is longer than cutoff_len {cutoff_len}", name, number)
+                    stats.shortened += shortened
+                    prompts.append(ids)
+                order = sorted(range(len(window)), key=lambda i: -len(prompts[i]))
+                outputs: list[str | None] = [None] * len(window)
+                written = 0
+                for start in range(0, len(order), batch_size):
+                    chosen = order[start : start + batch_size]
+                    for index, text in zip(chosen, generate([prompts[i] for i in chosen]), strict=True):
+                        outputs[index] = text
+                    while written < len(window) and outputs[written] is not None:
+                        record = dict(window[written][1])
+                        record["output"] = outputs[written]
+                        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                        written += 1
+                    out.flush()
+                    advance(len(chosen))
+                stats.records += len(window)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    if stats.shortened:
+        warn(f"{stats.shortened} prompt(s) had their input text shortened to fit cutoff_len {cutoff_len}")
+    return stats

@@ -1,0 +1,141 @@
+"""kgc predict (HF backend) and kgc merge on the tiny random Llama: batching does not change greedy
+answers, a killed run resumes to the same file, a merged model answers as base + adapter."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, run_kgc, write_jsonl
+
+THREADS = {"KGC_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
+WORDS = ["Alice", "Bob", "Paris", "Rome", "Acme", "Oslo", "Carol", "Initech", "Lima", "Dave"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    from kgcli.models import build_tiny_llama
+
+    return build_tiny_llama()
+
+
+@pytest.fixture(scope="session")
+def adapter(tmp_path_factory, tiny_model):
+    """A LoRA adapter with random (non-zero) weights: enough to change every answer."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(1)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model), LoraConfig(
+        task_type="CAUSAL_LM", r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "down_proj"],
+        init_lora_weights=False))
+    folder = tmp_path_factory.mktemp("adapter")
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def test_records(tmp_path_factory):
+    from kgcli.convert import ConvertConfig, convert_file
+
+    folder = tmp_path_factory.mktemp("data") / "demo"
+    folder.mkdir()
+    records = [{"text": f"{WORDS[i % 10]} met {WORDS[(i * 3) % 10]} " + "again " * (i % 7),
+                "entity": [{"entity": WORDS[i % 10], "entity_type": "person"}]} for i in range(24)]
+    write_jsonl(folder / "raw.json", records)
+    (folder / "schema.json").write_text('["person", "city", "organization"]\n[]\n{}\n')
+    out = folder / "test.json"
+    convert_file(str(folder / "raw.json"), str(out), ConvertConfig(task="NER", language="en", split="test",
+                                                                    schema_path=str(folder / "schema.json"), split_num=2))
+    return out
+
+
+def predict(*args, check=True):
+    return run_kgc("predict", "--preset", "tiny-random-llama-lora", "--max-new-tokens", "12", *args, env=THREADS,
+                   check=check)
+
+
+def outputs(path):
+    return [json.loads(line)["output"] for line in path.read_text().splitlines()]
+
+
+def test_batch_size_does_not_change_greedy_outputs_and_adapter_does(tmp_path, test_records, adapter):
+    predict(str(test_records), str(tmp_path / "b8.json"), "--adapter", str(adapter), "--batch-size", "8")
+    predict(str(test_records), str(tmp_path / "b1.json"), "--adapter", str(adapter), "--batch-size", "1")
+    predict(str(test_records), str(tmp_path / "base.json"), "--batch-size", "8")
+    assert (tmp_path / "b8.json").read_bytes() == (tmp_path / "b1.json").read_bytes()
+    with_adapter, base = outputs(tmp_path / "b8.json"), outputs(tmp_path / "base.json")
+    assert len(with_adapter) == 48 and all(isinstance(o, str) and o for o in with_adapter)
+    assert with_adapter != base
+    inputs = [json.loads(line) for line in test_records.read_text().splitlines()]
+    written = [json.loads(line) for line in (tmp_path / "b8.json").read_text().splitlines()]
+    assert [{k: v for k, v in w.items() if k != "output"} for w in written] == inputs  # input order, fields kept
+
+
+def test_killed_run_resumes_to_the_same_file(tmp_path, test_records, adapter):
+    predict(str(test_records), str(tmp_path / "full.json"), "--adapter", str(adapter), "--batch-size", "1")
+    out = tmp_path / "killed.json"
+    args = [sys.executable, "-m", "kgcli", "predict", str(test_records), str(out), "--preset", "tiny-random-llama-lora",
+            "--max-new-tokens", "12", "--adapter", str(adapter), "--batch-size", "1"]
+    process = subprocess.Popen(args, env={**os.environ, **THREADS}, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not out.exists() or out.read_bytes().count(b"\n") < 10:
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    lines = out.read_bytes().count(b"\n")
+    assert 10 <= lines < 48
+    with open(out, "ab") as handle:  # a write cut in the middle of a line
+        handle.write(b'{"id": "half')
+    refused = run_kgc(*args[3:], env=THREADS)
+    assert refused.returncode == 2 and "--resume" in refused.stderr_text
+    run_kgc(*args[3:], "--resume", env=THREADS, check=True)
+    assert out.read_bytes() == (tmp_path / "full.json").read_bytes()
+
+
+def test_merged_model_answers_as_base_plus_adapter(tmp_path, test_records, adapter):
+    merged = tmp_path / "merged"
+    run_kgc("merge", "--preset", "tiny-random-llama-lora", "--adapter", str(adapter), "--out", str(merged), env=THREADS,
+            check=True)
+    assert (merged / "kgc_merge.json").exists() and (merged / "model.safetensors").exists()
+    predict(str(test_records), str(tmp_path / "adapter.json"), "--adapter", str(adapter))
+    predict(str(test_records), str(tmp_path / "merged.json"), "--model", str(merged))
+    assert outputs(tmp_path / "adapter.json") == outputs(tmp_path / "merged.json")
+    from transformers import AutoTokenizer
+
+    from kgcli.templates import get_template
+
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    assert rendered == get_template("qwen").render_prompt("hi")
+
+
+def test_merging_into_a_quantised_base_is_refused(tmp_path, adapter):
+    result = run_kgc("merge", "--preset", "tiny-random-llama-lora", "--set", "bits=4", "--adapter", str(adapter),
+                     "--out", str(tmp_path / "merged"))
+    assert result.returncode == 2
+    assert result.stderr_text.startswith("kgc: error: cannot merge into a 4-bit quantised base")
+    assert not (tmp_path / "merged").exists()
+
+
+def test_convert_predict_eval_pipeline(tmp_path, test_records):
+    raw = test_records.parent / "raw.json"
+    schema = test_records.parent / "schema.json"
+    kgc = f"{sys.executable} -m kgcli"
+    command = (f"{kgc} convert {raw} --task NER --language en --split test --schema {schema} "
+               f"| {kgc} predict --preset tiny-random-llama-lora --max-new-tokens 8 - - "
+               f"| {kgc} eval --task NER --format json -")
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, **THREADS})
+    assert result.returncode == 0, result.stderr
+    total = json.loads(result.stdout)["total"]
+    assert total["samples"] == 24 and total["gold"] == 24
