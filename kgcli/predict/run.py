@@ -63,9 +63,17 @@ def _windows(records: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tu
         yield window
 
 
-def predict_file(in_path: str, out_path: str, generate: Callable[[list[list[int]]], list[str]], template: Template,
+def output_schema(record: dict) -> dict:
+    """The JSON schema an answer to this record must follow (its task, its chunk's schema elements)."""
+    from kgcli.tasks import get_task
+
+    task = get_task(str(record.get("task", "")))
+    return task.output_schema(json.loads(record["instruction"])["schema"])
+
+
+def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]], template: Template,
                  tokenizer: Any, *, batch_size: int, cutoff_len: int, resume: bool = False,
-                 overwrite: bool = False) -> PredictStats:
+                 overwrite: bool = False, guided_json: bool = False) -> PredictStats:
     stats = PredictStats()
     name = display_name(in_path)
     out, done = _open_output(out_path, resume, overwrite)
@@ -79,7 +87,7 @@ def predict_file(in_path: str, out_path: str, generate: Callable[[list[list[int]
     try:
         with progress("predict", unit="samples") as advance:
             for window in _windows(records, batch_size * 8):
-                prompts = []
+                prompts, schemas = [], []
                 for number, record in window:
                     instruction = record.get("instruction")
                     if not isinstance(instruction, str):
@@ -89,12 +97,20 @@ def predict_file(in_path: str, out_path: str, generate: Callable[[list[list[int]
                         raise KgcError(f"the template alone is longer than cutoff_len {cutoff_len}", name, number)
                     stats.shortened += shortened
                     prompts.append(ids)
+                    if guided_json:
+                        try:
+                            schemas.append(output_schema(record))
+                        except (KeyError, TypeError, ValueError, KgcError):
+                            raise KgcError("--guided-json needs converted records (task + JSON instruction with a "
+                                           "schema)", name, number) from None
                 order = sorted(range(len(window)), key=lambda i: -len(prompts[i]))
                 outputs: list[str | None] = [None] * len(window)
                 written = 0
                 for start in range(0, len(order), batch_size):
                     chosen = order[start : start + batch_size]
-                    for index, text in zip(chosen, generate([prompts[i] for i in chosen]), strict=True):
+                    batch = [prompts[i] for i in chosen]
+                    answers = generate(batch, [schemas[i] for i in chosen]) if guided_json else generate(batch)
+                    for index, text in zip(chosen, answers, strict=True):
                         outputs[index] = text
                     while written < len(window) and outputs[written] is not None:
                         record = dict(window[written][1])

