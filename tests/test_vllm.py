@@ -84,7 +84,7 @@ def test_vllm_and_hf_give_identical_greedy_outputs_with_and_without_lora(tmp_pat
 def test_guided_json_answers_parse_and_use_only_schema_keys(tmp_path, records):
     for task in ("NER", "RE"):
         out = tmp_path / f"{task}-guided.json"
-        predict(str(records / f"{task}.json"), str(out), "--backend", "vllm", "--guided-json", "--max-new-tokens", "64")
+        predict(str(records / f"{task}.json"), str(out), "--backend", "vllm", "--guided-json", "--max-new-tokens", "256")
         for line in out.read_text().splitlines():
             record = json.loads(line)
             answer = json.loads(record["output"])

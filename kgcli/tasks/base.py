@@ -19,6 +19,14 @@ from kgcli.schema import Schema, unique
 
 NAN = "NAN"
 
+# JSON-schema pieces for constrained decoding (--guided-json), bounded so an answer can always close within
+# the generation budget: at most 10 items per list, 64 characters per string.
+STRING = {"type": "string", "maxLength": 64}
+
+
+def array_of(items: dict) -> dict:
+    return {"type": "array", "items": items, "maxItems": 10}
+
 
 class AnnotationError(ValueError):
     """A record's annotation has the wrong shape (reported with file:line by the caller)."""
@@ -221,7 +229,7 @@ class Task:
 
     def value_schema(self, element: Any) -> dict:
         """JSON schema of one key's value in the output (for constrained decoding)."""
-        return {"type": "array", "items": {"type": "string"}}
+        return array_of(STRING)
 
     def output_schema(self, elements: list[Any]) -> dict:
         """JSON schema of a whole answer to an instruction with these schema elements: exactly its keys."""

@@ -13,7 +13,7 @@ import random
 from typing import Any, ClassVar
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import Options, Task, easy_count, keys_no_positive, sample_negatives
+from kgcli.tasks.base import STRING, Options, Task, array_of, easy_count, keys_no_positive, sample_negatives
 from kgcli.tasks.events import (
     by_type,
     check_event,
@@ -110,12 +110,12 @@ class EE(Task):
         return element["event_type"]
 
     def value_schema(self, element: Any) -> dict:
-        value = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+        value = {"anyOf": [STRING, array_of(STRING)]}
         roles = {role: value for role in element.get("arguments", [])}
         arguments = {"type": "object", "properties": roles, "additionalProperties": False}
-        event = {"type": "object", "properties": {"trigger": {"type": "string"}, "arguments": arguments},
+        event = {"type": "object", "properties": {"trigger": STRING, "arguments": arguments},
                  "required": ["trigger", "arguments"], "additionalProperties": False}
-        return {"type": "array", "items": event}
+        return array_of(event)
 
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         return gold_events(items, with_trigger=True)

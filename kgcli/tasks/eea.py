@@ -12,7 +12,7 @@ import random
 from typing import Any
 
 from kgcli.schema import Schema
-from kgcli.tasks.base import Options, binomial, order, sample_negatives
+from kgcli.tasks.base import STRING, Options, array_of, binomial, order, sample_negatives
 from kgcli.tasks.ee import EE
 from kgcli.tasks.events import (
     arguments_object,
@@ -80,9 +80,9 @@ class EEA(EE):
         return output
 
     def value_schema(self, element: Any) -> dict:
-        value = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+        value = {"anyOf": [STRING, array_of(STRING)]}
         roles = {role: value for role in element.get("arguments", [])}
-        return {"type": "array", "items": {"type": "object", "properties": roles, "additionalProperties": False}}
+        return array_of({"type": "object", "properties": roles, "additionalProperties": False})
 
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         return gold_events(items, with_trigger=False)

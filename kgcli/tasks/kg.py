@@ -15,9 +15,11 @@ from typing import Any
 
 from kgcli.schema import Schema, unique
 from kgcli.tasks.base import (
+    STRING,
     AnnotationError,
     Options,
     Task,
+    array_of,
     order,
     sample_negatives,
     string_values,
@@ -97,7 +99,7 @@ class KG(Task):
         return element["entity_type"]
 
     def value_schema(self, element: Any) -> dict:
-        value = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+        value = {"anyOf": [STRING, array_of(STRING)]}
         attributes = {a: value for a in element.get("attributes", [])}
         entity = {"type": "object", "properties": attributes, "additionalProperties": False}
         return {"type": "object", "additionalProperties": entity}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import Options, Task
+from kgcli.tasks.base import STRING, Options, Task, array_of
 
 
 def pair_fields(value: dict) -> tuple[Any, Any]:
@@ -53,9 +53,9 @@ class RE(Task):
         return output
 
     def value_schema(self, element: Any) -> dict:
-        pair = {"type": "object", "properties": {"subject": {"type": "string"}, "object": {"type": "string"}},
+        pair = {"type": "object", "properties": {"subject": STRING, "object": STRING},
                 "required": ["subject", "object"], "additionalProperties": False}
-        return {"type": "array", "items": pair}
+        return array_of(pair)
 
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         return {"main": [(item["head"], item["relation"], item["tail"]) for item in items]}
