@@ -103,7 +103,9 @@ def vllm_server(smol):
     port = _free_port()
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
     log = open(Path(smol).parent / f"vllm-serve-{port}.log", "w")
-    process = subprocess.Popen([str(VLLM_PYTHON.parent / "vllm"), "serve", str(smol), "--host", "127.0.0.1",
+    # `vllm serve` looks up the "vllm" distribution, which the CPU build (vllm-cpu) is not: run the server module.
+    process = subprocess.Popen([str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", str(smol),
+                                "--host", "127.0.0.1",
                                 "--port", str(port), "--served-model-name", "smol", "--dtype", "float32",
                                 "--max-model-len", "1024", "--max-num-seqs", "8", "--enforce-eager"],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
