@@ -139,3 +139,16 @@ def test_convert_predict_eval_pipeline(tmp_path, test_records):
     assert result.returncode == 0, result.stderr
     total = json.loads(result.stdout)["total"]
     assert total["samples"] == 24 and total["gold"] == 24
+
+
+def test_seed_inference_yaml(tmp_path, test_records, tiny_model, adapter):
+    (tmp_path / "infer.yaml").write_text(
+        f"model_name_or_path: {tiny_model}\ncheckpoint_dir: {adapter}\nmodel_name: llama\ntemplate: qwen\n"
+        f"input_file: {test_records}\noutput_file: {tmp_path / 'out.json'}\nmax_new_tokens: 12\ncutoff_len: 256\n"
+        "predict_with_generate: true\noutput_dir: lora/anything\nbits: 16\n")
+    run_kgc("predict", "--config", str(tmp_path / "infer.yaml"), env=THREADS, check=True)
+    predict(str(test_records), str(tmp_path / "cli.json"), "--adapter", str(adapter))
+    assert outputs(tmp_path / "out.json") == outputs(tmp_path / "cli.json")
+    (tmp_path / "bad.yaml").write_text("model_name_or_path: x\nlora_rank: 8\n")
+    bad = run_kgc("predict", "--config", str(tmp_path / "bad.yaml"))
+    assert bad.returncode == 2 and bad.stderr_text == f"kgc: error: {tmp_path / 'bad.yaml'}: unknown key(s): lora_rank\n"

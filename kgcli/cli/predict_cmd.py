@@ -20,25 +20,28 @@ SEED_KEYS = {
 }
 
 
-def _seed_config(path: str) -> tuple[dict, dict]:
-    from kgcli.io import read_yaml
+def _config_dtype(model_path: str) -> str:
+    import json
 
-    data = read_yaml(path) or {}
-    if not isinstance(data, dict):
-        raise KgcError("expected a mapping of the seed's inference arguments", path)
-    unknown = sorted(k for k in data if k not in SEED_KEYS)
-    if unknown:
-        raise KgcError(f"unknown key(s): {', '.join(unknown)}", path)
-    fields = {SEED_KEYS[k]: v for k, v in data.items() if SEED_KEYS.get(k)}
-    if data.get("bf16"):
-        fields["dtype"] = "bf16"
-    elif data.get("fp16"):
-        fields["dtype"] = "fp16"
+    config = os.path.join(model_path, "config.json")
+    if not os.path.isfile(config):
+        return "bf16"
+    with open(config, encoding="utf-8") as handle:
+        data = json.load(handle)
+    name = str(data.get("dtype") or data.get("torch_dtype") or "float32")
+    return {"bfloat16": "bf16", "float16": "fp16"}.get(name, "fp32")
+
+
+def _seed_config(path: str) -> tuple[dict, dict]:
+    from kgcli.seed_yaml import adapters_of, read_seed_yaml
+
+    data, fields = read_seed_yaml(path, SEED_KEYS, "inference")
     if fields.get("base_model"):
         fields["builder"] = None
+        if "dtype" not in fields:  # the seed infers the dtype from the model's config at inference
+            fields["dtype"] = _config_dtype(str(fields["base_model"]))
     options = {k: data.get(k) for k in ("input_file", "output_file", "temperature", "top_p")}
-    if data.get("checkpoint_dir"):
-        options["adapters"] = [c.strip() for c in str(data["checkpoint_dir"]).split(",") if c.strip()]
+    options["adapters"] = adapters_of(data)
     return fields, options
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.io import read_yaml
 from kgcli.presets import Preset, apply_overrides, build_preset
+from kgcli.seed_yaml import adapters_of, read_seed_yaml
 
 # The seed's fine-tuning YAML keys (spec §5.2) → preset fields (None: a run option, handled below).
 SEED_KEYS: dict[str, str | None] = {
@@ -69,17 +69,7 @@ def deepspeed_config(value: str) -> str:
 
 def from_seed_yaml(path: str, base: Preset | None) -> tuple[Preset, dict[str, Any]]:
     """A preset and run options from the seed's fine-tuning YAML (``fine_llama.yaml`` and friends)."""
-    data = read_yaml(path) or {}
-    if not isinstance(data, dict):
-        raise KgcError("expected a mapping of the seed's fine-tuning arguments", path)
-    unknown = sorted(k for k in data if k not in SEED_KEYS)
-    if unknown:
-        raise KgcError(f"unknown key(s): {', '.join(unknown)}", path)
-    fields = {SEED_KEYS[k]: v for k, v in data.items() if SEED_KEYS.get(k)}
-    if data.get("bf16"):
-        fields["dtype"] = "bf16"
-    elif data.get("fp16"):
-        fields["dtype"] = "fp16"
+    data, fields = read_seed_yaml(path, SEED_KEYS, "fine-tuning")
     if data.get("stage", "sft") not in ("sft", "sft-custom"):
         raise KgcError(f"stage {data['stage']!r} is not supported; kgc trains supervised (sft)", path)
     if "lora_alpha" not in fields and "lora_r" in fields:
@@ -93,9 +83,8 @@ def from_seed_yaml(path: str, base: Preset | None) -> tuple[Preset, dict[str, An
         "valid_file": data.get("valid_file"), "deepspeed": data.get("deepspeed"),
         "overwrite": bool(data.get("overwrite_output_dir")),
     }
-    checkpoint = data.get("checkpoint_dir")
-    if checkpoint:
-        options["adapters"] = [c.strip() for c in str(checkpoint).split(",") if c.strip()]
+    if adapters_of(data):
+        options["adapters"] = adapters_of(data)
     return preset, options
 
 
