@@ -6,6 +6,7 @@ Shared by train, predict and merge. Heavy imports happen inside the functions.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,12 @@ def torch_dtype(name: str) -> Any:
 
 
 def device() -> str:
+    """``cuda`` (this process's GPU under a data-parallel launch: LOCAL_RANK) or ``cpu``."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if not torch.cuda.is_available():
+        return "cpu"
+    return f"cuda:{os.environ['LOCAL_RANK']}" if "LOCAL_RANK" in os.environ else "cuda"
 
 
 def _from_pretrained(loader: Any, path: str, what: str, **kwargs: Any) -> Any:
@@ -54,7 +58,7 @@ def quantization_config(preset: Preset) -> Any:
 
     if preset.bits == 8:
         return BitsAndBytesConfig(load_in_8bit=True)
-    compute = torch_dtype(preset.dtype) if device() == "cuda" else torch.float32
+    compute = torch_dtype(preset.dtype) if device() != "cpu" else torch.float32
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
                               bnb_4bit_compute_dtype=compute)
 
@@ -67,10 +71,10 @@ def load_model(path: str, preset: Preset, tokenizer: Any | None = None) -> Any:
     quant = quantization_config(preset)
     if quant is not None:
         kwargs["quantization_config"] = quant
-        kwargs["device_map"] = {"": 0} if device() == "cuda" else {"": "cpu"}
+        kwargs["device_map"] = {"": device()}
     model = _from_pretrained(AutoModelForCausalLM, path, "model", **kwargs)
-    if quant is None and device() == "cuda":
-        model = model.to("cuda")
+    if quant is None and device() != "cpu":
+        model = model.to(device())
     if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))  # template fix-ups added tokens
     return model

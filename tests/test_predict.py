@@ -152,3 +152,18 @@ def test_seed_inference_yaml(tmp_path, test_records, tiny_model, adapter):
     (tmp_path / "bad.yaml").write_text("model_name_or_path: x\nlora_rank: 8\n")
     bad = run_kgc("predict", "--config", str(tmp_path / "bad.yaml"))
     assert bad.returncode == 2 and bad.stderr_text == f"kgc: error: {tmp_path / 'bad.yaml'}: unknown key(s): lora_rank\n"
+
+
+def test_data_parallel_shards_merge_back_in_input_order(tmp_path, test_records, adapter):
+    """Two ranks (as accelerate launch would start them, here one after the other on the CPU)."""
+    predict(str(test_records), str(tmp_path / "one.json"), "--adapter", str(adapter))
+    out = tmp_path / "sharded.json"
+    for rank in (1, 0):  # rank 0 merges once every rank is done
+        run_kgc("predict", str(test_records), str(out), "--preset", "tiny-random-llama-lora", "--max-new-tokens", "12",
+                "--adapter", str(adapter), "--num-processes", "2", "--in-launcher",
+                env={**THREADS, "RANK": str(rank), "WORLD_SIZE": "2"}, check=True)
+    assert out.read_bytes() == (tmp_path / "one.json").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.json", "sharded.json"]
+    launch = run_kgc("predict", str(test_records), str(out), "--preset", "tiny-random-llama-lora",
+                     "--num-processes", "4", "--dry-run", check=True).stdout_text
+    assert "accelerate.commands.launch --multi_gpu --num_processes 4 -m kgcli predict" in launch

@@ -69,6 +69,9 @@ def predict(
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: variable holding the key."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="openai: requests in flight."),
     prompt_format: str = typer.Option("text", "--prompt-format", help="openai: text (rendered) or ids."),
+    num_processes: int = typer.Option(1, "--num-processes", min=1, help="hf: data-parallel GPUs (accelerate launch)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the launch command and exit."),
+    in_launcher: bool = typer.Option(False, "--in-launcher", hidden=True),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
 ) -> None:
     """Generate an answer for every record (greedy by default), in input order."""
@@ -108,8 +111,27 @@ def predict(
 
         torch.set_num_threads(int(threads))
     from kgcli.predict.hf import HFBackend, Sampling
-    from kgcli.predict.run import predict_file
+    from kgcli.predict.run import part_path, predict_file
 
+    if num_processes > 1 and not in_launcher:
+        import sys
+
+        from kgcli.train.config import shell
+
+        if backend != "hf" or out_path == "-":
+            raise KgcError("--num-processes shards the hf backend and needs an output file (vllm: use --tp)")
+        argv = [a for a in sys.argv[1:] if a != "--dry-run"]
+        command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+                   str(num_processes), "-m", "kgcli", *argv, "--in-launcher"]
+        if dry_run:
+            typer.echo(f"launch: {shell(command)}")
+            return
+        import subprocess
+
+        raise SystemExit(subprocess.call(command))
+    if dry_run:
+        typer.echo(f"launch: in this process ({backend} backend, {len(adapters)} adapter(s))")
+        return
     if guided_json and backend != "vllm":
         raise KgcError("--guided-json needs --backend vllm")
     if backend == "openai" and not (api_base and served_model):
@@ -130,13 +152,31 @@ def predict(
                                api_key_env=api_key_env, concurrency=concurrency, prompt_format=prompt_format)
     else:
         engine = HFBackend(resolved, model_path, adapters, sampling)
+    rank, world = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))) if in_launcher else (0, 1)
+    target = part_path(out_path, rank) if world > 1 else out_path
     try:
-        stats = predict_file(in_path, out_path, engine.generate, engine.template, engine.tokenizer,
+        stats = predict_file(in_path, target, engine.generate, engine.template, engine.tokenizer,
                              batch_size=batch_size, cutoff_len=cutoff_len or resolved.cutoff_len, resume=resume,
-                             overwrite=overwrite, guided_json=guided_json)
+                             overwrite=overwrite, guided_json=guided_json, shard=(rank, world))
+        if world > 1:
+            _finish_shard(out_path, rank, world)
     finally:
         close = getattr(engine, "close", None)
         if close is not None:
             close()
     typer.echo(f"predicted {stats.records} record(s)" + (f", {stats.skipped_done} already done" if stats.skipped_done else ""),
                err=True)
+
+
+def _finish_shard(out_path: str, rank: int, world: int) -> None:
+    """Every rank marks its part done; rank 0 waits for all of them and merges the parts in input order."""
+    import time
+
+    from kgcli.predict.run import merge_parts, part_path
+
+    open(part_path(out_path, rank) + ".done", "w").close()
+    if rank != 0:
+        return
+    while not all(os.path.exists(part_path(out_path, r) + ".done") for r in range(world)):
+        time.sleep(0.5)
+    merge_parts(out_path, world)

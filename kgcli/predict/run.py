@@ -73,12 +73,15 @@ def output_schema(record: dict) -> dict:
 
 def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]], template: Template,
                  tokenizer: Any, *, batch_size: int, cutoff_len: int, resume: bool = False,
-                 overwrite: bool = False, guided_json: bool = False) -> PredictStats:
+                 overwrite: bool = False, guided_json: bool = False, shard: tuple[int, int] = (0, 1)) -> PredictStats:
+    """``shard`` = (rank, world): this process answers records rank, rank + world, ... (data parallel)."""
     stats = PredictStats()
     name = display_name(in_path)
     out, done = _open_output(out_path, resume, overwrite)
     stats.skipped_done = done
-    records = read_jsonl(in_path)
+    rank, world = shard
+    records = read_jsonl(in_path) if world == 1 else (
+        item for index, item in enumerate(read_jsonl(in_path)) if index % world == rank)
     try:
         for _ in range(done):
             next(records)
@@ -126,3 +129,32 @@ def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]]
     if stats.shortened:
         warn(f"{stats.shortened} prompt(s) had their input text shortened to fit cutoff_len {cutoff_len}")
     return stats
+
+
+def part_path(out_path: str, rank: int) -> str:
+    return f"{out_path}.part{rank}"
+
+
+def merge_parts(out_path: str, world: int) -> None:
+    """Interleave the ranks' part files back into input order (record i came from rank i % world)."""
+    from kgcli.io import atomic_output
+
+    parts = [open(part_path(out_path, rank), encoding="utf-8") for rank in range(world)]
+    try:
+        with atomic_output(out_path) as out:
+            while True:
+                wrote = False
+                for part in parts:
+                    line = part.readline()
+                    if line:
+                        out.write(line)
+                        wrote = True
+                if not wrote:
+                    break
+    finally:
+        for part in parts:
+            part.close()
+    for rank in range(world):
+        os.unlink(part_path(out_path, rank))
+        if os.path.exists(part_path(out_path, rank) + ".done"):
+            os.unlink(part_path(out_path, rank) + ".done")

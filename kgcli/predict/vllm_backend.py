@@ -46,7 +46,7 @@ class VLLMBackend:
             raise KgcError("vLLM serves one adapter per request: merge the others first (kgc merge)")
         self.template = template_of(preset)
         self.tokenizer = load_tokenizer(model_path, self.template, preset.trust_remote_code)
-        on_gpu = device() == "cuda"
+        on_gpu = device() != "cpu"
         config: dict[str, Any] = {
             "model": model_path, "dtype": {"bf16": "bfloat16", "fp16": "float16"}.get(preset.dtype, "float32"),
             "max_model_len": max_model_len or preset.cutoff_len + sampling.max_new_tokens,

@@ -234,7 +234,7 @@ def train(request: TrainRequest) -> dict[str, Any]:
              f"max_target_length {preset.max_target_length}; {stats.dropped} dropped")
     model = attach_method(load_model(model_path, preset, tokenizer), request)
     collator = Collator(tokenizer.pad_token_id)
-    on_gpu = device() == "cuda"
+    on_gpu = device() != "cpu"
     args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=preset.per_device_train_batch_size,
         per_device_eval_batch_size=preset.per_device_eval_batch_size,
