@@ -12,7 +12,7 @@ import functools
 import itertools
 import operator
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kgcli.schema import Schema, unique
@@ -42,14 +42,6 @@ class Options:
     hard_negatives: dict[str, list[str]] | None = None
     re_keys: tuple[str, str] = ("subject", "object")
     eea_format: str = "iepile"
-
-
-@dataclass
-class Scored:
-    """Tuples to score for one chunk or one gold label, per metric (``main`` or ``event``/``argument``)."""
-
-    tuples: dict[str, list[tuple]] = field(default_factory=dict)
-    off_schema: int = 0
 
 
 def binomial(rng: random.Random, trials: int, p: float) -> int:
@@ -242,17 +234,6 @@ class Task:
 
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         raise NotImplementedError
-
-    def predicted(self, output: dict, schema_keys: list[str] | None) -> Scored:
-        """Tuples from a parsed output object; keys outside the chunk's schema are counted and skipped."""
-        scored = Scored({m: [] for m in self.metrics})
-        allowed = set(schema_keys) if schema_keys is not None else None
-        for key, value in output.items():
-            if allowed is not None and key not in allowed:
-                scored.off_schema += 1
-                continue
-            self.collect(key, value, scored.tuples)
-        return scored
 
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
         raise NotImplementedError
