@@ -17,8 +17,7 @@ def progress(description: str, total: int | None = None, unit: str = "records") 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn(f"{{task.speed:>8.1f}} {unit}/s" if False else "{task.fields[rate]}"),
-               TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
+               TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
     with Progress(*columns, console=Console(stderr=True), transient=True, refresh_per_second=4) as bar:
         task = bar.add_task(description, total=total, rate="", info="")
 

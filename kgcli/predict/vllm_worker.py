@@ -11,7 +11,7 @@ import json
 import sys
 
 
-def _sampling(config: dict, schema: dict | None):  # noqa: ANN202
+def _sampling(config: dict, schema: dict | None):
     from vllm import SamplingParams
 
     kwargs = {"temperature": config["temperature"], "top_p": config["top_p"], "max_tokens": config["max_new_tokens"],

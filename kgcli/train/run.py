@@ -156,7 +156,7 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
             self.tokens_at_start = 0
             self.bar = None
 
-        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+        def on_train_begin(self, args, state, control, **kwargs):
             self.start, self.tokens_at_start = time.perf_counter(), collator.tokens_seen
             self.first_step = state.global_step
             if state.is_world_process_zero and sys.stderr.isatty():
@@ -179,13 +179,13 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
             elapsed = time.perf_counter() - self.start
             return (collator.tokens_seen - self.tokens_at_start) / elapsed if elapsed > 0 else 0.0
 
-        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        def on_step_end(self, args, state, control, **kwargs):
             if self.bar is not None:
                 loss = next((r["loss"] for r in reversed(state.log_history) if "loss" in r), None)
                 info = f"loss {loss:.4f}  " if loss is not None else ""
                 self.bar.update(self.task, completed=state.global_step, info=f"{info}{self.rate():,.0f} tok/s")
 
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        def on_log(self, args, state, control, logs=None, **kwargs):
             if not state.is_world_process_zero or not logs:
                 return
             row = {"step": state.global_step}
@@ -201,7 +201,7 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
             with open(log_path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
 
-        def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        def on_train_end(self, args, state, control, **kwargs):
             if self.bar is not None:
                 self.bar.stop()
 
