@@ -280,22 +280,21 @@ class Evaluator:
                             remaining = remaining or {m: {} for m in task.metrics}
                             tables = {m: tally.table(m) for m in task.metrics}
                         else:
-                            rows = None
+                            left = None
                             if task.gold_is_rows:
                                 label = record.get("label")
                                 try:
                                     items = loads(label) if type(label) is str else None
                                     if type(items) is list:
-                                        rows = list(map(task.fields_getter, items))
-                                        if not strings.issuperset(map(type, chain(rows))):
-                                            rows = None
+                                        # Gold tuples, de-duplicated (the task's rule, and set mode's).
+                                        left = dict.fromkeys(map(task.fields_getter, items), 1)
+                                        if not strings.issuperset(map(type, chain(left))):
+                                            left = None
                                 except (decode_error, KeyError, TypeError):
-                                    rows = None
-                            if rows is None:
+                                    left = None
+                            if left is None:
                                 tally, remaining, tables, seen = self._start(record, task)
                             else:
-                                # De-duplicated (the task's rule, and set mode's), each gold tuple once.
-                                left = dict.fromkeys(rows, 1)
                                 tally = single_tally or self._tally_for(record)
                                 tally.samples += 1
                                 if tally is single_tally:
