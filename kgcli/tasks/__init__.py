@@ -1,27 +1,28 @@
-"""Task registry: one module per task, each the single home of that task's format."""
+"""Task registry: one module per task, each the single home of that task's format.
+
+Modules are imported when a task is first asked for, so a command that handles one task loads one module.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from kgcli.errors import KgcError
 from kgcli.tasks.base import AnnotationError, Options, Task
-from kgcli.tasks.ee import EE
-from kgcli.tasks.eea import EEA
-from kgcli.tasks.eet import EET
-from kgcli.tasks.kg import KG
-from kgcli.tasks.ner import NER
-from kgcli.tasks.re import RE
-from kgcli.tasks.spo import SPO
 
-TASKS: dict[str, type[Task]] = {cls.name: cls for cls in (NER, RE, SPO, EE, EET, EEA, KG)}
+# task name → "module:class" inside kgcli.tasks
+TASKS: dict[str, str] = {"NER": "ner:NER", "RE": "re:RE", "SPO": "spo:SPO", "EE": "ee:EE", "EET": "eet:EET",
+                         "EEA": "eea:EEA", "KG": "kg:KG"}
 TASK_NAMES = list(TASKS)
 
 
 def get_task(name: str) -> Task:
     """A fresh task object (SPO keeps per-run state)."""
-    try:
-        return TASKS[name.upper()]()
-    except KeyError:
-        raise KgcError(f"unknown task {name!r}; choose one of {', '.join(TASK_NAMES)}") from None
+    where = TASKS.get(name.upper())
+    if where is None:
+        raise KgcError(f"unknown task {name!r}; choose one of {', '.join(TASK_NAMES)}")
+    module, cls = where.split(":")
+    return getattr(importlib.import_module(f"kgcli.tasks.{module}"), cls)()
 
 
 __all__ = ["AnnotationError", "Options", "Task", "TASKS", "TASK_NAMES", "get_task"]
