@@ -20,11 +20,16 @@ from kgcli.presets import Preset
 from kgcli.templates import bos_ids
 
 
-def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, max_shard_size: str = "5GB",
-          overwrite: bool = False) -> dict[str, Any]:
+def check_mergeable(preset: Preset) -> None:
+    """A 4/8-bit base cannot absorb an adapter: refuse before anything is built or loaded."""
     if preset.bits != 16:
         raise KgcError(f"cannot merge into a {preset.bits}-bit quantised base: its weights cannot absorb the adapter; "
                        "load the base in 16 bits (--set bits=16), merge, then quantise the merged model")
+
+
+def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, max_shard_size: str = "5GB",
+          overwrite: bool = False) -> dict[str, Any]:
+    check_mergeable(preset)
     if not adapters:
         raise KgcError("nothing to merge: give --adapter PATH (or a preset with an adapter)")
     out = Path(out_dir)

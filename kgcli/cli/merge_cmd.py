@@ -18,6 +18,7 @@ def merge(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty --out."),
 ) -> None:
     """Merge adapters into their base model and save model + tokenizer (with chat template)."""
+    from kgcli.merge import check_mergeable
     from kgcli.merge import merge as run_merge
     from kgcli.models import resolve_model_path
     from kgcli.presets import apply_overrides, build_preset, load_preset, parse_set_options
@@ -36,8 +37,7 @@ def merge(
         resolved = build_preset({"name": "merge", "family": "llama", "template": "alpaca", **overrides})
     validate(resolved)
     adapters = [a.strip() for a in adapter.split(",")] if adapter else ([resolved.adapter] if resolved.adapter else [])
-    if resolved.bits != 16:
-        run_merge(resolved, resolved.base_model, adapters, out)  # refuses with the reason, before loading anything
+    check_mergeable(resolved)  # before a local builder makes the base model
     run_merge(resolved, resolve_model_path(resolved.base_model, resolved.builder), adapters, out, max_shard_size,
               overwrite)
     typer.echo(f"merged {len(adapters)} adapter(s) into {out}", err=True)

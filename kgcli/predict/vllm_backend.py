@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.loading import adapter_rank, device, load_tokenizer, template_of
+from kgcli.loading import DTYPES, adapter_rank, device, load_tokenizer, template_of
 from kgcli.predict.hf import Sampling
 from kgcli.presets import Preset
 from kgcli.validate import VLLM_LORA_RANKS
@@ -48,7 +48,7 @@ class VLLMBackend:
         self.tokenizer = load_tokenizer(model_path, self.template, preset.trust_remote_code)
         on_gpu = device() != "cpu"
         config: dict[str, Any] = {
-            "model": model_path, "dtype": {"bf16": "bfloat16", "fp16": "float16"}.get(preset.dtype, "float32"),
+            "model": model_path, "dtype": DTYPES[preset.dtype],
             "max_model_len": max_model_len or preset.cutoff_len + sampling.max_new_tokens,
             "tensor_parallel_size": tensor_parallel_size, "trust_remote_code": preset.trust_remote_code,
             "enforce_eager": not on_gpu, "gpu_memory_utilization": gpu_memory_utilization,
