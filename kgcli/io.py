@@ -182,3 +182,27 @@ def atomic_output(path: str, *, append_from: str | None = None) -> Iterator[IO[s
 def write_text_atomic(path: str, text: str) -> None:
     with atomic_output(path) as handle:
         handle.write(text)
+
+
+def complete_lines(path: str) -> int:
+    """How many complete lines OUT holds; a partial last line (a killed write) is cut off."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            handle.truncate(end)
+    return data[:end].count(b"\n")
+
+
+def open_resumable(out_path: str, resume: bool, overwrite: bool) -> tuple[IO[str], int]:
+    """OUT for a resumable, in-order writer, and how many of its records are already done (``--resume``)."""
+    if out_path == STDIO:
+        if resume:
+            raise KgcError("--resume needs an output file, not stdout")
+        return sys.stdout, 0
+    if resume and os.path.exists(out_path):
+        done = complete_lines(out_path)
+        return open(out_path, "a", encoding="utf-8", newline="\n"), done
+    if os.path.exists(out_path) and os.path.getsize(out_path) and not overwrite:
+        raise KgcError("output file exists; pass --resume to continue it or --overwrite to replace it", out_path)
+    return open(out_path, "w", encoding="utf-8", newline="\n"), 0

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,3 +59,41 @@ def smol_tokenizer(smollm2_dir):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(smollm2_dir)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def vllm_openai_server(model_dir: Path, served_name: str = "smol") -> Iterator[str]:
+    """vLLM's OpenAI-compatible server from `.venv-vllm` on 127.0.0.1, serving ``model_dir``; yields its /v1 URL."""
+    port = free_port()
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    log_path = Path(model_dir).parent / f"vllm-serve-{port}.log"
+    log = open(log_path, "w")
+    # `vllm serve` looks up the "vllm" distribution, which the CPU build (vllm-cpu) is not: run the server module.
+    process = subprocess.Popen([str(ROOT / ".venv-vllm" / "bin" / "python"), "-m", "vllm.entrypoints.openai.api_server",
+                                "--model", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
+                                "--served-model-name", served_name, "--dtype", "float32", "--max-model-len", "2048",
+                                "--max-num-seqs", "8", "--enforce-eager"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.time() > deadline:
+                    raise AssertionError(f"vllm serve did not start: {log_path.read_text()[-2000:]}") from None
+                time.sleep(1)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

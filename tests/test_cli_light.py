@@ -12,7 +12,7 @@ from tests.conftest import run_kgc
 HEAVY = ("torch", "transformers", "litellm", "peft", "vllm")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["convert", "--help"], ["eval", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["convert", "--help"], ["eval", "--help"], ["icl", "--help"]])
 def test_help_does_not_import_heavy_modules(argv):
     code = (
         "import sys\n"
@@ -27,7 +27,7 @@ def test_help_does_not_import_heavy_modules(argv):
 def test_python_dash_m_runs_the_cli():
     result = run_kgc("--help")
     assert result.returncode == 0
-    for command in ("convert", "eval", "presets"):
+    for command in ("convert", "eval", "train", "predict", "merge", "icl", "presets"):
         assert command in result.stdout_text
 
 

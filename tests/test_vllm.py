@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_kgc, write_jsonl
+from tests.conftest import free_port, run_kgc, vllm_openai_server, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
-VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
 if os.environ.get("KGC_SKIP_VLLM") == "1":
     pytest.skip("KGC_SKIP_VLLM=1", allow_module_level=True)
 
@@ -92,39 +87,10 @@ def test_guided_json_answers_parse_and_use_only_schema_keys(tmp_path, records):
             assert isinstance(answer, dict) and set(answer) <= set(keys)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def vllm_server(smol):
-    port = _free_port()
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    log = open(Path(smol).parent / f"vllm-serve-{port}.log", "w")
-    # `vllm serve` looks up the "vllm" distribution, which the CPU build (vllm-cpu) is not: run the server module.
-    process = subprocess.Popen([str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", str(smol),
-                                "--host", "127.0.0.1",
-                                "--port", str(port), "--served-model-name", "smol", "--dtype", "float32",
-                                "--max-model-len", "1024", "--max-num-seqs", "8", "--enforce-eager"],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 300
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                raise AssertionError(f"vllm serve did not start: {Path(log.name).read_text()[-2000:]}") from None
-            time.sleep(1)
-    yield f"http://127.0.0.1:{port}/v1"
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with vllm_openai_server(smol) as url:
+        yield url
 
 
 def test_openai_backend_against_vllm_serve_matches_hf(tmp_path, records, vllm_server):
@@ -137,7 +103,7 @@ def test_openai_backend_against_vllm_serve_matches_hf(tmp_path, records, vllm_se
 
 def test_openai_backend_server_down_is_one_line(tmp_path, records):
     result = run_kgc("predict", str(records / "NER.json"), str(tmp_path / "x.json"), "--preset", "smollm2-135m-lora",
-                     "--backend", "openai", "--api-base", f"http://127.0.0.1:{_free_port()}/v1", "--served-model", "x",
+                     "--backend", "openai", "--api-base", f"http://127.0.0.1:{free_port()}/v1", "--served-model", "x",
                      env={"KGC_TORCH_THREADS": "1"})
     assert result.returncode == 2 and result.stderr_text.startswith("kgc: error: cannot reach the server")
 

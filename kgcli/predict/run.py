@@ -13,10 +13,10 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from kgcli.errors import KgcError, warn
-from kgcli.io import STDIO, display_name, read_jsonl
+from kgcli.io import display_name, open_resumable, read_jsonl
 from kgcli.progress import progress
 from kgcli.prompting import fit_prompt
 from kgcli.templates import Template
@@ -27,29 +27,6 @@ class PredictStats:
     records: int = 0
     skipped_done: int = 0
     shortened: int = 0
-
-
-def complete_lines(path: str) -> int:
-    """How many complete lines OUT holds; a partial last line (a killed write) is cut off."""
-    with open(path, "rb+") as handle:
-        data = handle.read()
-        end = data.rfind(b"\n") + 1
-        if end != len(data):
-            handle.truncate(end)
-    return data[:end].count(b"\n")
-
-
-def _open_output(out_path: str, resume: bool, overwrite: bool) -> tuple[IO[str], int]:
-    if out_path == STDIO:
-        if resume:
-            raise KgcError("--resume needs an output file, not stdout")
-        return sys.stdout, 0
-    if resume and os.path.exists(out_path):
-        done = complete_lines(out_path)
-        return open(out_path, "a", encoding="utf-8", newline="\n"), done
-    if os.path.exists(out_path) and os.path.getsize(out_path) and not overwrite:
-        raise KgcError("output file exists; pass --resume to continue it or --overwrite to replace it", out_path)
-    return open(out_path, "w", encoding="utf-8", newline="\n"), 0
 
 
 def _windows(records: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tuple[int, dict]]]:
@@ -77,7 +54,7 @@ def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]]
     """``shard`` = (rank, world): this process answers records rank, rank + world, ... (data parallel)."""
     stats = PredictStats()
     name = display_name(in_path)
-    out, done = _open_output(out_path, resume, overwrite)
+    out, done = open_resumable(out_path, resume, overwrite)
     stats.skipped_done = done
     rank, world = shard
     records = read_jsonl(in_path) if world == 1 else (

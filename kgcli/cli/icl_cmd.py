@@ -1,0 +1,130 @@
+"""``kgc icl``: in-context extraction with any litellm model, for one text or a whole converted test set."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from kgcli.errors import KgcError, warn
+
+
+def icl(
+    in_path: str = typer.Argument("-", metavar="[IN]", help="Batch: converted test records ('-' = stdin)."),
+    out_path: str = typer.Argument("-", metavar="[OUT]", help="Batch: records + 'output' ('-' = stdout)."),
+    model: str = typer.Option(..., "--model", help="litellm model string: openai/gpt-4o-mini, deepseek/deepseek-chat, "
+                              "anthropic/…, ollama/…, hosted_vllm/NAME (with --api-base), …"),
+    text: str = typer.Option(None, "--text", help="Single mode: the text to extract from."),
+    task: str = typer.Option(None, "--task", help="Single mode: ner, re, ee, rte (triples) or da (data augmentation)."),
+    language: str = typer.Option("en", "--language", help="Single mode: en or zh (ch is accepted)."),
+    domain: str = typer.Option(None, "--domain", help="Single mode: the domain named in the prompt."),
+    labels: str = typer.Option(None, "--labels", help="Single mode: types or relations, comma-separated."),
+    head_entity: str = typer.Option(None, "--head-entity", help="re: the head entity."),
+    head_type: str = typer.Option(None, "--head-type", help="re: the head entity's type."),
+    tail_entity: str = typer.Option(None, "--tail-entity", help="re: the tail entity."),
+    tail_type: str = typer.Option(None, "--tail-type", help="re: the tail entity's type."),
+    examples: str = typer.Option(None, "--examples", help="Single: a seed-format example file (default: kgc's own). "
+                                 "Batch: IEPile train records to draw --shots from."),
+    zero_shot: bool = typer.Option(False, "--zero-shot", help="Single mode: no examples in the prompt."),
+    shots: int = typer.Option(None, "--shots", min=0, help="Examples per prompt (batch default 0; single: all)."),
+    instruction: str = typer.Option(None, "--instruction", help="Single mode: replaces the built instruction."),
+    system: str = typer.Option(None, "--system", help="A system message before the prompt."),
+    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy (the default)."),
+    top_p: float = typer.Option(None, "--top-p"),
+    max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Reply length limit."),
+    api_base: str = typer.Option(None, "--api-base", help="Server URL, e.g. http://127.0.0.1:8000/v1."),
+    api_key_env: str = typer.Option(None, "--api-key-env", help="Variable holding the key (default: the provider's "
+                                    "own, e.g. OPENAI_API_KEY)."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Batch: requests in flight."),
+    retries: int = typer.Option(4, "--retries", min=0, help="Retries on 429 / 5xx / timeouts / refused connections."),
+    backoff: float = typer.Option(1.0, "--backoff", min=0.0, help="First wait between retries in seconds (doubles)."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1.0, help="Seconds per request."),
+    json_mode: bool = typer.Option(True, "--json-mode/--no-json-mode",
+                                   help="Batch: ask for a JSON object (response_format) where the provider allows."),
+    cache_dir: str = typer.Option(None, "--cache-dir", help="Reply cache folder (default $KGC_CACHE/icl)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache."),
+    resume: bool = typer.Option(False, "--resume", help="Batch: skip the records already in OUT and append the rest."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Batch: replace an existing OUT."),
+    as_json: bool = typer.Option(False, "--json", help="Single mode: print one JSON object (prompt, reply, extracted)."),
+    show_prompt: bool = typer.Option(False, "--show-prompt", help="Single mode: print the prompt on stderr."),
+) -> None:
+    """Extract with an API LLM: one text (--text, the seed's prompts) or every record of IN (scored by kgc eval).
+
+    Every call goes through litellm; API keys are read from the environment only. Replies are cached on disk, so re-running a batch sends no request twice.
+    """
+    from kgcli.icl.cache import ReplyCache
+    from kgcli.icl.client import CallSettings, ChatClient
+
+    single = text is not None
+    if single and in_path != "-":
+        raise KgcError("give --text (one text) or IN (a file of records), not both")
+    if not single and sys.stdin.isatty() and in_path == "-":
+        raise KgcError("give --text TEXT for one text, or IN, a file of converted records")
+    settings = CallSettings(model=model, api_base=api_base, temperature=temperature, top_p=top_p,
+                            max_tokens=max_tokens, json_mode=json_mode and not single, timeout=timeout,
+                            retries=retries, backoff=backoff, api_key_env=api_key_env)
+    if single:
+        request, chosen = _single_request(text, task, language, domain, labels, head_entity, head_type, tail_entity,
+                                          tail_type, instruction, examples, zero_shot, shots)
+    else:
+        for flag, value in (("--task", task), ("--domain", domain), ("--labels", labels), ("--instruction", instruction),
+                            ("--head-entity", head_entity), ("--zero-shot", zero_shot)):
+            if value:
+                raise KgcError(f"{flag} is for single mode (--text); batch records carry their own instruction")
+        from kgcli.icl.batch import ShotPool
+
+        pool = ShotPool(examples) if examples else None
+    cache = None if no_cache else ReplyCache(cache_dir)
+    client = ChatClient(settings, cache)
+    try:
+        if single:
+            _run_single(request, chosen, client, system, as_json, show_prompt)
+        else:
+            _run_batch(in_path, out_path, client, shots or 0, pool, system, concurrency, resume, overwrite)
+    finally:
+        if cache:
+            cache.close()
+
+
+def _single_request(text, task, language, domain, labels, head_entity, head_type, tail_entity, tail_type,
+                    instruction, examples, zero_shot, shots):
+    from kgcli.icl.prompts import SingleRequest, load_examples, normalise_language, split_labels
+
+    if not task:
+        raise KgcError("single mode needs --task (ner, re, ee, rte or da)")
+    request = SingleRequest(task=task.lower(), language=normalise_language(language), text=text, domain=domain,
+                            labels=split_labels(labels), head_entity=head_entity, head_type=head_type,
+                            tail_entity=tail_entity, tail_type=tail_type, instruction=instruction)
+    request.check()
+    if zero_shot and examples:
+        raise KgcError("--zero-shot and --examples contradict each other")
+    chosen = [] if zero_shot else load_examples(examples, request.task, request.language)
+    return request, chosen if shots is None else chosen[:shots]
+
+
+def _run_single(request, examples, client, system, as_json, show_prompt) -> None:
+    from kgcli.icl.single import ask
+
+    result = ask(request, examples, client, system)
+    if show_prompt:
+        print(result.prompt, file=sys.stderr)
+    if as_json:
+        print(json.dumps({"prompt": result.prompt, "reply": result.reply, "extracted": result.extracted},
+                         ensure_ascii=False))
+        return
+    print(result.reply)
+    if result.extracted is not None:
+        print(json.dumps(result.extracted, ensure_ascii=False))
+
+
+def _run_batch(in_path, out_path, client, shots, pool, system, concurrency, resume, overwrite) -> None:
+    from kgcli.icl.batch import run_batch
+
+    stats = run_batch(in_path, out_path, client, shots=shots, pool=pool, system=system, concurrency=concurrency,
+                      resume=resume, overwrite=overwrite)
+    print(f"kgc: icl: {client.usage.summary(client.settings.model)}", file=sys.stderr)
+    if stats.skipped_done:
+        print(f"kgc: icl: resumed after {stats.skipped_done} records already in OUT", file=sys.stderr)
+    if stats.short_of_shots:
+        warn(f"{stats.short_of_shots} record(s) got fewer than {shots} examples (too few of their task)")

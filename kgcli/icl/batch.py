@@ -1,0 +1,160 @@
+"""In-context extraction over converted IEPile records: each record gets an ``output`` (the reply), so
+``kgc eval`` scores the run exactly as it scores ``kgc predict``.
+
+Each record is one chat: optional system message, then ``shots`` worked examples as user/assistant turns
+(an IEPile *train* record's instruction and output), then the record's own instruction. Examples are drawn
+from the same task, preferring the same schema chunk, then the largest schema overlap; ties are broken by a
+RNG seeded with the record's id, so a re-run builds the same messages (and hits the cache). An example with
+the record's own input text is never used.
+
+Several requests are in flight (threads); records are written in input order as soon as every record before
+them is done, and flushed, so ``--resume`` continues after the last complete line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections import defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from kgcli.errors import KgcError
+from kgcli.icl.client import ChatClient
+from kgcli.io import STDIO, display_name, open_resumable, read_jsonl
+from kgcli.progress import progress
+
+
+@dataclass(frozen=True)
+class Shot:
+    instruction: str
+    output: str
+    schema: frozenset
+    text: str
+
+
+def _instruction_parts(instruction: object, name: str, number: int) -> tuple[frozenset, str]:
+    """(schema elements, input text) of an IEPile instruction string."""
+    if not isinstance(instruction, str):
+        raise KgcError("record has no 'instruction' string", name, number)
+    try:
+        data = json.loads(instruction)
+        schema = frozenset(json.dumps(item, sort_keys=True, ensure_ascii=False) for item in data["schema"])
+        return schema, str(data["input"])
+    except (ValueError, KeyError, TypeError):
+        raise KgcError("'instruction' is not an IEPile instruction (JSON with schema and input)", name, number) from None
+
+
+class ShotPool:
+    """Worked examples by task, with an index of exact schema chunks."""
+
+    def __init__(self, path: str):
+        self.by_task: dict[str, list[Shot]] = defaultdict(list)
+        self.by_schema: dict[tuple[str, frozenset], list[Shot]] = defaultdict(list)
+        name = display_name(path)
+        for number, record in read_jsonl(path):
+            output = record.get("output")
+            if not isinstance(output, str):
+                raise KgcError("an example needs an 'output' string (use the train split of kgc convert)", name, number)
+            schema, text = _instruction_parts(record.get("instruction"), name, number)
+            shot = Shot(record["instruction"], output, schema, text)
+            task = str(record.get("task", ""))
+            self.by_task[task].append(shot)
+            self.by_schema[task, schema].append(shot)
+        if not self.by_task:
+            raise KgcError("the example file has no records", name)
+
+    def choose(self, task: str, schema: frozenset, text: str, k: int, seed: str) -> list[Shot]:
+        rng = random.Random(seed)
+        exact = [shot for shot in self.by_schema.get((task, schema), ()) if shot.text != text]
+        if len(exact) >= k:
+            return rng.sample(exact, k)
+        others = [shot for shot in self.by_task.get(task, ()) if shot.text != text and shot.schema != schema]
+        rng.shuffle(others)
+        others.sort(key=lambda shot: len(shot.schema & schema), reverse=True)
+        return rng.sample(exact, len(exact)) + others[: k - len(exact)]
+
+
+def build_messages(record: dict, shots: list[Shot], system: str | None) -> list[dict]:
+    messages = [{"role": "system", "content": system}] if system else []
+    for shot in shots:
+        messages += [{"role": "user", "content": shot.instruction}, {"role": "assistant", "content": shot.output}]
+    messages.append({"role": "user", "content": record["instruction"]})
+    return messages
+
+
+@dataclass
+class BatchStats:
+    records: int = 0
+    skipped_done: int = 0
+    short_of_shots: int = 0
+
+
+def _count_lines(path: str) -> int | None:
+    if path == STDIO:
+        return None
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0, pool: ShotPool | None = None,
+              system: str | None = None, concurrency: int = 4, resume: bool = False,
+              overwrite: bool = False) -> BatchStats:
+    stats = BatchStats()
+    name = display_name(in_path)
+    if shots and pool is None:
+        raise KgcError("--shots needs --examples FILE (IEPile train records)")
+    total = _count_lines(in_path)
+    created = out_path != STDIO and not os.path.exists(out_path)
+    out, done = open_resumable(out_path, resume, overwrite)
+    stats.skipped_done = done
+    records = read_jsonl(in_path)
+    for _ in range(done):
+        if next(records, None) is None:
+            break
+
+    def messages_of(number: int, record: dict) -> list[dict]:
+        schema, text = _instruction_parts(record.get("instruction"), name, number)
+        chosen: list[Shot] = []
+        if shots and pool is not None:
+            chosen = pool.choose(str(record.get("task", "")), schema, text, shots, f"{record.get('id', '')}:{number}")
+            stats.short_of_shots += len(chosen) < shots
+        return build_messages(record, chosen, system)
+
+    executor = ThreadPoolExecutor(max(1, concurrency))
+    in_flight: deque[tuple[int, dict, Future]] = deque()
+    try:
+        with progress("icl", total=None if total is None else max(total - done, 0), unit="records") as advance:
+            exhausted = False
+            while True:
+                while not exhausted and len(in_flight) < 2 * concurrency:
+                    item = next(records, None)
+                    if item is None:
+                        exhausted = True
+                        break
+                    number, record = item
+                    in_flight.append((number, record, executor.submit(client.complete, messages_of(number, record))))
+                if not in_flight:
+                    break
+                number, record, future = in_flight.popleft()
+                try:
+                    reply = future.result()
+                except KgcError as exc:
+                    raise KgcError(exc.message, name, number) from None
+                out.write(json.dumps({**record, "output": reply.text}, ensure_ascii=False) + "\n")
+                out.flush()
+                stats.records += 1
+                advance(1)
+    except BaseException:
+        client.stopped.set()
+        if out_path != STDIO:
+            out.close()
+            if created and stats.records == 0:
+                os.unlink(out_path)  # nothing answered: leave no empty OUT behind
+        raise
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+    if out_path != STDIO:
+        out.close()
+    return stats
