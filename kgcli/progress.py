@@ -1,15 +1,52 @@
-"""A rich progress display on stderr, shown only when stderr is a terminal (pipes and CI stay clean)."""
+"""A rich progress display on stderr, shown only when stderr is a terminal (pipes and CI stay clean).
+
+With ``KGC_PLAIN_PROGRESS=1`` and no terminal, a plain line is printed every ``PLAIN_EVERY`` seconds instead
+(long unattended runs such as ``kgc demo`` under ``make``, or a log file).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator
+
+PLAIN_EVERY = 15.0
+
+
+def plain_progress() -> bool:
+    return not sys.stderr.isatty() and os.environ.get("KGC_PLAIN_PROGRESS") == "1"
+
+
+class PlainLines:
+    """``tick(text)`` prints ``text`` on stderr at most every PLAIN_EVERY seconds (and always when forced)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def tick(self, text: str, force: bool = False) -> None:
+        now = time.perf_counter()
+        if force or now - self.last >= PLAIN_EVERY:
+            self.last = now
+            print(f"      {text}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
 def progress(description: str, total: int | None = None, unit: str = "records") -> Iterator[Callable[..., None]]:
-    """Yield ``advance(n=1, **fields)``; a no-op unless stderr is a TTY."""
+    """Yield ``advance(n=1, **fields)``; a no-op unless stderr is a TTY (or plain lines are asked for)."""
+    if plain_progress():
+        lines, done, started = PlainLines(), 0, time.perf_counter()
+
+        def advance_plain(n: int = 1, **fields: str) -> None:
+            nonlocal done
+            done += n
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            of = f"/{total}" if total else ""
+            lines.tick(f"{description}: {done}{of} {unit} ({rate:,.2f}/s)", force=bool(total and done >= total))
+
+        yield advance_plain
+        return
     if not sys.stderr.isatty():
         yield lambda n=1, **fields: None
         return

@@ -24,7 +24,16 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from kgcli.cli import convert_cmd, eval_cmd, icl_cmd, merge_cmd, predict_cmd, presets_cmd, train_cmd
+    from kgcli.cli import (
+        convert_cmd,
+        demo_cmd,
+        eval_cmd,
+        icl_cmd,
+        merge_cmd,
+        predict_cmd,
+        presets_cmd,
+        train_cmd,
+    )
 
     app.add_typer(presets_cmd.app, name="presets")
     app.command("convert")(convert_cmd.convert)
@@ -33,6 +42,7 @@ def _register() -> None:
     app.command("predict")(predict_cmd.predict)
     app.command("merge")(merge_cmd.merge)
     app.command("icl")(icl_cmd.icl)
+    app.command("demo")(demo_cmd.demo)
 
 
 _register()

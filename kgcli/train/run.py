@@ -18,6 +18,7 @@ from kgcli.errors import KgcError, warn
 from kgcli.io import write_text_atomic
 from kgcli.loading import adapter_rank, device, load_model, load_tokenizer, template_of
 from kgcli.models import resolve_model_path
+from kgcli.progress import PlainLines, plain_progress
 from kgcli.train.config import TrainRequest
 from kgcli.train.data import Collator, EncodeStats, Limits, encode_file
 
@@ -155,6 +156,7 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
             self.start = time.perf_counter()
             self.tokens_at_start = 0
             self.bar = None
+            self.plain = PlainLines() if plain_progress() else None
 
         def on_train_begin(self, args, state, control, **kwargs):
             self.start, self.tokens_at_start = time.perf_counter(), collator.tokens_seen
@@ -180,6 +182,14 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
             return (collator.tokens_seen - self.tokens_at_start) / elapsed if elapsed > 0 else 0.0
 
         def on_step_end(self, args, state, control, **kwargs):
+            if self.plain is not None and state.is_world_process_zero:
+                loss = next((r["loss"] for r in reversed(state.log_history) if "loss" in r), None)
+                done = state.global_step - self.first_step
+                eta = (time.perf_counter() - self.start) / done * (state.max_steps - state.global_step) if done else 0
+                self.plain.tick(f"train: step {state.global_step}/{state.max_steps}"
+                                + (f", loss {loss:.4f}" if loss is not None else "")
+                                + f", {self.rate():,.0f} tokens/s, about {eta:.0f} s left",
+                                force=state.global_step == state.max_steps)
             if self.bar is not None:
                 loss = next((r["loss"] for r in reversed(state.log_history) if "loss" in r), None)
                 info = f"loss {loss:.4f}  " if loss is not None else ""

@@ -1,0 +1,91 @@
+"""A deterministic synthetic English NER + RE dataset for the demo (and for tests that need real learning).
+
+Sentences come from templates over name pools; every pool is split once into a train part and a test part,
+so no person, city or organisation name of the test split occurs in training: a model can only score on the
+test split by learning the task, not the names. Some templates mention entities without any schema
+relation ("met", "visited"), so relation extraction cannot just pair every person with every place.
+"""
+
+from __future__ import annotations
+
+import random
+
+NER_TYPES = ["person", "city", "organization"]
+RELATIONS = ["works for", "lives in", "headquartered in"]
+
+FIRST = ["Alice", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Grace", "Hiroshi", "Ingrid", "Jamal", "Keiko", "Liam",
+         "Maya", "Nikolai", "Olga", "Pedro", "Quinn", "Rosa", "Samir", "Tara", "Umar", "Vera", "Wen", "Ximena",
+         "Yusuf", "Zofia", "Aaron", "Bianca", "Carlos", "Daria", "Emil", "Fatima", "Gustav", "Hana", "Ivan", "Julia",
+         "Kofi", "Lena", "Marco", "Nadia"]
+LAST = ["Okafor", "Lindqvist", "Moreau", "Tanaka", "Novak", "Haddad", "Fischer", "Costa", "Kowalski", "Reyes",
+        "Nakamura", "Olsen", "Petrov", "Quispe", "Rossi", "Schmidt", "Takahashi", "Urban", "Varga", "Weber",
+        "Xu", "Yilmaz", "Zhang", "Abbott", "Brennan", "Castillo", "Dubois", "Eriksen", "Ferrari", "Gallagher"]
+CITIES = ["Lisbon", "Oslo", "Nairobi", "Osaka", "Lyon", "Krakow", "Porto", "Dublin", "Seville", "Tallinn", "Bergen",
+          "Kyoto", "Austin", "Denver", "Perth", "Quito", "Lima", "Cork", "Graz", "Turin", "Leipzig", "Malmo",
+          "Ghent", "Bilbao", "Split", "Valencia", "Hanoi", "Cusco", "Accra", "Adelaide", "Zurich", "Prague",
+          "Seattle", "Mumbai", "Riga", "Boston", "Madrid", "Vienna", "Toronto", "Helsinki"]
+ORG_STEMS = ["Apex", "Borealis", "Cobalt", "Dynamo", "Ember", "Fjord", "Granite", "Helix", "Indigo", "Juniper",
+             "Kestrel", "Lumen", "Meridian", "Nimbus", "Orion", "Pinnacle", "Quartz", "Redwood", "Summit", "Tidal",
+             "Umbra", "Vertex", "Willow", "Xenon", "Yarrow", "Zephyr", "Atlas", "Beacon", "Cascade", "Delta",
+             "Falcon", "Harbor", "Iris", "Lattice", "Mosaic", "Nova", "Onyx", "Prism", "Sable", "Tundra"]
+ORG_SUFFIXES = ["Labs", "Systems", "Group", "Bank", "Motors", "Foods", "Media", "Energy", "Robotics", "Insurance"]
+
+# (template, relations as (head slot, relation, tail slot)); slots: p, q (people), c (city), o (organisation).
+TEMPLATES: list[tuple[str, list[tuple[str, str, str]]]] = [
+    ("{p} joined {o} as an engineer last year.", [("p", "works for", "o")]),
+    ("{p}, who lives in {c}, is an analyst at {o}.", [("p", "lives in", "c"), ("p", "works for", "o")]),
+    ("{o} is headquartered in {c}.", [("o", "headquartered in", "c")]),
+    ("After moving to {c}, {p} started working at {o}.", [("p", "lives in", "c"), ("p", "works for", "o")]),
+    ("{o}, a company based in {c}, announced record profits.", [("o", "headquartered in", "c")]),
+    ("{p} met {q} in {c} last week.", []),
+    ("{p} visited {c} to meet investors from {o}.", []),
+    ("{p} has lived in {c} for ten years.", [("p", "lives in", "c")]),
+    ("The chief executive of {o}, {p}, flew to {c} on Monday.", [("p", "works for", "o")]),
+    ("{o} opened a new office in {c}, and {p} will lead it.", [("p", "works for", "o")]),
+    ("{p} and {q} both work for {o}.", [("p", "works for", "o"), ("q", "works for", "o")]),
+    ("Born in {c}, {p} now writes software for {o}.", [("p", "works for", "o")]),
+]
+SLOT_TYPES = {"p": "person", "q": "person", "c": "city", "o": "organization"}
+
+
+def _split(pool: list[str], test_share: int) -> tuple[list[str], list[str]]:
+    """Every ``test_share``-th name goes to the test pool, the rest to the train pool."""
+    return ([n for i, n in enumerate(pool) if i % test_share], [n for i, n in enumerate(pool) if not i % test_share])
+
+
+def name_pools(split: str) -> dict[str, list[str]]:
+    first, last, cities, stems = (_split(pool, 4) for pool in (FIRST, LAST, CITIES, ORG_STEMS))
+    part = 0 if split == "train" else 1
+    people = [f"{f} {s}" for f in first[part] for s in last[part]]
+    orgs = [f"{stem} {suffix}" for stem in stems[part] for suffix in ORG_SUFFIXES]
+    return {"person": people, "city": cities[part], "organization": orgs}
+
+
+def make_records(split: str, count: int, seed: int = 7) -> list[dict]:
+    """``count`` raw records with both annotations: ``entity`` (NER) and ``relation`` (RE)."""
+    rng = random.Random(f"{seed}:{split}")
+    pools = name_pools(split)
+    records = []
+    for index in range(count):
+        template, relations = TEMPLATES[index % len(TEMPLATES)]
+        values: dict[str, str] = {}
+        for slot in ("p", "q", "c", "o"):
+            if "{" + slot + "}" in template:
+                choices = [n for n in pools[SLOT_TYPES[slot]] if n not in values.values()]
+                values[slot] = rng.choice(choices)
+        text = template.format(**values)
+        order = sorted(values, key=lambda slot: text.index(values[slot]))
+        records.append({
+            "text": text,
+            "entity": [{"entity": values[slot], "entity_type": SLOT_TYPES[slot]} for slot in order],
+            "relation": [{"head": values[h], "relation": r, "tail": values[t]} for h, r, t in relations],
+        })
+    rng.shuffle(records)
+    return records
+
+
+def schema_lines(types: list[str], relations: list[str]) -> str:
+    """The seed's three-line schema file."""
+    import json
+
+    return f"{json.dumps(types)}\n{json.dumps(relations)}\n{{}}\n"

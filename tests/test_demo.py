@@ -1,0 +1,47 @@
+"""The demo's synthetic dataset, and `kgc demo` itself at a tiny size (the full run is `make demo`)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kgcli.demo.synthetic import RELATIONS, make_records
+from tests.conftest import run_kgc
+
+
+def test_synthetic_data_is_deterministic_consistent_and_test_names_are_unseen():
+    train, test = make_records("train", 300), make_records("test", 40)
+    assert train == make_records("train", 300) and train != make_records("train", 300, seed=8)
+    for record in train + test:
+        names = {e["entity"] for e in record["entity"]}
+        assert all(name in record["text"] for name in names)
+        assert all(r["head"] in names and r["tail"] in names and r["relation"] in RELATIONS
+                   for r in record["relation"])
+    seen = {e["entity"] for r in train for e in r["entity"]}
+    assert not seen & {e["entity"] for r in test for e in r["entity"]}
+    assert {r["relation"] for rec in train for r in rec["relation"]} == set(RELATIONS)
+    assert any(not rec["relation"] for rec in train)  # sentences with entities but no relation
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_leaves_its_report(tmp_path, smollm2_dir):
+    out = tmp_path / "demo"
+    result = run_kgc("demo", "--out", str(out), "--steps", "2", "--train-texts", "12", "--test-texts", "2",
+                     "--max-new-tokens", "8", env={"KGC_TORCH_THREADS": "1"}, check=True)
+    for name in ("report.md", "loss.png", "pred_zero_shot.json", "pred_lora.json", "eval_zero_shot.json",
+                 "eval_lora.json", "data/train.json", "data/test.json", "adapter/adapter_config.json"):
+        assert (out / name).is_file(), name
+    assert "F1 after" in result.stdout_text and "NER" in result.stdout_text and "RE" in result.stdout_text
+    assert [line.split("]")[0] for line in result.stderr_text.splitlines() if line.startswith("[")] == [
+        f"[{i}/7" for i in range(1, 8)]
+    summary = json.loads((out / "kgc_demo.json").read_text())
+    assert [row["task"] for row in summary["scores"]] == ["NER", "RE", "total"]
+    assert len((out / "pred_lora.json").read_text().splitlines()) == 4  # 2 texts x (NER, RE)
+    again = run_kgc("demo", "--out", str(out), "--steps", "1", "--train-texts", "12", "--test-texts", "2",
+                    "--max-new-tokens", "4", env={"KGC_TORCH_THREADS": "1"})
+    assert again.returncode == 0  # an earlier demo's folder is replaced
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    refused = run_kgc("demo", "--out", str(tmp_path / "mine"))
+    assert refused.returncode == 2 and (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
