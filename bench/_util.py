@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,3 +25,12 @@ def table(rows: list[tuple], header: tuple) -> str:
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(header, widths, strict=True))]
     lines += ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
+
+
+def summarize(benchmark: str, figure: str, baseline: str, ratio: str, note: str = "") -> None:
+    """One row for `make bench`'s summary table (bench/run_all.py), when it is collecting."""
+    path = os.environ.get("KGC_BENCH_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"benchmark": benchmark, "figure": figure, "baseline": baseline, "ratio": ratio,
+                                     "note": note}) + "\n")

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import run_measured, table  # noqa: E402
+from _util import run_measured, summarize, table  # noqa: E402
 
 TYPES = ["人物", "地点", "组织机构", "时间", "作品", "产品", "事件"]
 
@@ -60,6 +60,9 @@ def main() -> None:
             base_wall, base_rss = run_measured([sys.executable, "-c", BASELINE, str(src), str(folder / "b.json"), split,
                                                 str(schema)])
             same = filecmp.cmp(out, folder / "b.json", shallow=False)
+            summarize(f"convert, {args.records:,} NER records, {split} split", f"{args.records / wall:,.0f} records/s, "
+                      f"{rss:.0f} MB", f"json all in memory: {args.records / base_wall:,.0f} records/s, {base_rss:.0f} MB",
+                      f"{base_wall / wall:.2f}x", "same bytes" if same else "BYTES DIFFER")
             rows.append((f"kgc convert --split {split}", f"{args.records / wall:,.0f}", f"{rss:.0f}", f"{base_wall / wall:.2f}x", same))
             rows.append((f"  baseline (json, all in memory) {split}", f"{args.records / base_wall:,.0f}", f"{base_rss:.0f}", "1.00x", ""))
         print(f"convert benchmark: {args.records:,} NER records")

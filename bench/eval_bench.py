@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import run_measured, table  # noqa: E402
+from _util import run_measured, summarize, table  # noqa: E402
 
 TYPES = ["人物", "地点", "组织机构", "时间", "作品", "产品", "事件"]
 
@@ -86,6 +86,9 @@ def main() -> None:
         rows = [("kgc eval --task NER (wall, incl. start-up)", f"{args.records / wall:,.0f}", f"{rss:.0f}", f"{base_wall / wall:.2f}x", total["F1"]),
                 ("  evaluate_file() alone (after imports)", f"{args.records / inner_seconds:,.0f}", "", "", ""),
                 ("  baseline (json, all in memory)", f"{args.records / base_wall:,.0f}", f"{base_rss:.0f}", "1.00x", "")]
+        summarize(f"eval, {args.records:,} NER predictions", f"{args.records / wall:,.0f} records/s, {rss:.0f} MB",
+                  f"json all in memory: {args.records / base_wall:,.0f} records/s, {base_rss:.0f} MB",
+                  f"{base_wall / wall:.2f}x", f"wall incl. start-up; evaluate_file alone {args.records / inner_seconds:,.0f}/s")
         print(f"eval benchmark: {args.records:,} NER predictions")
         print(table(rows, ("run", "records/s", "peak RSS MB", "speed vs baseline", "F1")))
 

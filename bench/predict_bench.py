@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import table  # noqa: E402
+from _util import summarize, table  # noqa: E402
 
 
 def make_records(folder: Path, n: int) -> Path:
@@ -91,6 +91,11 @@ def main() -> None:
         same = sum(a == b for a, b in zip(outputs, base[1], strict=True))
         rows.append((name, f"{len(prompts) / seconds:.2f}", f"{tokens / seconds:.1f}",
                      f"{base[2] / seconds:.2f}x", f"{same}/{len(prompts)}"))
+        if name != base[0]:
+            summarize(f"predict, SmolLM2-135M, {len(prompts)} records, {args.max_new_tokens} new tokens: "
+                      f"{name.split(' ', 1)[1]}", f"{len(prompts) / seconds:.2f} samples/s",
+                      f"one generate per record: {len(prompts) / base[2]:.2f} samples/s", f"{base[2] / seconds:.2f}x",
+                      f"{same}/{len(prompts)} outputs identical")
     print(f"predict benchmark: SmolLM2-135M, {len(prompts)} records, max_new_tokens {args.max_new_tokens}, greedy")
     print(table(rows, ("run", "samples/s", "gen tokens/s", "vs (a)", "same output as (a)")))
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import table  # noqa: E402
+from _util import summarize, table  # noqa: E402
 
 
 def make_records(folder: Path, n: int = 96) -> Path:
@@ -97,6 +97,8 @@ def main() -> None:
         base = baseline(train_file, preset, args.steps, folder / "baseline")
         summary = train(TrainRequest(preset=preset, train_file=str(train_file), output_dir=str(folder / "kgc")))
         ours = summary["tokens_per_second"]
+    summarize(f"train, tiny random Llama, LoRA r {preset.lora_r}, {args.steps} steps, {args.threads} thread(s)",
+              f"{ours:,.0f} tokens/s", f"Trainer + peft: {base:,.0f} tokens/s", f"{ours / base:.2f}x")
     print(f"train benchmark: tiny random Llama, LoRA r {preset.lora_r}, batch {preset.per_device_train_batch_size}, "
           f"{args.steps} steps, {args.threads} thread(s)")
     print(table([("kgc train (length-grouped)", f"{ours:,.0f}", f"{ours / base:.2f}x"),

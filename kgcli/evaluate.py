@@ -1,6 +1,7 @@
 """Scoring predictions: P/R/F1 per task, per source (or task) and per type (the seed's ``eval_func.py``).
 
-Records (converted test records + ``output``) are grouped by source + id; the first record of a group
+Records (converted test records + ``output``) are grouped by task + source + id (NER and RE records of the
+same text share an id, and may share a file); the first record of a group
 supplies the gold label, every record adds the tuples of its output. Matching is the seed's: a predicted
 tuple is a hit if it is still in the gold multiset (``normal``) or set (``set``). Scores are micro
 averages in percent. ``legacy`` reproduces the seed's protocol: strict ``json.loads`` (no repairs), no
@@ -214,7 +215,7 @@ class Evaluator:
         else, or anything unusual in a label, goes through ``_start``.
         """
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        id_output_source = operator.itemgetter("id", "output", "source")
+        id_output_source = operator.itemgetter("id", "output", "source", "task")
         legacy, fixed_task, set_mode, done = self.legacy, self.fixed_task, self.set_mode, self._done
         chain, strings, schemas = itertools.chain.from_iterable, {str}, self._schemas
         single_tally = None if self.sort_by else self.tally_named("")
@@ -256,17 +257,18 @@ class Evaluator:
                     continue
                 try:
                     try:
-                        record_id, output, source = id_output_source(record)
+                        record_id, output, source, task_name = id_output_source(record)
                     except KeyError:
-                        record_id, output, source = record.get("id"), record.get("output"), record.get("source")
+                        record_id, output, source, task_name = (record.get("id"), record.get("output"),
+                                                                record.get("source"), record.get("task"))
                     if record_id is None:
                         raise ValueError("record has no 'id'")
                     if type(output) is not str:
                         raise ValueError("record has no 'output' string (run kgc predict first)")
-                    if type(source) is str and type(record_id) is str:
-                        key = source + record_id
+                    if type(source) is str and type(record_id) is str and type(task_name) is str:
+                        key = task_name + "\x1f" + source + "\x1f" + record_id
                     else:
-                        key = f"{'None' if source is None else source}{record_id}"
+                        key = f"{task_name}\x1f{'None' if source is None else source}\x1f{record_id}"
                     if key != open_key:
                         if open_key is not None:
                             if seen is None and not any(map(any, map(dict.values, remaining.values()))):

@@ -1,6 +1,6 @@
 """eval of a large file by several processes.
 
-Blocks never split an instance (all chunks with one source + id stay in one block), so each worker's counts
+Blocks never split an instance (all chunks with one task + source + id stay in one block), so each worker's counts
 simply add up. Should an instance show up in two blocks anyway (a text repeated far apart in the file), the
 parallel result is dropped and the caller scores the file in one process, which merges it exactly.
 """
@@ -24,7 +24,8 @@ def _same_instance(previous: bytes, line: bytes) -> bool:
         return False
     if not isinstance(first, dict) or not isinstance(second, dict):
         return False
-    return (first.get("source"), first.get("id")) == (second.get("source"), second.get("id"))
+    return (first.get("task"), first.get("source"), first.get("id")) == (
+        second.get("task"), second.get("source"), second.get("id"))
 
 
 def _work(job: tuple[dict[str, Any], str, str, int, int]) -> tuple[str, Any]:

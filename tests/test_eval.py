@@ -153,6 +153,15 @@ def test_task_is_read_from_records_and_sort_by_task(tmp_path):
     assert (report["total"]["tp"], report["total"]["pred"], report["total"]["gold"]) == (5, 7, 6)
 
 
+def test_ner_and_re_records_of_one_text_in_one_file_are_scored_apart(tmp_path):
+    gold_re = [{"head": "张三", "relation": "工作于", "tail": "华为"}]
+    records = [rec("a", "s1", "NER", ["人物", "地点", "组织"], NER_GOLD_A, {"人物": ["张三"], "地点": ["北京"], "组织": ["华为"]}),
+               rec("a", "s1", "RE", ["工作于"], gold_re, {"工作于": [{"subject": "张三", "object": "华为"}]})]
+    report = score(tmp_path, records, sort_by="task")
+    assert prf(report["NER"]) == (100.0, 100.0, 100.0) and prf(report["RE"]) == (100.0, 100.0, 100.0)
+    assert report["NER"]["samples"] == report["RE"]["samples"] == 1
+
+
 def test_bad_lines_stop_with_file_and_line_unless_skipped(tmp_path):
     records = NER_RECORDS + [{"id": "z", "source": "s1", "label": "[]"}]
     path = write_jsonl(tmp_path / "pred.json", records)

@@ -7,11 +7,12 @@ import typer
 
 def demo(
     out: str = typer.Option("demo-report", "--out", help="Report folder (replaced if an earlier demo wrote it)."),
-    steps: int = typer.Option(120, "--steps", min=1, help="LoRA training steps (batch 4)."),
+    steps: int = typer.Option(80, "--steps", min=1, help="LoRA training steps (batch 4)."),
     train_texts: int = typer.Option(300, "--train-texts", min=10, help="Synthetic train texts (each gives NER + RE)."),
-    test_texts: int = typer.Option(40, "--test-texts", min=2, help="Synthetic held-out test texts."),
-    max_new_tokens: int = typer.Option(96, "--max-new-tokens", min=8),
+    test_texts: int = typer.Option(32, "--test-texts", min=2, help="Synthetic held-out test texts."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=8),
     threads: int = typer.Option(None, "--threads", help="torch CPU threads (default: KGC_TORCH_THREADS or all cores)."),
+    data_only: bool = typer.Option(False, "--data-only", help="Only write the synthetic data (raw + converted)."),
 ) -> None:
     """Run kgc's main job on an embedded default: SmolLM2-135M, synthetic English NER + RE, CPU only."""
     import os
@@ -24,6 +25,9 @@ def demo(
 
         torch.set_num_threads(threads)
     result = run_demo(DemoSettings(out=out, steps=steps, train_texts=train_texts, test_texts=test_texts,
-                                   max_new_tokens=max_new_tokens))
+                                   max_new_tokens=max_new_tokens, data_only=data_only))
+    if data_only:
+        typer.echo("\n".join(f"{out}/{name}" for name in result["files"]))
+        return
     print_comparison(result)
     typer.echo(f"report: {out}/report.md (whole run {result['seconds']:.0f} s)")

