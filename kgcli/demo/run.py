@@ -90,8 +90,11 @@ def write_data(out: Path, settings: DemoSettings) -> dict[str, Path]:
         parts = []
         for task, schema in (("NER", "ner_schema.json"), ("RE", "re_schema.json")):
             part = out / "data" / f"{split}_{task}.json"
+            # Training sees the schema in shuffled orders (as IEPile's corpus does), so the model answers in
+            # whatever order the test instruction lists it.
             convert_file(str(raw / f"{split}.json"), str(part), ConvertConfig(
-                task=task, language="en", split=split, schema_path=str(raw / schema), seed=settings.seed))
+                task=task, language="en", split=split, schema_path=str(raw / schema), seed=settings.seed,
+                random_sort=split == "train"))
             parts.append(part.read_text(encoding="utf-8").splitlines(keepends=True))
         lines = [line for part in parts for line in part]
         if split == "train":  # one mixed run: NER and RE interleaved
