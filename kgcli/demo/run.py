@@ -32,9 +32,9 @@ TASKS = ("NER", "RE")
 @dataclass
 class DemoSettings:
     out: str = "demo-report"
-    steps: int = 80
+    steps: int = 72
     train_texts: int = 300
-    test_texts: int = 32
+    test_texts: int = 28
     max_new_tokens: int = 64
     batch_size: int = 16
     preset: str = "smollm2-135m-lora"
@@ -136,6 +136,7 @@ def quiet_libraries() -> None:
     """The stage lines are the demo's output: no weight-loading bars or deprecation notices between them."""
     import warnings
 
+    os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is first imported (GGUF conversion bars)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     from transformers.utils import logging as hf_logging
