@@ -38,10 +38,23 @@ def test_demo_runs_end_to_end_and_leaves_its_report(tmp_path, smollm2_dir):
     summary = json.loads((out / "kgc_demo.json").read_text())
     assert [row["task"] for row in summary["scores"]] == ["NER", "RE", "total"]
     assert len((out / "pred_lora.json").read_text().splitlines()) == 4  # 2 texts x (NER, RE)
-    again = run_kgc("demo", "--out", str(out), "--steps", "1", "--train-texts", "12", "--test-texts", "2",
-                    "--max-new-tokens", "8", env={"KGC_TORCH_THREADS": "1"})
-    assert again.returncode == 0, again.stderr_text  # an earlier demo's folder is replaced
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     refused = run_kgc("demo", "--out", str(tmp_path / "mine"))
     assert refused.returncode == 2 and (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_an_earlier_demo_folder_is_replaced_and_any_other_folder_refused(tmp_path):
+    from kgcli.demo.run import MARKER, prepare_folder
+    from kgcli.errors import KgcError
+
+    out = tmp_path / "demo"
+    prepare_folder(out)
+    (out / "old.json").write_text("{}")
+    prepare_folder(out)
+    assert sorted(p.name for p in out.iterdir()) == [MARKER]
+    (out / MARKER).unlink()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(KgcError, match="not written by kgc demo"):
+        prepare_folder(out)
+    assert (out / "notes.txt").read_text() == "keep me"
