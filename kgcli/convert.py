@@ -8,11 +8,12 @@ ensure_ascii=False)`` with default separators, which the published checkpoints w
 
 from __future__ import annotations
 
+import array
+import contextlib
 import gc
+import glob
 import hashlib
-import itertools
 import json
-import operator
 import os
 import random
 import tempfile
@@ -21,21 +22,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import IO
 
-from kgcli import blocks, parallel_convert
+from kgcli import shards
 from kgcli.errors import KgcError, warn
 from kgcli.io import (
     STDIO,
     atomic_output,
-    compat_dumps,
     display_name,
-    encode_str,
+    parse_lines,
     read_json_file,
     read_jsonl,
     read_yaml,
 )
 from kgcli.progress import progress
+from kgcli.records import RecordLayout
 from kgcli.schema import Schema, load_schema
 from kgcli.tasks import AnnotationError, Options, Task, get_task
 
@@ -69,10 +70,6 @@ def split_chunks(items: list, split_num: int) -> list[list]:
     elif rest > 0:
         chunks[-1].extend(items[m:])
     return chunks
-
-
-def text_id(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def default_source(in_path: str) -> str:
@@ -121,6 +118,12 @@ class ConvertStats:
     skipped: int = 0
     unknown_types: Counter = field(default_factory=Counter)
     duplicate_texts: int = 0
+
+    def merge(self, other: ConvertStats) -> None:
+        """Add a worker's counts (duplicate texts are counted by the caller, across workers)."""
+        self.records_in += other.records_in
+        self.skipped += other.skipped
+        self.unknown_types.update(other.unknown_types)
 
     def report(self) -> None:
         if self.unknown_types:
@@ -179,87 +182,44 @@ class Converter:
         self.stats = ConvertStats()
         self._seen_ids: set[str] = set()
         self._source = config.source or ""
-        self._test_head = '", "task": ' + encode_str(self.task.name) + ', "source": ' + encode_str(self._source) + ', "instruction": '
-        self._instruction_head = '{"instruction": ' + encode_str(self.sentence) + ', "schema": '
+        self.layout = RecordLayout(self.task.name, self._source, self.sentence)
         self._test_prefixes: list[str] | None = None
         self._known = self.task.known_keys(self.schema)
 
-    # -- one record -------------------------------------------------------------------------------
+    # -- one record (train split; tests and the bench) -------------------------------------------------
     def convert_record(self, record: dict, where: tuple[str, int]) -> list[str]:
         """The output lines (without newline) for one input record."""
+        if self.config.split == "test":
+            return "".join(self._test_records([(where[1], record)], where[0])).splitlines()
         text = record.get("text")
         if not isinstance(text, str):
             raise KgcError("record has no 'text' string", *where)
         try:
             items = self.task.read_items(record)
-            if self.config.split == "train":
-                return self._train_lines(text, items, where)
-            return self._test_lines(text, items)
+            if items is None:
+                raise KgcError(f"training records need annotations ({self.task.annotation_key!r})", *where)
+            return self._train_lines(text, items)
         except AnnotationError as exc:
             raise KgcError(str(exc), *where) from None
 
-    def _count_unknown(self, items: list[dict] | None) -> None:
-        if items:
-            for key in self.task.unknown_keys(items, self._known):
-                self.stats.unknown_types[key] += 1
-
-    def _instruction(self, elements: list[Any], text: str) -> str:
-        return self._instruction_head + compat_dumps(elements) + ', "input": ' + encode_str(text) + "}"
-
-    def _train_lines(self, text: str, items: list[dict] | None, where: tuple[str, int]) -> list[str]:
-        if items is None:
-            raise KgcError(f"training records need annotations ({self.task.annotation_key!r})", *where)
+    def _train_lines(self, text: str, items: list[dict]) -> list[str]:
         if self.task.drops_empty and not items:
             self.stats.skipped += 1
             return []
-        self._count_unknown(items)
+        if items:
+            self.stats.unknown_types.update(self.task.unknown_keys(items, self._known))
         elements = self.task.train_elements(items, self.schema, self.rng, self.options)
         if elements is None:
             self.stats.skipped += 1
             return []
-        lines = []
-        for chunk in split_chunks(elements, self.split_num):
-            output = self.task.render(chunk, items, text, self.options)
-            lines.append(
-                '{"task": ' + encode_str(self.task.name) + ', "source": ' + encode_str(self._source)
-                + ', "instruction": ' + encode_str(self._instruction(chunk, text))
-                + ', "output": ' + encode_str(compat_dumps(output)) + "}"
-            )
-        return lines
-
-    def _test_lines(self, text: str, items: list[dict] | None) -> list[str]:
-        return self._test_block(text, items).splitlines()
-
-    def _test_block(self, text: str, items: list[dict] | None) -> str:
-        """All lines of one test record, newline-terminated. Hot path: keep it flat."""
-        if self.task.drops_empty and not items:
-            self.stats.skipped += 1
-            return ""
-        if items is None:
-            tail = "}\n"
-        else:
-            if items:
-                unknown = self.task.unknown_keys(items, self._known)
-                if unknown:
-                    self.stats.unknown_types.update(unknown)
-            tail = ', "label": ' + encode_str(compat_dumps(items)) + "}\n"
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        seen = self._seen_ids
-        size = len(seen)
-        seen.add(digest)
-        if len(seen) == size:
-            self.stats.duplicate_texts += 1
-        head = '{"id": "' + digest + self._test_head
-        encoded_text = encode_str(text) + "}"
-        prefixes = self._test_prefixes or self._test_instruction_prefixes(items)
-        if len(prefixes) == 1:
-            return head + encode_str(prefixes[0] + encoded_text) + tail
-        return "".join([head + encode_str(prefix + encoded_text) + tail for prefix in prefixes])
+        render, layout = self.task.render, self.layout
+        return [layout.train_line(chunk, text, render(chunk, items, text, self.options))
+                for chunk in split_chunks(elements, self.split_num)]
 
     def _test_instruction_prefixes(self, items: list[dict] | None) -> list[str]:
         """Test schemas depend only on the schema file (EEA: on the record's events), so cache them."""
         elements = self.task.test_elements(items, self.schema)
-        prefixes = [self._instruction_head + compat_dumps(c) + ', "input": ' for c in split_chunks(elements, self.split_num)]
+        prefixes = [self.layout.prefix(chunk) for chunk in split_chunks(elements, self.split_num)]
         if not self.task.schema_from_record:
             self._test_prefixes = prefixes
         return prefixes
@@ -270,97 +230,84 @@ class Converter:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # records form no reference cycles; the cycle collector only costs time here
         try:
-            yield from self._convert_records(records, name)
+            if self.config.split == "test":
+                yield from self._test_records(records, name)
+                return
+            for number, record in records:
+                self.stats.records_in += 1
+                lines = self.convert_record(record, (name, number))
+                if lines:
+                    yield "\n".join(lines) + "\n"
         finally:
             if gc_was_enabled:
                 gc.enable()
 
-    def _convert_records(self, records: Iterable[tuple[int, dict]], name: str) -> Iterator[str]:
-        stats = self.stats
-        if self.config.split == "test" and len(self.task.required_fields) > 1 and not self.task.schema_from_record:
-            yield from self._flat_test_records(records, name)
-            return
-        if self.config.split == "test":
-            read_items, block = self.task.read_items, self._test_block
-            for number, record in records:
-                stats.records_in += 1
-                text = record.get("text")
-                if type(text) is not str:
-                    raise KgcError("record has no 'text' string", name, number)
-                try:
-                    out = block(text, read_items(record))
-                except AnnotationError as exc:
-                    raise KgcError(str(exc), name, number) from None
-                if out:
-                    yield out
-            return
-        for number, record in records:
-            stats.records_in += 1
-            lines = self.convert_record(record, (name, number))
-            if lines:
-                yield "\n".join(lines) + "\n"
+    def _test_records(self, records: Iterable[tuple[int, dict]], name: str) -> Iterator[str]:
+        """The test split, the one path for every task: each record's lines, newline-terminated.
 
-    def _flat_test_records(self, records: Iterable[tuple[int, dict]], name: str) -> Iterator[str]:
-        """The test split for tasks whose annotations are flat string records (NER, RE, SPO, KG).
-
-        The same output as ``_test_block``, written as one flat loop with everything bound locally: this is
-        where a conversion spends its time. Anything unusual in a record (a missing text, a malformed or
-        duplicated annotation, an unknown type) goes through the general code for that record.
+        Everything is bound locally: this loop is where a conversion spends its time.
         """
-        task, stats, known = self.task, self.stats, self._known
-        key = task.annotation_key
-        get_fields = task.fields_getter
-        get_type = operator.itemgetter(task.type_field) if task.type_field else None
-        dedup_on_fields = task.dedup_fields == task.required_fields
-        chain, strings = itertools.chain.from_iterable, {str}
-        sha256, enc, join, dumps = hashlib.sha256, encode_str, "".join, compat_dumps
-        seen = self._seen_ids
-        head_rest = self._test_head
-        prefixes = self._test_prefixes or self._test_instruction_prefixes(None)
-        single = prefixes[0] if len(prefixes) == 1 else None
+        task, stats, known, seen = self.task, self.stats, self._known, self._seen_ids
+        read_items, drops_empty = task.read_test_items, task.drops_empty
+        write, sha256 = self.layout.test_lines, hashlib.sha256
+        fixed = self._test_prefixes or (None if task.schema_from_record else self._test_instruction_prefixes(None))
         for number, record in records:
             stats.records_in += 1
             text = record.get("text")
-            items = record.get(key)
-            if type(text) is not str or (items is not None and type(items) is not list):
-                yield self._general_test_record(record, name, number)
+            if type(text) is not str:
+                raise KgcError("record has no 'text' string", name, number)
+            try:
+                items, unknown = read_items(record, known)
+            except AnnotationError as exc:
+                raise KgcError(str(exc), name, number) from None
+            if unknown:
+                stats.unknown_types.update(unknown)
+            elif drops_empty and not items:
+                stats.skipped += 1
                 continue
-            if items:
-                try:
-                    rows = list(map(get_fields, items))
-                    regular = set(map(type, chain(rows))) == strings
-                except (KeyError, TypeError):
-                    regular = False
-                if not regular or len(rows) > 1 and (not dedup_on_fields or len(set(rows)) != len(rows)):
-                    yield self._general_test_record(record, name, number)
-                    continue
-                if get_type is None or not known.issuperset(map(get_type, items)):
-                    unknown = task.unknown_keys(items, known)
-                    if unknown:
-                        stats.unknown_types.update(unknown)
-                tail = ', "label": ' + enc(dumps(items)) + "}\n"
-            else:
-                tail = "}\n" if items is None else ', "label": "[]"}\n'
-            digest = sha256(text.encode("utf-8")).hexdigest()
+            digest = sha256(text.encode("utf-8")).hexdigest()  # = records.text_id, inlined
             size = len(seen)
             seen.add(digest)
             if len(seen) == size:
                 stats.duplicate_texts += 1
-            head = '{"id": "' + digest + head_rest
-            encoded = enc(text)
-            if single is not None:
-                yield join([head, enc(join([single, encoded, "}"])), tail])
-            else:
-                yield join([join([head, enc(join([prefix, encoded, "}"])), tail]) for prefix in prefixes])
+            yield write(digest, fixed or self._test_instruction_prefixes(items), text, items)
 
-    def _general_test_record(self, record: dict, name: str, number: int) -> str:
-        text = record.get("text")
-        if type(text) is not str:
-            raise KgcError("record has no 'text' string", name, number)
-        try:
-            return self._test_block(text, self.task.read_items(record))
-        except AnnotationError as exc:
-            raise KgcError(str(exc), name, number) from None
+    def partial(self) -> tuple[ConvertStats, array.array]:
+        """What a worker sends back: its counts, and its text ids as hashes (forked workers share the hash
+        seed): 8 bytes instead of a 64-character string each, enough to count texts repeated across shards."""
+        return self.stats, array.array("q", map(hash, self._seen_ids))
+
+
+def _convert_shard(lines: list[bytes], first_line: int, index: int,
+                   job: tuple[ConvertConfig, str, str]) -> tuple[ConvertStats, array.array]:
+    """Worker: convert one shard of the test split into its own part file."""
+    config, name, prefix = job
+    converter = Converter(config)
+    with open(f"{prefix}{index}.tmp", "w", encoding="utf-8", newline="\n") as out:
+        for text in converter.convert_records(parse_lines(lines, name, first_line), name):
+            out.write(text)
+    return converter.partial()
+
+
+def convert_parallel(in_path: str, name: str, config: ConvertConfig, out: IO[str], out_dir: str) -> ConvertStats:
+    """The test split of a large file by several processes (it needs no random generator): each shard is
+    converted into a part file beside OUT and the parts are appended in order to the open OUT. Output bytes,
+    warnings and error messages are those of the one-process path."""
+    prefix = os.path.join(out_dir, f".kgc-part-{os.getpid()}-")
+    stats, seen = ConvertStats(), set()
+    out.flush()
+    try:
+        with contextlib.closing(shards.map_shards(in_path, _convert_shard, (config, name, prefix))) as results:
+            for index, (part_stats, ids) in results:
+                stats.merge(part_stats)
+                seen.update(ids)
+                shards.append_file(f"{prefix}{index}.tmp", out)
+                os.unlink(f"{prefix}{index}.tmp")
+    finally:
+        for part in glob.glob(glob.escape(prefix) + "*.tmp"):
+            os.unlink(part)
+    stats.duplicate_texts = stats.records_in - stats.skipped - len(seen)
+    return stats
 
 
 def resolve_source(config: ConvertConfig, in_path: str) -> None:
@@ -375,10 +322,10 @@ def convert_file(in_path: str, out_path: str, config: ConvertConfig) -> ConvertS
     resolve_source(config, in_path)
     converter = Converter(config)
     name = display_name(in_path)
-    if config.split == "test" and blocks.worth_it(in_path):
+    if config.split == "test" and shards.worth_it(in_path):
         out_dir = os.path.dirname(os.path.abspath(out_path)) if out_path != STDIO else tempfile.gettempdir()
         with atomic_output(out_path) as out, progress(f"convert {config.task} test (parallel)") as advance:
-            stats = parallel_convert.convert_parallel(in_path, name, config, out, out_dir)
+            stats = convert_parallel(in_path, name, config, out, out_dir)
             advance(stats.records_in)
         stats.report()
         return stats

@@ -13,8 +13,9 @@ unmatched gold (and, in set mode, its predictions so far) is kept, so memory sta
 
 from __future__ import annotations
 
+import array
+import contextlib
 import gc
-import itertools
 import operator
 from collections import Counter
 from collections.abc import Iterable
@@ -23,9 +24,10 @@ from typing import Any
 
 import orjson
 
-from kgcli import blocks
+from kgcli import shards
 from kgcli.errors import KgcError
-from kgcli.io import BLANK, display_name, iter_lines, read_jsonl, reparse_line
+from kgcli.io import display_name, parse_lines, read_jsonl
+from kgcli.records import head_end, schema_span
 from kgcli.repair import parse_answer
 from kgcli.tasks import Task, get_task
 
@@ -40,11 +42,6 @@ class Counts:
     pred: int = 0
     gold: int = 0
 
-    def add(self, other: Counts) -> None:
-        self.tp += other.tp
-        self.pred += other.pred
-        self.gold += other.gold
-
 
 def prf(counts: Counts, legacy: bool = False) -> tuple[float, float, float]:
     """P, R, F1 in percent, rounded to 2 decimals (legacy: F1 from the rounded P and R, as the seed)."""
@@ -57,7 +54,7 @@ def prf(counts: Counts, legacy: bool = False) -> tuple[float, float, float]:
 
 
 @dataclass
-class Block:
+class ReportRow:
     """Scores of one report row (total, one source, or one task)."""
 
     samples: int = 0
@@ -96,7 +93,7 @@ def _scores(into: dict[str, Any], metrics: dict[str, Counts], legacy: bool) -> N
         into[f"{prefix}tp"], into[f"{prefix}pred"], into[f"{prefix}gold"] = counts.tp, counts.pred, counts.gold
 
 
-class _Tally:
+class Tally:
     """Counts of one report block (one source or task, or everything when there is no --sort-by).
 
     While scoring, each metric has three lists of type names — one entry per gold tuple, per predicted
@@ -144,7 +141,7 @@ class _Tally:
                 for position in range(3):
                     total[position] += values[position]
 
-    def add_to(self, block: Block) -> None:
+    def add_to(self, block: ReportRow) -> None:
         block.samples += self.samples
         block.parse_errors += self.parse_errors
         block.repaired += self.repaired
@@ -161,16 +158,18 @@ class _Tally:
                 type_counts.tp += hit
 
 
-def _compact(task: Task, tally: _Tally, remaining: dict[str, dict], seen: dict[str, set] | None) -> tuple:
-    """A closed group: what a later record of it could still change (unmatched gold, seen predictions)."""
-    for left in remaining.values():
-        if any(left.values()):  # counts never go below 0
-            return task, tally, remaining, seen
-    return task, tally, None, seen
+class Group:
+    """One instance being scored (all chunks of one task + source + id): what its later records still need."""
+
+    __slots__ = ("task", "tally", "remaining", "tables", "seen")
+
+    def __init__(self, task: Task, tally: Tally, remaining: dict[str, dict[tuple, int]], tables: dict[str, Any],
+                 seen: dict[str, set] | None):
+        self.task, self.tally, self.remaining, self.tables, self.seen = task, tally, remaining, tables, seen
 
 
 class Evaluator:
-    """Streaming scorer: ``add`` records one by one, then ``report``."""
+    """Streaming scorer: ``consume`` records (in any number of calls), then ``report``."""
 
     def __init__(self, task: str | None = None, sort_by: str | None = None, match_mode: str = "normal",
                  legacy: bool = False, skip_bad: bool = False):
@@ -184,80 +183,35 @@ class Evaluator:
         self.legacy = legacy
         self.skip_bad = skip_bad
         self.bad_lines = 0
-        self.tallies: dict[str, _Tally] = {}
+        self.tallies: dict[str, Tally] = {}
         self._tasks: dict[str, Task] = {}
         self._open_key: str | None = None
-        self._open: tuple | None = None  # (task, tally, remaining gold, tables, seen) of the open group
-        self._done: dict[str, tuple] = {}
-        # schema text → output keys; task-independent, since each element shape names its own key field
-        self._schemas: dict[str, set[str] | None] = {}
+        self._open: Group | None = None
+        self._done: dict[str, Group | None] = {}  # closed groups; None: settled (all gold matched, no set)
+        self._tables: dict[str, dict[str, Any]] = {}
+        self._schemas: dict[str, set[str] | None] = {}  # schema text → output keys (see _allowed_keys)
+        self._last_head = "\x00"  # the last instruction's head (up to its input) and its keys
+        self._last_allowed: set[str] | None = None
 
-    # -- records ---------------------------------------------------------------------------------------
-    def _task_for(self, record: dict) -> Task:
-        if self.fixed_task is not None:
-            return self.fixed_task
-        name = record.get("task")
-        if not isinstance(name, str):
-            raise ValueError("record has no 'task'; pass --task")
-        if name not in self._tasks:
-            self._tasks[name] = get_task(name)
-        return self._tasks[name]
+    def consume(self, records: Iterable[tuple[int, dict | None]], name: str) -> None:
+        """Score (line number, record) pairs (record None = an unreadable line under --skip-bad).
 
-    def add(self, record: dict, where: tuple[str, int]) -> None:
-        self.consume([(where[1], record)], where[0])
-
-    def consume(self, records: Iterable[Any], name: str, first_line: int | None = None) -> None:
-        """Score records: (line number, record) pairs (record None = an unreadable line under --skip-bad),
-        or, with ``first_line``, raw JSON lines numbered from it (parsed here, saving a generator hop).
-
-        The per-record work is written out in this one loop, with the open group's state in locals: it is
-        where eval spends its time. Group starts of flat-gold tasks (NER, RE, KG) are inlined too; anything
-        else, or anything unusual in a label, goes through ``_start``.
+        Hot loop: the open group's state is kept in locals, so the usual record (same group as the last one,
+        or a new group) costs a few dictionary look-ups, one answer parse and one pass over its tuples.
         """
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        id_output_source = operator.itemgetter("id", "output", "source", "task")
-        legacy, fixed_task, set_mode, done = self.legacy, self.fixed_task, self.set_mode, self._done
-        chain, strings, schemas = itertools.chain.from_iterable, {str}, self._schemas
-        single_tally = None if self.sort_by else self.tally_named("")
-        single_table = single_tally.table("main") if single_tally is not None else None
-        single_tables = {"main": single_table}
-        second = operator.itemgetter(1)
-        last_head: str | None = None
-        last_allowed: set[str] | None = None
-        open_key = self._open_key
-        task, tally, remaining, tables, seen = self._open or (None, None, None, None, None)
-        # Nothing here forms reference cycles; without the cycle collector scanning the growing group table
-        # every few thousand allocations, the loop runs about 10% faster.
+        fields = operator.itemgetter("id", "output", "source", "task")
+        legacy, done, open_key, group = self.legacy, self._done, self._open_key, self._open
         gc_was_enabled = gc.isenabled()
-        gc.disable()
+        gc.disable()  # nothing here forms reference cycles; the collector would only rescan the group table
         try:
-            number = (first_line or 1) - 1
-            for record in records:
-                if first_line is None:
-                    number, record = record
-                else:
-                    number += 1
-                    try:
-                        record = loads(record)
-                    except decode_error as exc:
-                        try:
-                            record = reparse_line(record, number, name, exc)
-                        except KgcError:
-                            if not self.skip_bad:
-                                raise
-                            record = None
-                        if record is BLANK:
-                            continue
-                    if type(record) is not dict and record is not None:
-                        if not self.skip_bad:
-                            raise KgcError(f"expected a JSON object, got {type(record).__name__}", name, number)
-                        record = None
+            for number, record in records:
                 if record is None:
                     self.bad_lines += 1
                     continue
                 try:
                     try:
-                        record_id, output, source, task_name = id_output_source(record)
+                        record_id, output, source, task_name = fields(record)
                     except KeyError:
                         record_id, output, source, task_name = (record.get("id"), record.get("output"),
                                                                 record.get("source"), record.get("task"))
@@ -271,197 +225,179 @@ class Evaluator:
                         key = f"{task_name}\x1f{'None' if source is None else source}\x1f{record_id}"
                     if key != open_key:
                         if open_key is not None:
-                            if seen is None and not any(map(any, map(dict.values, remaining.values()))):
-                                done[open_key] = (task, tally, None, None)  # the usual case: all gold matched
-                            else:
-                                done[open_key] = _compact(task, tally, remaining, seen)
+                            settled = group.seen is None and not any(map(any, map(dict.values, group.remaining.values())))
+                            done[open_key] = None if settled else group
                             open_key = None
-                        task = fixed_task or self._task_for(record)
-                        if key in done:
-                            task, tally, remaining, seen = done.pop(key)
-                            remaining = remaining or {m: {} for m in task.metrics}
-                            tables = {m: tally.table(m) for m in task.metrics}
-                        else:
-                            left = None
-                            if task.gold_is_rows:
-                                label = record.get("label")
-                                try:
-                                    items = loads(label) if type(label) is str else None
-                                    if type(items) is list:
-                                        # Gold tuples, de-duplicated (the task's rule, and set mode's).
-                                        left = dict.fromkeys(map(task.fields_getter, items), 1)
-                                        if not strings.issuperset(map(type, chain(left))):
-                                            left = None
-                                except (decode_error, KeyError, TypeError):
-                                    left = None
-                            if left is None:
-                                tally, remaining, tables, seen = self._start(record, task)
-                            else:
-                                tally = single_tally or self._tally_for(record)
-                                tally.samples += 1
-                                if tally is single_tally:
-                                    table, tables = single_table, single_tables
-                                else:
-                                    table = tally.table("main")
-                                    tables = {"main": table}
-                                remaining = {"main": left}
-                                seen = {"main": set()} if set_mode else None
-                                table[0].extend(map(second, left))
+                        group = self._group(key, record)
                         open_key = key
                 except (ValueError, KgcError) as exc:
                     if not self.skip_bad:
                         raise KgcError(exc.message if isinstance(exc, KgcError) else str(exc), name, number) from None
                     self.bad_lines += 1
                     continue
-                obj = None
+                answer = None
                 if not legacy:
                     try:
-                        obj = loads(output)
+                        answer = loads(output)
                     except decode_error:
                         pass
-                if type(obj) is not dict:
-                    obj, repaired = parse_answer(output, repair=not legacy)
-                    if obj is None:
-                        tally.parse_errors += 1
+                if type(answer) is not dict:
+                    answer, repaired = parse_answer(output, repair=not legacy)
+                    if answer is None:
+                        group.tally.parse_errors += 1
                         continue
                     if repaired:
-                        tally.repaired += 1
-                allowed = None
-                if not legacy:
+                        group.tally.repaired += 1
+                if legacy:
+                    allowed = None
+                else:
                     instruction = record.get("instruction")
-                    if type(instruction) is str:
-                        # The instruction up to its input text is the same for every chunk with this schema:
-                        # compare with the last one, else look the schema text up in the cache.
-                        if last_head is not None and instruction.startswith(last_head):
-                            allowed = last_allowed
-                        else:
-                            start = instruction.find('"schema": ')
-                            end = instruction.find(', "input": ', start)
-                            allowed = schemas.get(instruction[start + 10 : end], False) if start >= 0 < end else False
-                            if allowed is False:
-                                allowed = self._schema_keys(task, instruction)
-                            if start >= 0 < end:
-                                last_head, last_allowed = instruction[: end + 11], allowed
-                if task.metrics == MAIN and seen is None:  # the common case, without the per-metric loop
-                    found: list[tuple] = []
-                    off_schema = task.collect_main(obj, allowed, found)
-                    if off_schema and not legacy:
-                        tally.off_schema += off_schema
-                    if found:
-                        left = remaining["main"]
-                        _, pred_types, hit_types = tables["main"]
-                        pred_types.extend(map(second, found))
-                        for item in found:
-                            if left.get(item, 0) > 0:
-                                left[item] -= 1
-                                hit_types.append(item[1])
-                    continue
-                tuples = {m: [] for m in task.metrics}
-                off_schema = task.collect_all(obj, allowed, tuples)
+                    if type(instruction) is str and instruction.startswith(self._last_head):
+                        allowed = self._last_allowed  # the same schema chunk as the last record
+                    else:
+                        allowed = self._allowed_keys(group.task, instruction)
+                task = group.task
+                if task.metrics == MAIN:
+                    main: list[tuple] = []
+                    off_schema = task.collect_main(answer, allowed, main)
+                    found: Iterable[tuple[str, list[tuple]]] = (("main", main),)
+                else:
+                    by_metric: dict[str, list[tuple]] = {m: [] for m in task.metrics}
+                    off_schema = task.collect_all(answer, allowed, by_metric)
+                    found = by_metric.items()
                 if off_schema and not legacy:
-                    tally.off_schema += off_schema
-                for metric, found in tuples.items():
-                    if not found:
+                    group.tally.off_schema += off_schema
+                for metric, tuples in found:  # predicted; a hit while the gold multiset (or set) still has it
+                    if not tuples:
                         continue
-                    if seen is not None:
-                        seen_here = seen[metric]
-                        found = [t for t in dict.fromkeys(found) if t not in seen_here]
-                        seen_here.update(found)
-                    left, (_, pred_types, hit_types) = remaining[metric], tables[metric]
+                    if group.seen is not None:
+                        seen_here = group.seen[metric]
+                        tuples = [t for t in dict.fromkeys(tuples) if t not in seen_here]
+                        seen_here.update(tuples)
+                    left, (_, pred_types, hit_types) = group.remaining[metric], group.tables[metric]
                     index = task.type_index[metric]
-                    pred_types.extend([item[index] for item in found])
-                    for item in found:
+                    pred_types.extend([item[index] for item in tuples])
+                    for item in tuples:
                         if left.get(item, 0) > 0:
                             left[item] -= 1
                             hit_types.append(item[index])
         finally:
             if gc_was_enabled:
                 gc.enable()
-            self._open_key = open_key
-            self._open = (task, tally, remaining, tables, seen) if open_key is not None else None
+            self._open_key, self._open = open_key, group if open_key is not None else None
 
-    def _tally_for(self, record: dict) -> _Tally:
+    def _group(self, key: str, record: dict) -> Group:
+        """The group ``key`` starts (its gold from the record's label), or resumes if seen before."""
+        task = self.fixed_task or self._task_for(record)
+        if key in self._done:
+            earlier = self._done.pop(key)
+            if earlier is not None:
+                return earlier
+            tables = self._tables_for(task, record)  # settled: later answers still count, on nothing left
+            return Group(task, tables[""], {m: {} for m in task.metrics}, tables, None)
+        gold = task.gold_counts(record.get("label"))
+        tables = self._tables.get(task.name) if self.sort_by is None else None
+        if tables is None:
+            tables = self._tables_for(task, record)
+        tally = tables[""]
+        tally.samples += 1
+        type_index = task.type_index
+        for metric in task.metrics:
+            left = gold.get(metric)
+            if left is None:
+                left = gold[metric] = {}
+            elif self.set_mode:
+                left = gold[metric] = dict.fromkeys(left, 1)
+            index = type_index[metric]
+            if len(left) == sum(left.values()):
+                tables[metric][0].extend([item[index] for item in left])
+            else:
+                tables[metric][0].extend([item[index] for item, n in left.items() for _ in range(n)])
+        return Group(task, tally, gold, tables, {m: set() for m in task.metrics} if self.set_mode else None)
+
+    def _tables_for(self, task: Task, record: dict) -> dict[str, Any]:
+        """The record's report block (key "") and its (gold, predicted, hit) type lists per metric of the task;
+        cached by task while there is one block."""
+        tally = self._tally_for(record)
+        tables: dict[str, Any] = {m: tally.table(m) for m in task.metrics}
+        tables[""] = tally
+        if self.sort_by is None:
+            self._tables[task.name] = tables
+        return tables
+
+    def _allowed_keys(self, task: Task, instruction: Any) -> set[str] | None:
+        """The output keys the record's chunk asked for (None: unknown, every key counts), looked up by the
+        schema text in a cache (few distinct per file). The caller first compares the instruction with the
+        last one's head: it is the same for every chunk with this schema."""
+        if type(instruction) is not str:
+            return None
+        span = schema_span(instruction)
+        if span is None:
+            keys = schema_keys(task, instruction)
+            return None if keys is None else set(keys)
+        text = instruction[span[0] : span[1]]
+        allowed = self._schemas.get(text, False)
+        if allowed is False:
+            try:
+                allowed = {task.output_key(element) for element in orjson.loads(text)}
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                found = schema_keys(task, instruction)
+                allowed = None if found is None else set(found)
+            if len(self._schemas) > 10_000:
+                self._schemas.clear()
+            self._schemas[text] = allowed
+        self._last_head, self._last_allowed = instruction[: head_end(span)], allowed
+        return allowed
+
+    def _task_for(self, record: dict) -> Task:
+        name = record.get("task")
+        if not isinstance(name, str):
+            raise ValueError("record has no 'task'; pass --task")
+        if name not in self._tasks:
+            self._tasks[name] = get_task(name)
+        return self._tasks[name]
+
+    def _tally_for(self, record: dict) -> Tally:
         name = ""
         if self.sort_by:
             value = record.get(self.sort_by)
             name = str(value if value is not None else "None")
         return self.tally_named(name)
 
-    def tally_named(self, name: str) -> _Tally:
+    def tally_named(self, name: str) -> Tally:
         tally = self.tallies.get(name)
         if tally is None:
-            tally = self.tallies[name] = _Tally()
+            tally = self.tallies[name] = Tally()
         return tally
-
-    def _start(self, record: dict, task: Task) -> tuple:
-        """A new group's (tally, remaining gold, tables, seen), its gold from the record's label."""
-        label = record.get("label")
-        if not isinstance(label, str):
-            raise ValueError("record has no 'label' (convert the test split from annotated data)")
-        try:
-            items = orjson.loads(label)
-        except orjson.JSONDecodeError:
-            raise ValueError("'label' is not valid JSON") from None
-        if not isinstance(items, list):
-            raise ValueError("'label' must be a JSON list of annotations")
-        try:
-            checked = task.read_items({task.annotation_key: items}) or []
-        except ValueError as exc:
-            raise ValueError(f"label: {exc}") from None
-        gold = task.gold(checked)
-        tally = self._tally_for(record)
-        tally.samples += 1
-        remaining: dict[str, dict] = {}
-        tables = {metric: tally.table(metric) for metric in task.metrics}
-        for metric in task.metrics:
-            tuples = gold.get(metric, [])
-            if self.set_mode:
-                tuples = list(dict.fromkeys(tuples))
-            left: dict[tuple, int] = {}
-            for item in tuples:
-                left[item] = left.get(item, 0) + 1
-            index = task.type_index[metric]
-            tables[metric][0].extend([item[index] for item in tuples])
-            remaining[metric] = left
-        return tally, remaining, tables, ({m: set() for m in task.metrics} if self.set_mode else None)
 
     def _close_open(self) -> None:
         if self._open is not None and self._open_key is not None:
-            task, tally, remaining, _, seen = self._open
-            self._done[self._open_key] = _compact(task, tally, remaining, seen)
+            self._done[self._open_key] = self._open
         self._open = self._open_key = None
 
-    def _schema_keys(self, task: Task, instruction: Any) -> set[str] | None:
-        """The chunk's output keys, cached by the instruction's schema text (few distinct per file)."""
-        if type(instruction) is not str:
-            return None
-        start = instruction.find('"schema": ')
-        end = instruction.find(', "input": ', start)
-        if start < 0 or end < 0:
-            keys = schema_keys(task, instruction)
-            return None if keys is None else set(keys)
-        cache_key = instruction[start + 10 : end]
-        keys = self._schemas.get(cache_key, False)
-        if keys is False:
-            try:
-                keys = {task.output_key(element) for element in orjson.loads(cache_key)}
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                found = schema_keys(task, instruction)
-                keys = None if found is None else set(found)
-            if len(self._schemas) > 10_000:
-                self._schemas.clear()
-            self._schemas[cache_key] = keys
-        return keys
+    # -- workers ---------------------------------------------------------------------------------------
+    def partial(self) -> tuple[dict[str, tuple], int, array.array]:
+        """What a worker sends back (picklable): tally summaries, bad lines, and its instance keys as hashes
+        (forked workers share the hash seed), to spot an instance scored in two shards."""
+        self._close_open()
+        keys = array.array("q", map(hash, self._done))
+        return {name: tally.summary() for name, tally in self.tallies.items()}, self.bad_lines, keys
+
+    def merge(self, partial: tuple[dict[str, tuple], int, array.array]) -> None:
+        summaries, bad_lines, _ = partial
+        self.bad_lines += bad_lines
+        for name, summary in summaries.items():
+            self.tally_named(name).merge_summary(summary)
 
     # -- report ---------------------------------------------------------------------------------------
-    def blocks(self) -> tuple[Block, dict[str, Block]]:
+    def blocks(self) -> tuple[ReportRow, dict[str, ReportRow]]:
         """(total, per sort-by name) report blocks built from the tallies."""
         self._close_open()
-        total, named = Block(), {}
+        total, named = ReportRow(), {}
         for name, tally in self.tallies.items():
             tally.add_to(total)
             if self.sort_by:
-                named[name] = Block()
+                named[name] = ReportRow()
                 tally.add_to(named[name])
         return total, named
 
@@ -486,35 +422,50 @@ def schema_keys(task: Task, instruction: Any) -> list[str] | None:
         return None
 
 
-def evaluate_records(records: Iterable[tuple[int, dict]], name: str, **options: Any) -> dict[str, Any]:
+def _same_instance(previous: bytes, line: bytes) -> bool:
+    """Two lines of one instance (task + source + id): shards never separate them."""
+    try:
+        first, second = orjson.loads(previous), orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(first, dict) or not isinstance(second, dict):
+        return False
+    return (first.get("task"), first.get("source"), first.get("id")) == (
+        second.get("task"), second.get("source"), second.get("id"))
+
+
+def _score_shard(lines: list[bytes], first_line: int, index: int, job: tuple[dict[str, Any], str]) -> tuple:
+    """Worker: score one shard."""
+    options, name = job
     evaluator = Evaluator(**options)
-    evaluator.consume(records, name)
-    return evaluator.report()
+    evaluator.consume(parse_lines(lines, name, first_line, tolerant=evaluator.skip_bad), name)
+    return evaluator.partial()
+
+
+def evaluate_parallel(path: str, name: str, options: dict[str, Any]) -> Evaluator | None:
+    """The file scored by several processes: the merged evaluator, or None when an instance shows up in two
+    shards anyway (a text repeated far apart in the file; then the caller scores it in one process, which
+    merges it exactly). Shards never split an instance, so the workers' counts simply add up."""
+    merged = Evaluator(**options)
+    seen: set[int] = set()
+    count = 0
+    work = shards.map_shards(path, _score_shard, (options, name), together=_same_instance)
+    with contextlib.closing(work) as results:
+        for _, partial in results:
+            merged.merge(partial)
+            count += len(partial[2])
+            seen.update(partial[2])
+    return merged if len(seen) == count else None
 
 
 def evaluate_file(path: str, **options: Any) -> dict[str, Any]:
     """Score a prediction file (``-`` = stdin) and return the report dictionary."""
     name = display_name(path)
-    if blocks.worth_it(path):
-        from kgcli.parallel_eval import evaluate_parallel
-
+    if shards.worth_it(path):
         evaluator = evaluate_parallel(path, name, options)
         if evaluator is not None:
             return evaluator.report()
     evaluator = Evaluator(**options)
-    if evaluator.skip_bad:
-        evaluator.consume(tolerant_lines(iter_lines(path)), name)
-    else:
-        evaluator.consume(read_jsonl(path), name)
+    evaluator.consume(read_jsonl(path, tolerant=evaluator.skip_bad), name)
     return evaluator.report()
 
-
-def tolerant_lines(lines: Iterable[tuple[int, bytes]]) -> Iterable[tuple[int, dict | None]]:
-    """(line number, record), with None for a line that is not a JSON object (--skip-bad counts those)."""
-    for number, raw in lines:
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            yield number, None
-            continue
-        yield number, value if isinstance(value, dict) else None

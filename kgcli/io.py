@@ -73,30 +73,39 @@ def iter_lines(path: str) -> Iterator[tuple[int, bytes]]:
             stream.close()
 
 
-def read_jsonl(path: str, *, objects_only: bool = True) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed value); a line that is not JSON is a one-line error."""
+def read_jsonl(path: str, *, objects_only: bool = True, tolerant: bool = False) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed value); a line that is not JSON is a one-line error (``tolerant``: the
+    value None instead, for callers that count bad lines)."""
     stream = _open_binary(path)
     try:
-        yield from parse_lines(stream, display_name(path), objects_only=objects_only)
+        yield from parse_lines(stream, display_name(path), objects_only=objects_only, tolerant=tolerant)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
 
 
 def parse_lines(lines: Iterable[bytes], name: str, first_number: int = 1, *,
-                objects_only: bool = True) -> Iterator[tuple[int, Any]]:
+                objects_only: bool = True, tolerant: bool = False) -> Iterator[tuple[int, Any]]:
     """Parse raw JSON lines. The hot path hands each line straight to orjson (which accepts the trailing
-    CR/LF); blank lines and a leading BOM are dealt with only when that fails."""
+    CR/LF); blank lines and a leading BOM are dealt with only when that fails. ``tolerant``: a bad line
+    (not JSON, or not an object) comes as None instead of an error."""
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for number, raw in enumerate(lines, first_number):
         try:
             value = loads(raw)
         except decode_error as exc:
-            value = reparse_line(raw, number, name, exc)
+            try:
+                value = reparse_line(raw, number, name, exc)
+            except KgcError:
+                if not tolerant:
+                    raise
+                value = None
             if value is BLANK:
                 continue
-        if objects_only and type(value) is not dict:
-            raise KgcError(f"expected a JSON object, got {type(value).__name__}", name, number)
+        if objects_only and type(value) is not dict and not (tolerant and value is None):
+            if not tolerant:
+                raise KgcError(f"expected a JSON object, got {type(value).__name__}", name, number)
+            value = None
         yield number, value
 
 

@@ -97,3 +97,22 @@ def vllm_openai_server(model_dir: Path, served_name: str = "smol") -> Iterator[s
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def _small_shards(monkeypatch, size: int) -> None:
+    from kgcli import shards
+
+    monkeypatch.setattr(shards, "MIN_BYTES", 1)
+    monkeypatch.setattr(shards, "BLOCK_BYTES", size)
+    monkeypatch.delenv("KGC_WORKERS", raising=False)
+
+
+@pytest.fixture
+def small_shards_convert(monkeypatch):
+    """Files of a few KB are cut into many shards (convert's records are longer: 8 KB shards)."""
+    _small_shards(monkeypatch, 8_000)
+
+
+@pytest.fixture
+def small_shards_eval(monkeypatch):
+    _small_shards(monkeypatch, 4_000)

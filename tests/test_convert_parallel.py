@@ -6,16 +6,9 @@ import json
 
 import pytest
 
-from kgcli import blocks
+from kgcli import shards
 from kgcli.convert import ConvertConfig, convert_file
 from kgcli.errors import KgcError
-
-
-@pytest.fixture
-def small_blocks(monkeypatch):
-    monkeypatch.setattr(blocks, "MIN_BYTES", 1)
-    monkeypatch.setattr(blocks, "BLOCK_BYTES", 8_000)
-    monkeypatch.delenv("KGC_WORKERS", raising=False)
 
 
 def make_input(path, n=1500, bad_line=None):
@@ -37,10 +30,10 @@ def config(schema):
     return ConvertConfig(task="NER", language="en", split="test", schema_path=str(schema), source="demo", split_num=2)
 
 
-def test_parallel_equals_one_process(tmp_path, small_blocks, monkeypatch, capsys):
+def test_parallel_equals_one_process(tmp_path, small_shards_convert, monkeypatch, capsys):
     src = tmp_path / "in.json"
     schema = make_input(src)
-    assert len(blocks.blocks(str(src))) > 5
+    assert len(shards.blocks(str(src))) > 5
     stats = convert_file(str(src), str(tmp_path / "par.json"), config(schema))
     warnings_parallel = capsys.readouterr().err
     monkeypatch.setenv("KGC_WORKERS", "1")
@@ -52,7 +45,7 @@ def test_parallel_equals_one_process(tmp_path, small_blocks, monkeypatch, capsys
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "one.json", "par.json", "schema.json"]
 
 
-def test_parallel_error_names_the_file_line_and_leaves_no_output(tmp_path, small_blocks):
+def test_parallel_error_names_the_file_line_and_leaves_no_output(tmp_path, small_shards_convert):
     src = tmp_path / "in.json"
     schema = make_input(src, bad_line=1234)
     with pytest.raises(KgcError) as info:

@@ -6,17 +6,10 @@ import json
 
 import pytest
 
-from kgcli import blocks
+from kgcli import shards
 from kgcli.errors import KgcError
 from kgcli.evaluate import evaluate_file
 from tests.conftest import write_jsonl
-
-
-@pytest.fixture
-def small_blocks(monkeypatch):
-    monkeypatch.setattr(blocks, "MIN_BYTES", 1)
-    monkeypatch.setattr(blocks, "BLOCK_BYTES", 4_000)
-    monkeypatch.delenv("KGC_WORKERS", raising=False)
 
 
 def predictions(n=600, repeat_far=False):
@@ -37,11 +30,11 @@ def predictions(n=600, repeat_far=False):
 
 @pytest.mark.parametrize("repeat_far", [False, True])
 @pytest.mark.parametrize("options", [{"task": "NER", "sort_by": "source"}, {"match_mode": "set"}, {"legacy": True}])
-def test_parallel_report_equals_one_process(tmp_path, small_blocks, monkeypatch, options, repeat_far):
+def test_parallel_report_equals_one_process(tmp_path, small_shards_eval, monkeypatch, options, repeat_far):
     path = write_jsonl(tmp_path / "pred.json", predictions(repeat_far=repeat_far))
-    assert len(blocks.blocks(str(path))) > 10
+    assert len(shards.blocks(str(path))) > 10
     parallel = evaluate_file(str(path), **options)
-    from kgcli.parallel_eval import evaluate_parallel
+    from kgcli.evaluate import evaluate_parallel
 
     merged = evaluate_parallel(str(path), str(path), options)
     assert (merged is None) == repeat_far  # an instance in two blocks: scored again in one process
@@ -50,11 +43,11 @@ def test_parallel_report_equals_one_process(tmp_path, small_blocks, monkeypatch,
     assert parallel["total"]["samples"] == 600
 
 
-def test_blocks_never_split_an_instance(tmp_path, small_blocks):
-    from kgcli.parallel_eval import _same_instance
+def test_blocks_never_split_an_instance(tmp_path, small_shards_eval):
+    from kgcli.evaluate import _same_instance
 
     path = write_jsonl(tmp_path / "pred.json", predictions())
-    ranges = blocks.blocks(str(path), together=_same_instance)
+    ranges = shards.blocks(str(path), together=_same_instance)
     data = path.read_bytes()
     for start, end in ranges[1:]:
         before = json.loads(data[:start].splitlines()[-1])
@@ -62,7 +55,7 @@ def test_blocks_never_split_an_instance(tmp_path, small_blocks):
         assert before["id"] != after["id"]
 
 
-def test_parallel_error_reports_the_file_line(tmp_path, small_blocks):
+def test_parallel_error_reports_the_file_line(tmp_path, small_shards_eval):
     records = predictions()
     records[900] = {"id": "broken", "source": "s0", "label": "[]"}
     path = write_jsonl(tmp_path / "pred.json", records)

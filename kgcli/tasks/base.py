@@ -12,12 +12,16 @@ import functools
 import itertools
 import operator
 import random
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import orjson
 
 from kgcli.schema import Schema, unique
 
 NAN = "NAN"
+_STRINGS = {str}
 
 # JSON-schema pieces for constrained decoding (--guided-json), bounded so an answer can always close within
 # the generation budget: at most 10 items per list, 64 characters per string.
@@ -129,6 +133,34 @@ class Task:
     def fields_getter(self) -> Any:
         return operator.itemgetter(*self.required_fields)
 
+    @functools.cached_property
+    def _flat(self) -> tuple[Any, Any] | None:
+        """(row getter, type getter or None) when annotations are flat string rows that ``read_items`` keeps
+        as they are unless repeated; None for nested annotations."""
+        if len(self.required_fields) < 2 or self.dedup_fields not in ((), self.required_fields):
+            return None
+        return self.fields_getter, operator.itemgetter(self.type_field) if self.type_field else None
+
+    def read_test_items(self, record: dict, known: set[str]) -> tuple[list[dict] | None, list[str]]:
+        """``read_items`` plus the annotation types the schema does not list, in one call (convert's test
+        loop). The usual record of a flat-row task — string fields, no repeated annotation — is checked at C
+        speed; anything else goes through the general checks, with the same result."""
+        items = record.get(self.annotation_key)
+        flat = self._flat
+        if flat is not None and type(items) is list and items:
+            rows_of, type_of = flat
+            try:
+                rows = list(map(rows_of, items))
+                regular = set(map(type, itertools.chain.from_iterable(rows))) == _STRINGS
+            except (KeyError, TypeError):
+                regular = False
+            if regular and len(set(rows)) == len(rows):
+                if type_of is not None and known.issuperset(map(type_of, items)):
+                    return items, []
+                return items, self.unknown_keys(items, known)
+        items = self.read_items(record)
+        return items, (self.unknown_keys(items, known) if items else [])
+
     def _slow_check(self, items: list) -> None:
         for index, item in enumerate(items):
             if type(item) is not dict:
@@ -234,6 +266,34 @@ class Task:
 
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
         raise NotImplementedError
+
+    def gold_counts(self, label: Any) -> dict[str, dict[tuple, int]]:
+        """Gold tuples per metric, as tuple → count, from a test record's ``label`` (the JSON text convert
+        wrote); a ValueError says what is wrong with it. Flat-row tasks (gold tuples = the annotation rows,
+        de-duplicated) read the usual label in a few C-level calls; anything unusual goes through
+        ``read_items`` + ``gold``, with the same result."""
+        if self.gold_is_rows and type(label) is str:
+            try:
+                items = orjson.loads(label)
+                if type(items) is list:
+                    rows = dict.fromkeys(map(self.fields_getter, items), 1)
+                    if _STRINGS.issuperset(map(type, itertools.chain.from_iterable(rows))):
+                        return {"main": rows}
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                pass
+        if not isinstance(label, str):
+            raise ValueError("record has no 'label' (convert the test split from annotated data)")
+        try:
+            items = orjson.loads(label)
+        except orjson.JSONDecodeError:
+            raise ValueError("'label' is not valid JSON") from None
+        if not isinstance(items, list):
+            raise ValueError("'label' must be a JSON list of annotations")
+        try:
+            checked = self.read_items({self.annotation_key: items}) or []
+        except ValueError as exc:
+            raise ValueError(f"label: {exc}") from None
+        return {metric: dict(Counter(tuples)) for metric, tuples in self.gold(checked).items()}
 
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
         raise NotImplementedError

@@ -1,0 +1,96 @@
+"""The IEPile record envelope: the one place its layout is spelled.
+
+An instruction record is ``{"id"?, "task", "source", "instruction", "output" | "label"}``; its instruction is
+itself a JSON string ``{"instruction": SENTENCE, "schema": [...], "input": TEXT}``. The published checkpoints
+saw exactly the bytes of ``json.dumps(..., ensure_ascii=False)`` with default separators, so the writers
+below build those bytes directly from pre-encoded pieces (convert's hot path); the readers find the schema
+text by its fixed markers (eval's hot path) and fall back to a full JSON parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from kgcli.io import compat_dumps, encode_str
+
+# Field names of an instruction record and of the instruction inside it.
+ID, TASK, SOURCE, INSTRUCTION, OUTPUT, LABEL = "id", "task", "source", "instruction", "output", "label"
+SCHEMA, INPUT = "schema", "input"
+
+SCHEMA_MARK = '"schema": '
+INPUT_MARK = ', "input": '
+
+
+def text_id(text: str) -> str:
+    """A record's id: the sha256 of its text (NER and RE records of one text share it)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class RecordLayout:
+    """Byte-exact writers for the records of one task, source and instruction sentence."""
+
+    def __init__(self, task: str, source: str, sentence: str):
+        self.instruction_head = '{"instruction": ' + encode_str(sentence) + ", " + SCHEMA_MARK
+        self.train_head = '{"task": ' + encode_str(task) + ', "source": ' + encode_str(source) + ', "instruction": '
+        self.test_head = '", "task": ' + encode_str(task) + ', "source": ' + encode_str(source) + ', "instruction": '
+
+    def prefix(self, elements: list[Any]) -> str:
+        """The instruction string up to (not including) its encoded input text."""
+        return self.instruction_head + compat_dumps(elements) + INPUT_MARK
+
+    def instruction(self, elements: list[Any], text: str) -> str:
+        return self.prefix(elements) + encode_str(text) + "}"
+
+    def train_line(self, elements: list[Any], text: str, output: Any) -> str:
+        """One training record (no newline)."""
+        return (self.train_head + encode_str(self.instruction(elements, text))
+                + ', "output": ' + encode_str(compat_dumps(output)) + "}")
+
+    def test_lines(self, digest: str, prefixes: list[str], text: str, label: list | None) -> str:
+        """The test records of one text, one per schema chunk (given as ``prefix``es), newline-terminated."""
+        tail = "}\n" if label is None else ', "label": ' + encode_str(compat_dumps(label)) + "}\n"
+        head = '{"id": "' + digest + self.test_head
+        encoded_text = encode_str(text) + "}"
+        if len(prefixes) == 1:
+            return head + encode_str(prefixes[0] + encoded_text) + tail
+        return "".join([head + encode_str(prefix + encoded_text) + tail for prefix in prefixes])
+
+
+def schema_span(instruction: str) -> tuple[int, int] | None:
+    """Where the schema's JSON text sits inside an instruction string (None: not the usual layout)."""
+    start = instruction.find(SCHEMA_MARK)
+    end = instruction.find(INPUT_MARK, start)
+    if start < 0 or end < 0:
+        return None
+    return start + len(SCHEMA_MARK), end
+
+
+def head_end(span: tuple[int, int]) -> int:
+    """The end of the instruction's head (everything before its input text) for a ``schema_span``."""
+    return span[1] + len(INPUT_MARK)
+
+
+def parse_instruction(instruction: Any) -> dict[str, Any] | None:
+    """The instruction's ``{"instruction", "schema", "input"}`` object (None: not a JSON object); callers check
+    the fields they need."""
+    if not isinstance(instruction, str):
+        return None
+    try:
+        inner = json.loads(instruction)
+    except json.JSONDecodeError:
+        return None
+    return inner if isinstance(inner, dict) else None
+
+
+def input_text(instruction: str) -> str | None:
+    """The instruction's input text, or None if it has none."""
+    inner = parse_instruction(instruction)
+    value = inner.get(INPUT) if inner is not None else None
+    return value if isinstance(value, str) else None
+
+
+def with_input(inner: dict[str, Any], text: str) -> str:
+    """The instruction ``inner`` (from ``parse_instruction``) with another input text, layout kept."""
+    return compat_dumps({**inner, INPUT: text})
