@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--no-vllm", action="store_true")
     args = parser.parse_args()
     from kgcli.models import build_smollm2
-    from kgcli.predict.hf import HFBackend, Sampling
+    from kgcli.predict.base import Sampling, load_setup, open_backend
     from kgcli.predict.run import predict_file
     from kgcli.presets import load_preset
 
@@ -65,7 +65,8 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     test_file = make_records(Path(tmp.name), args.records)
     records = [json.loads(line) for line in test_file.read_text().splitlines()]
-    hf = HFBackend(preset, model_path, [], sampling)
+    setup = load_setup(preset, model_path, sampling, [])
+    hf = open_backend("hf", setup)
     prompts = [hf.template.encode_prompt(hf.tokenizer, r["instruction"]) for r in records]
     results = [run("(a) one generate per record", hf.generate, prompts, 1, hf.tokenizer)]
     # (b) is the real `kgc predict` loop: length-sorted batches, streamed in input order.
@@ -77,9 +78,7 @@ def main() -> None:
     tokens = sum(len(hf.tokenizer.encode(o, add_special_tokens=False)) for o in outputs)
     results.append((f"(b) kgc predict hf, --batch-size {args.batch_size}", outputs, seconds, tokens))
     if not args.no_vllm:
-        from kgcli.predict.vllm_backend import VLLMBackend
-
-        engine = VLLMBackend(preset, model_path, [], sampling)
+        engine = open_backend("vllm", setup)
         try:
             results.append(run("(c) kgc predict vllm", engine.generate, prompts, len(prompts), hf.tokenizer))
         finally:

@@ -33,7 +33,6 @@ from kgcli.io import (
     parse_lines,
     read_json_file,
     read_jsonl,
-    read_yaml,
 )
 from kgcli.progress import progress
 from kgcli.records import RecordLayout
@@ -341,39 +340,3 @@ def convert_file(in_path: str, out_path: str, config: ConvertConfig) -> ConvertS
         advance(pending)
     converter.stats.report()
     return converter.stats
-
-
-def config_from_seed_yaml(path: str) -> tuple[ConvertConfig, str | None, str | None]:
-    """The seed's convert YAML: ``mode`` names a section (train / test / hard_train) holding the options."""
-    data = read_yaml(path) or {}
-    if not isinstance(data, dict):
-        raise KgcError("expected a mapping with 'mode' and its section", path)
-    mode = data.get("mode")
-    section = data.get(mode) if isinstance(mode, str) else None
-    if not isinstance(section, dict):
-        raise KgcError(f"'mode: {mode}' names no section of the file (sections: {', '.join(k for k in data if k != 'mode')})", path)
-    known = {"src_path", "tgt_path", "schema_path", "language", "task", "split_num", "random_sort", "split",
-             "cluster_mode", "hard_negative_path", "neg_schema", "seed", "source"}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise KgcError(f"unknown key(s) in section {mode!r}: {', '.join(unknown)}", path)
-    if "task" not in section:
-        raise KgcError(f"section {mode!r} needs 'task'", path)
-    base = os.path.dirname(os.path.abspath(path))
-
-    def rel(value: str | None) -> str | None:
-        return None if value is None else os.path.join(base, value) if not os.path.isabs(value) else value
-
-    config = ConvertConfig(
-        task=str(section["task"]),
-        language=str(section.get("language", "zh")),
-        split=str(section.get("split", "test" if mode == "test" else "train")),
-        schema_path=rel(section.get("schema_path")) or "",
-        source=section.get("source"),
-        split_num=section.get("split_num"),
-        neg_schema=float(section.get("neg_schema", 1.0)),
-        random_sort=bool(section.get("random_sort", False)),
-        seed=int(section.get("seed", 42)),
-        hard_negatives=rel(section.get("hard_negative_path")) if section.get("cluster_mode") else None,
-    )
-    return config, rel(section.get("src_path")), rel(section.get("tgt_path"))

@@ -27,7 +27,7 @@ import orjson
 from kgcli import shards
 from kgcli.errors import KgcError
 from kgcli.io import display_name, parse_lines, read_jsonl
-from kgcli.records import head_end, schema_span
+from kgcli.records import INSTRUCTION, SCHEMA, head_end, parse_instruction, schema_span
 from kgcli.repair import parse_answer
 from kgcli.tasks import Task, get_task
 
@@ -251,7 +251,7 @@ class Evaluator:
                 if legacy:
                     allowed = None
                 else:
-                    instruction = record.get("instruction")
+                    instruction = record.get(INSTRUCTION)
                     if type(instruction) is str and instruction.startswith(self._last_head):
                         allowed = self._last_allowed  # the same schema chunk as the last record
                     else:
@@ -413,12 +413,10 @@ class Evaluator:
 
 def schema_keys(task: Task, instruction: Any) -> list[str] | None:
     """The output keys the chunk asked for, from the instruction's ``schema`` (None if unreadable)."""
-    if not isinstance(instruction, str):
-        return None
+    inner = parse_instruction(instruction)
     try:
-        inner = orjson.loads(instruction)
-        return [task.output_key(element) for element in inner["schema"]]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None if inner is None else [task.output_key(element) for element in inner[SCHEMA]]
+    except (KeyError, TypeError):
         return None
 
 

@@ -18,13 +18,7 @@ from kgcli.errors import KgcError
 from kgcli.loading import load_model, load_tokenizer, template_of
 from kgcli.presets import Preset
 from kgcli.templates import bos_ids
-
-
-def check_mergeable(preset: Preset) -> None:
-    """A 4/8-bit base cannot absorb an adapter: refuse before anything is built or loaded."""
-    if preset.bits != 16:
-        raise KgcError(f"cannot merge into a {preset.bits}-bit quantised base: its weights cannot absorb the adapter; "
-                       "load the base in 16 bits (--set bits=16), merge, then quantise the merged model")
+from kgcli.validate import check_mergeable
 
 
 def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, max_shard_size: str = "5GB",

@@ -7,28 +7,25 @@ tokens to generate). The seed cut the prompt's tail instead — the template's `
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from kgcli.io import compat_dumps
+from kgcli.records import INPUT, parse_instruction, with_input
 from kgcli.templates import Template
 
 
 def _input_length(instruction: str) -> tuple[dict | None, int]:
-    try:
-        inner = json.loads(instruction)
-    except json.JSONDecodeError:
-        return None, len(instruction)
-    if isinstance(inner, dict) and isinstance(inner.get("input"), str):
-        return inner, len(inner["input"])
+    inner = parse_instruction(instruction)
+    if inner is not None and isinstance(inner.get(INPUT), str):
+        return inner, len(inner[INPUT])
     return None, len(instruction)
 
 
 def shorten_input(instruction: str, keep_chars: int) -> str:
-    """The instruction with its input text cut to ``keep_chars`` characters (JSON layout kept)."""
+    """The instruction with its input text cut to ``keep_chars`` characters (JSON layout kept); a plain
+    string instruction is cut itself."""
     inner, _ = _input_length(instruction)
     if inner is not None:
-        return compat_dumps({**inner, "input": inner["input"][:keep_chars]})
+        return with_input(inner, inner[INPUT][:keep_chars])
     return instruction[:keep_chars]
 
 

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
-
 from kgcli.errors import KgcError
+from kgcli.families import VLLM_LORA_RANKS, canonical_family, checkpoints, families
 from kgcli.presets import Preset
 from kgcli.templates import template_names
-
-VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
 
 @dataclass(frozen=True)
@@ -51,32 +46,6 @@ def _cpu_bf16() -> bool:
         return True
     except RuntimeError:
         return False
-
-
-@cache
-def _data(name: str) -> dict[str, Any]:
-    return yaml.safe_load(resources.files("kgcli.data").joinpath(name).read_text(encoding="utf-8")) or {}
-
-
-def families() -> dict[str, dict[str, Any]]:
-    return _data("families.yaml")
-
-
-def canonical_family(name: str) -> str | None:
-    lowered = name.lower()
-    for family, spec in families().items():
-        if lowered == family or lowered in [a.lower() for a in spec.get("aliases", [])]:
-            return family
-    return None
-
-
-def family_targets(family: str) -> list[str]:
-    canonical = canonical_family(family)
-    return list(families()[canonical]["lora_targets"]) if canonical else []
-
-
-def checkpoints() -> dict[str, dict[str, Any]]:
-    return _data("checkpoints.yaml")
 
 
 def problems(preset: Preset, hardware: Hardware | None = None, adapter_rank: int | None = None) -> list[str]:
@@ -143,3 +112,26 @@ def validate(preset: Preset, hardware: Hardware | None = None, adapter_rank: int
     found = problems(preset, hardware, adapter_rank)
     if found:
         raise KgcError(f"preset {preset.name or '<custom>'}: " + "; ".join(found))
+
+
+def check_launch(preset: Preset, *, deepspeed: str | None = None, adapters: list[str] | None = None) -> None:
+    """Rules on how a valid preset is trained (checked with the command's own options)."""
+    if adapters and len(adapters) > 1 and preset.bits != 16:
+        raise KgcError("several adapters can be merged only into a 16-bit base (bits 16)")
+    if deepspeed and preset.bits != 16:
+        raise KgcError("DeepSpeed ZeRO does not work with a 4/8-bit base; use bits 16 or drop --deepspeed")
+
+
+def check_adapters(preset: Preset, adapters: list[str], backend: str) -> None:
+    """How many adapters a prediction backend can apply to this base."""
+    if backend == "vllm" and len(adapters) > 1:
+        raise KgcError("vLLM serves one adapter per request: merge the others first (kgc merge)")
+    if backend == "hf" and preset.bits != 16 and len(adapters) > 1:
+        raise KgcError("a quantised (4/8-bit) base takes one adapter; merge the others first (kgc merge)")
+
+
+def check_mergeable(preset: Preset) -> None:
+    """A 4/8-bit base cannot absorb an adapter: refuse before anything is built or loaded."""
+    if preset.bits != 16:
+        raise KgcError(f"cannot merge into a {preset.bits}-bit quantised base: its weights cannot absorb the adapter; "
+                       "load the base in 16 bits (--set bits=16), merge, then quantise the merged model")

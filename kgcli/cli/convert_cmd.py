@@ -27,10 +27,11 @@ def convert(
     config: str = typer.Option(None, "--config", help="The seed's convert YAML (mode + train/test/hard_train sections)."),
 ) -> None:
     """Turn IE records into instruction data (train: task, source, instruction, output; test: id, ..., label)."""
-    from kgcli.convert import ConvertConfig, config_from_seed_yaml, convert_file
+    from kgcli.convert import ConvertConfig, convert_file
+    from kgcli.seed_yaml import convert_config
 
     if config:
-        cfg, src, tgt = config_from_seed_yaml(config)
+        cfg, src, tgt = convert_config(config)
         in_path = in_path if in_path != "-" or src is None else src
         out_path = out_path if out_path != "-" or tgt is None else tgt
     else:

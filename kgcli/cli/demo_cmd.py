@@ -17,13 +17,12 @@ def demo(
     """Run kgc's main job on an embedded default: SmolLM2-135M, synthetic English NER + RE, CPU only."""
     import os
 
+    from kgcli import launch
     from kgcli.demo.run import DemoSettings, print_comparison, run_demo
 
-    threads = threads or int(os.environ.get("KGC_TORCH_THREADS") or 0) or None
     if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+        os.environ["KGC_TORCH_THREADS"] = str(threads)
+    launch.set_threads()
     result = run_demo(DemoSettings(out=out, steps=steps, train_texts=train_texts, test_texts=test_texts,
                                    max_new_tokens=max_new_tokens, data_only=data_only))
     if data_only:

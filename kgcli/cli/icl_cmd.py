@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import typer
 
-from kgcli.errors import KgcError, warn
+from kgcli.errors import KgcError
 
 
 def icl(
@@ -65,66 +64,28 @@ def icl(
                             max_tokens=max_tokens, json_mode=json_mode and not single, timeout=timeout,
                             retries=retries, backoff=backoff, api_key_env=api_key_env)
     if single:
-        request, chosen = _single_request(text, task, language, domain, labels, head_entity, head_type, tail_entity,
-                                          tail_type, instruction, examples, zero_shot, shots)
+        from kgcli.icl.single import prepare, show
+
+        request, chosen = prepare(text, task=task, language=language, domain=domain, labels=labels,
+                                  head_entity=head_entity, head_type=head_type, tail_entity=tail_entity,
+                                  tail_type=tail_type, instruction=instruction, examples=examples,
+                                  zero_shot=zero_shot, shots=shots)
     else:
         for flag, value in (("--task", task), ("--domain", domain), ("--labels", labels), ("--instruction", instruction),
                             ("--head-entity", head_entity), ("--zero-shot", zero_shot)):
             if value:
                 raise KgcError(f"{flag} is for single mode (--text); batch records carry their own instruction")
-        from kgcli.icl.batch import ShotPool
+        from kgcli.icl.batch import ShotPool, run_and_report
 
         pool = ShotPool(examples) if examples else None
     cache = None if no_cache else ReplyCache(cache_dir)
     client = ChatClient(settings, cache)
     try:
         if single:
-            _run_single(request, chosen, client, system, as_json, show_prompt)
+            show(request, chosen, client, system, as_json=as_json, show_prompt=show_prompt)
         else:
-            _run_batch(in_path, out_path, client, shots or 0, pool, system, concurrency, resume, overwrite)
+            run_and_report(in_path, out_path, client, shots=shots or 0, pool=pool, system=system,
+                           concurrency=concurrency, resume=resume, overwrite=overwrite)
     finally:
         if cache:
             cache.close()
-
-
-def _single_request(text, task, language, domain, labels, head_entity, head_type, tail_entity, tail_type,
-                    instruction, examples, zero_shot, shots):
-    from kgcli.icl.prompts import SingleRequest, load_examples, normalise_language, split_labels
-
-    if not task:
-        raise KgcError("single mode needs --task (ner, re, ee, rte or da)")
-    request = SingleRequest(task=task.lower(), language=normalise_language(language), text=text, domain=domain,
-                            labels=split_labels(labels), head_entity=head_entity, head_type=head_type,
-                            tail_entity=tail_entity, tail_type=tail_type, instruction=instruction)
-    request.check()
-    if zero_shot and examples:
-        raise KgcError("--zero-shot and --examples contradict each other")
-    chosen = [] if zero_shot else load_examples(examples, request.task, request.language)
-    return request, chosen if shots is None else chosen[:shots]
-
-
-def _run_single(request, examples, client, system, as_json, show_prompt) -> None:
-    from kgcli.icl.single import ask
-
-    result = ask(request, examples, client, system)
-    if show_prompt:
-        print(result.prompt, file=sys.stderr)
-    if as_json:
-        print(json.dumps({"prompt": result.prompt, "reply": result.reply, "extracted": result.extracted},
-                         ensure_ascii=False))
-        return
-    print(result.reply)
-    if result.extracted is not None:
-        print(json.dumps(result.extracted, ensure_ascii=False))
-
-
-def _run_batch(in_path, out_path, client, shots, pool, system, concurrency, resume, overwrite) -> None:
-    from kgcli.icl.batch import run_batch
-
-    stats = run_batch(in_path, out_path, client, shots=shots, pool=pool, system=system, concurrency=concurrency,
-                      resume=resume, overwrite=overwrite)
-    print(f"kgc: icl: {client.usage.summary(client.settings.model)}", file=sys.stderr)
-    if stats.skipped_done:
-        print(f"kgc: icl: resumed after {stats.skipped_done} records already in OUT", file=sys.stderr)
-    if stats.short_of_shots:
-        warn(f"{stats.short_of_shots} record(s) got fewer than {shots} examples (too few of their task)")

@@ -107,15 +107,12 @@ def write_data(out: Path, settings: DemoSettings) -> dict[str, Path]:
 
 
 def predict(preset: Any, test: Path, out_file: Path, adapters: list[str], settings: DemoSettings) -> None:
-    from kgcli.models import resolve_model_path
-    from kgcli.predict.hf import HFBackend, Sampling
-    from kgcli.predict.run import predict_file
+    from kgcli.predict.base import Sampling
+    from kgcli.predict.run import run_predict
+    from kgcli.resolve import Resolved
 
-    backend = HFBackend(preset, resolve_model_path(preset.base_model, preset.builder), adapters,
-                        Sampling(max_new_tokens=settings.max_new_tokens))
-    predict_file(str(test), str(out_file), backend.generate, backend.template, backend.tokenizer,
-                 batch_size=settings.batch_size, cutoff_len=preset.cutoff_len, overwrite=True)
-    del backend
+    run_predict(str(test), str(out_file), Resolved(preset, adapters), "hf",
+                Sampling(max_new_tokens=settings.max_new_tokens), {}, batch_size=settings.batch_size, overwrite=True)
     gc.collect()
 
 

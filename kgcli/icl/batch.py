@@ -16,14 +16,17 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, warn
 from kgcli.icl.client import ChatClient
 from kgcli.io import STDIO, display_name, open_resumable, read_jsonl
 from kgcli.progress import progress
+from kgcli.records import INPUT, INSTRUCTION, SCHEMA, parse_instruction
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,9 @@ def _instruction_parts(instruction: object, name: str, number: int) -> tuple[fro
     if not isinstance(instruction, str):
         raise KgcError("record has no 'instruction' string", name, number)
     try:
-        data = json.loads(instruction)
-        schema = frozenset(json.dumps(item, sort_keys=True, ensure_ascii=False) for item in data["schema"])
-        return schema, str(data["input"])
+        data = parse_instruction(instruction)
+        schema = frozenset(json.dumps(item, sort_keys=True, ensure_ascii=False) for item in data[SCHEMA])
+        return schema, str(data[INPUT])
     except (ValueError, KeyError, TypeError):
         raise KgcError("'instruction' is not an IEPile instruction (JSON with schema and input)", name, number) from None
 
@@ -57,8 +60,8 @@ class ShotPool:
             output = record.get("output")
             if not isinstance(output, str):
                 raise KgcError("an example needs an 'output' string (use the train split of kgc convert)", name, number)
-            schema, text = _instruction_parts(record.get("instruction"), name, number)
-            shot = Shot(record["instruction"], output, schema, text)
+            schema, text = _instruction_parts(record.get(INSTRUCTION), name, number)
+            shot = Shot(record[INSTRUCTION], output, schema, text)
             task = str(record.get("task", ""))
             self.by_task[task].append(shot)
             self.by_schema[task, schema].append(shot)
@@ -80,7 +83,7 @@ def build_messages(record: dict, shots: list[Shot], system: str | None) -> list[
     messages = [{"role": "system", "content": system}] if system else []
     for shot in shots:
         messages += [{"role": "user", "content": shot.instruction}, {"role": "assistant", "content": shot.output}]
-    messages.append({"role": "user", "content": record["instruction"]})
+    messages.append({"role": "user", "content": record[INSTRUCTION]})
     return messages
 
 
@@ -115,7 +118,7 @@ def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0
             break
 
     def messages_of(number: int, record: dict) -> list[dict]:
-        schema, text = _instruction_parts(record.get("instruction"), name, number)
+        schema, text = _instruction_parts(record.get(INSTRUCTION), name, number)
         chosen: list[Shot] = []
         if shots and pool is not None:
             chosen = pool.choose(str(record.get("task", "")), schema, text, shots, f"{record.get('id', '')}:{number}")
@@ -157,4 +160,15 @@ def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0
         executor.shutdown(wait=False, cancel_futures=True)
     if out_path != STDIO:
         out.close()
+    return stats
+
+
+def run_and_report(in_path: str, out_path: str, client: ChatClient, *, shots: int, **options: Any) -> BatchStats:
+    """``run_batch``, then token usage and cost, resumed records and short example pools on stderr."""
+    stats = run_batch(in_path, out_path, client, shots=shots, **options)
+    print(f"kgc: icl: {client.usage.summary(client.settings.model)}", file=sys.stderr)
+    if stats.skipped_done:
+        print(f"kgc: icl: resumed after {stats.skipped_done} records already in OUT", file=sys.stderr)
+    if stats.short_of_shots:
+        warn(f"{stats.short_of_shots} record(s) got fewer than {shots} examples (too few of their task)")
     return stats

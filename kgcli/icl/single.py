@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
+from kgcli.errors import KgcError
 from kgcli.icl.client import ChatClient
-from kgcli.icl.prompts import SingleRequest, build_prompt, parse_reply
+from kgcli.icl.prompts import (
+    SingleRequest,
+    build_prompt,
+    load_examples,
+    normalise_language,
+    parse_reply,
+    split_labels,
+)
 
 
 @dataclass
@@ -21,3 +31,33 @@ def ask(request: SingleRequest, examples: list[dict], client: ChatClient, system
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     reply = client.complete(messages).text
     return SingleResult(prompt, reply, parse_reply(request, reply))
+
+
+def prepare(text: str, *, task: str | None, language: str, labels: str | None, examples: str | None,
+            zero_shot: bool, shots: int | None, **fields: Any) -> tuple[SingleRequest, list[dict]]:
+    """The checked request for one text and the examples its prompt shows (``fields``: domain, instruction,
+    head/tail entity and type)."""
+    if not task:
+        raise KgcError("single mode needs --task (ner, re, ee, rte or da)")
+    request = SingleRequest(task=task.lower(), language=normalise_language(language), text=text,
+                            labels=split_labels(labels), **fields)
+    request.check()
+    if zero_shot and examples:
+        raise KgcError("--zero-shot and --examples contradict each other")
+    chosen = [] if zero_shot else load_examples(examples, request.task, request.language)
+    return request, chosen if shots is None else chosen[:shots]
+
+
+def show(request: SingleRequest, examples: list[dict], client: ChatClient, system: str | None, *,
+         as_json: bool = False, show_prompt: bool = False) -> None:
+    """Ask, then print the reply and, where it parses, what it states (or one JSON object with all three)."""
+    result = ask(request, examples, client, system)
+    if show_prompt:
+        print(result.prompt, file=sys.stderr)
+    if as_json:
+        print(json.dumps({"prompt": result.prompt, "reply": result.reply, "extracted": result.extracted},
+                         ensure_ascii=False))
+        return
+    print(result.reply)
+    if result.extracted is not None:
+        print(json.dumps(result.extracted, ensure_ascii=False))

@@ -11,23 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.loading import load_tokenizer, template_of
-from kgcli.predict.hf import Sampling
-from kgcli.presets import Preset
+from kgcli.predict.base import Setup
 
 
 class OpenAIBackend:
     name = "openai"
 
-    def __init__(self, preset: Preset, tokenizer_path: str, sampling: Sampling, *, api_base: str, served_model: str,
-                 api_key_env: str = "OPENAI_API_KEY", concurrency: int = 4, prompt_format: str = "text",
-                 max_retries: int = 5, timeout: float = 600.0):
+    def __init__(self, setup: Setup, *, api_base: str, served_model: str, api_key_env: str = "OPENAI_API_KEY",
+                 concurrency: int = 4, prompt_format: str = "text", max_retries: int = 5, timeout: float = 600.0):
         from openai import OpenAI
 
         if prompt_format not in ("text", "ids"):
             raise KgcError("--prompt-format must be text or ids")
-        self.template = template_of(preset)
-        self.tokenizer = load_tokenizer(tokenizer_path, self.template, preset.trust_remote_code)
+        self.template, self.tokenizer, sampling = setup.template, setup.tokenizer, setup.sampling
         self.sampling, self.served_model, self.prompt_format = sampling, served_model, prompt_format
         self.concurrency = max(1, concurrency)
         self.stop = [self.tokenizer.convert_ids_to_tokens(i) for i in self.template.stop_token_ids(self.tokenizer)]

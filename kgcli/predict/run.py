@@ -13,13 +13,18 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kgcli.errors import KgcError, warn
 from kgcli.io import display_name, open_resumable, read_jsonl
+from kgcli.predict.base import Sampling, load_setup, open_backend
 from kgcli.progress import progress
 from kgcli.prompting import fit_prompt
+from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, parse_instruction
 from kgcli.templates import Template
+
+if TYPE_CHECKING:
+    from kgcli.resolve import Resolved
 
 
 @dataclass
@@ -44,8 +49,11 @@ def output_schema(record: dict) -> dict:
     """The JSON schema an answer to this record must follow (its task, its chunk's schema elements)."""
     from kgcli.tasks import get_task
 
-    task = get_task(str(record.get("task", "")))
-    return task.output_schema(json.loads(record["instruction"])["schema"])
+    task = get_task(str(record.get(TASK, "")))
+    inner = parse_instruction(record.get(INSTRUCTION))
+    if inner is None:
+        raise ValueError("not an IEPile instruction")
+    return task.output_schema(inner[SCHEMA])
 
 
 def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]], template: Template,
@@ -69,7 +77,7 @@ def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]]
             for window in _windows(records, batch_size * 8):
                 prompts, schemas = [], []
                 for number, record in window:
-                    instruction = record.get("instruction")
+                    instruction = record.get(INSTRUCTION)
                     if not isinstance(instruction, str):
                         raise KgcError("record has no 'instruction' string", name, number)
                     ids, shortened = fit_prompt(template, tokenizer, instruction, cutoff_len)
@@ -94,7 +102,7 @@ def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]]
                         outputs[index] = text
                     while written < len(window) and outputs[written] is not None:
                         record = dict(window[written][1])
-                        record["output"] = outputs[written]
+                        record[OUTPUT] = outputs[written]
                         out.write(json.dumps(record, ensure_ascii=False) + "\n")
                         written += 1
                     out.flush()
@@ -135,3 +143,42 @@ def merge_parts(out_path: str, world: int) -> None:
         os.unlink(part_path(out_path, rank))
         if os.path.exists(part_path(out_path, rank) + ".done"):
             os.unlink(part_path(out_path, rank) + ".done")
+
+
+def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, sampling: Sampling,
+                backend_options: dict[str, Any], *, batch_size: int, cutoff_len: int | None = None,
+                resume: bool = False, overwrite: bool = False, guided_json: bool = False,
+                in_launcher: bool = False) -> PredictStats:
+    """A whole prediction run: tokenizer and template once, the backend started, every record answered,
+    the backend closed. Under ``accelerate launch`` each rank answers its share into a part file and rank 0
+    merges the parts back into input order."""
+    from kgcli.models import resolve_model_path
+    from kgcli.validate import check_adapters
+
+    preset = resolved.preset
+    check_adapters(preset, resolved.adapters, backend)
+    setup = load_setup(preset, resolve_model_path(preset.base_model, preset.builder), sampling, resolved.adapters)
+    engine = open_backend(backend, setup, **backend_options)
+    rank, world = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))) if in_launcher else (0, 1)
+    target = part_path(out_path, rank) if world > 1 else out_path
+    try:
+        stats = predict_file(in_path, target, engine.generate, setup.template, setup.tokenizer,
+                             batch_size=batch_size, cutoff_len=cutoff_len or preset.cutoff_len, resume=resume,
+                             overwrite=overwrite, guided_json=guided_json, shard=(rank, world))
+        if world > 1:
+            finish_shard(out_path, rank, world)
+    finally:
+        engine.close()
+    return stats
+
+
+def finish_shard(out_path: str, rank: int, world: int) -> None:
+    """Every rank marks its part done; rank 0 waits for all of them and merges the parts in input order."""
+    import time
+
+    open(part_path(out_path, rank) + ".done", "w").close()
+    if rank != 0:
+        return
+    while not all(os.path.exists(part_path(out_path, r) + ".done") for r in range(world)):
+        time.sleep(0.5)
+    merge_parts(out_path, world)

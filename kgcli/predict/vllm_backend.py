@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.loading import DTYPES, adapter_rank, device, load_tokenizer, template_of
-from kgcli.predict.hf import Sampling
-from kgcli.presets import Preset
-from kgcli.validate import VLLM_LORA_RANKS
+from kgcli.families import VLLM_LORA_RANKS
+from kgcli.loading import DTYPES, adapter_rank, device
+from kgcli.predict.base import Setup
 
 
 def vllm_python() -> str:
@@ -39,13 +38,10 @@ def vllm_python() -> str:
 class VLLMBackend:
     name = "vllm"
 
-    def __init__(self, preset: Preset, model_path: str, adapters: list[str], sampling: Sampling, *,
-                 tensor_parallel_size: int = 1, gpu_memory_utilization: float | None = None,
+    def __init__(self, setup: Setup, *, tensor_parallel_size: int = 1, gpu_memory_utilization: float | None = None,
                  max_model_len: int | None = None):
-        if len(adapters) > 1:
-            raise KgcError("vLLM serves one adapter per request: merge the others first (kgc merge)")
-        self.template = template_of(preset)
-        self.tokenizer = load_tokenizer(model_path, self.template, preset.trust_remote_code)
+        preset, model_path, adapters, sampling = setup.preset, setup.model_path, setup.adapters, setup.sampling
+        self.template, self.tokenizer = setup.template, setup.tokenizer
         on_gpu = device() != "cpu"
         config: dict[str, Any] = {
             "model": model_path, "dtype": DTYPES[preset.dtype],

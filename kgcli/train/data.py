@@ -15,6 +15,7 @@ from typing import Any
 from kgcli.errors import KgcError
 from kgcli.io import display_name, read_jsonl
 from kgcli.prompting import fit_prompt
+from kgcli.records import INSTRUCTION, OUTPUT
 from kgcli.templates import Template
 
 IGNORE = -100
@@ -59,7 +60,7 @@ def read_examples(path: str) -> Iterable[tuple[int, str, str]]:
     """(line, instruction, output) from converted train records; both fields must be non-empty strings."""
     name = display_name(path)
     for number, record in read_jsonl(path):
-        instruction, output = record.get("instruction"), record.get("output")
+        instruction, output = record.get(INSTRUCTION), record.get(OUTPUT)
         if not isinstance(instruction, str) or not instruction:
             raise KgcError("training record has no 'instruction' string", name, number)
         if not isinstance(output, str) or not output:

@@ -19,7 +19,7 @@ from kgcli.io import write_text_atomic
 from kgcli.loading import adapter_rank, device, load_model, load_tokenizer, template_of
 from kgcli.models import resolve_model_path
 from kgcli.progress import PlainLines, plain_progress
-from kgcli.train.config import TrainRequest
+from kgcli.train.config import TrainRequest, deepspeed_config
 from kgcli.train.data import Collator, EncodeStats, Limits, encode_file
 
 LOG_FILE = "trainer_log.jsonl"
@@ -79,7 +79,7 @@ def attach_method(model: Any, request: TrainRequest) -> Any:
         prepare_model_for_kbit_training,
     )
 
-    from kgcli.validate import family_targets
+    from kgcli.families import family_targets
 
     preset = request.preset
     if preset.finetuning_type == "full":
@@ -91,9 +91,7 @@ def attach_method(model: Any, request: TrainRequest) -> Any:
     if preset.bits in (4, 8):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     adapters = list(request.adapters)
-    for earlier in adapters[:-1]:
-        if preset.bits != 16:
-            raise KgcError("several adapters can be merged only into a 16-bit base (bits 16)")
+    for earlier in adapters[:-1]:  # into a 16-bit base only (validate.check_launch)
         model = PeftModel.from_pretrained(model, earlier).merge_and_unload()
     if adapters:
         model = PeftModel.from_pretrained(model, adapters[-1], is_trainable=True)
@@ -220,6 +218,9 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
 
 def train(request: TrainRequest) -> dict[str, Any]:
     """Run the training described by ``request`` in this process; returns a summary."""
+    from kgcli.validate import check_launch
+
+    check_launch(request.preset, deepspeed=request.deepspeed, adapters=request.adapters)
     import torch
     from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
 
@@ -251,6 +252,7 @@ def train(request: TrainRequest) -> dict[str, Any]:
         gradient_accumulation_steps=preset.gradient_accumulation_steps, num_train_epochs=preset.num_train_epochs,
         max_steps=preset.max_steps, learning_rate=preset.learning_rate, max_grad_norm=preset.max_grad_norm,
         optim=preset.optim, lr_scheduler_type=preset.lr_scheduler_type,
+        # transformers 5 reads a float below 1 in warmup_steps as a share of all steps (the old warmup_ratio)
         warmup_steps=preset.warmup_ratio, logging_steps=preset.logging_steps, logging_first_step=True,
         eval_strategy=preset.eval_strategy if valid else "no", eval_steps=preset.eval_steps,
         save_strategy=preset.save_strategy, save_steps=preset.save_steps, save_total_limit=preset.save_total_limit,
@@ -258,7 +260,7 @@ def train(request: TrainRequest) -> dict[str, Any]:
         fp16=on_gpu and preset.dtype == "fp16" and preset.bits == 16,
         use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, **_length_grouping(TrainingArguments),
         seed=preset.seed, data_seed=preset.seed, dataloader_num_workers=0, disable_tqdm=True,
-        deepspeed=None if not request.deepspeed else _deepspeed_path(request.deepspeed),
+        deepspeed=None if not request.deepspeed else deepspeed_config(request.deepspeed),
     )
     trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=examples,
                       eval_dataset=valid or None, processing_class=tokenizer,
@@ -297,11 +299,3 @@ def _length_grouping(arguments: Any) -> dict[str, Any]:
 
     names = inspect.signature(arguments.__init__).parameters
     return {"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in names else {"group_by_length": True}
-
-
-def _deepspeed_path(value: str) -> str:
-    from kgcli.train.config import deepspeed_config
-
-    return deepspeed_config(value)
-
-

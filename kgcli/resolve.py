@@ -1,0 +1,73 @@
+"""Preset resolution for the heavy commands (train, predict, merge): kgc's one load-and-validate step.
+
+preset (by name or file) → the seed's YAML (``--config``) → ``--set`` / ``--model`` / ``--dtype`` and the
+command's own overrides → adapters → every cross-field rule (``validate``), before anything heavy starts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kgcli.errors import KgcError
+from kgcli.presets import Preset, apply_overrides, build_preset, load_preset, parse_set_options
+
+Kind = Literal["train", "predict", "merge"]
+
+# A merge without a preset: the model folder brings its own weights; family and template come from --set.
+MERGE_DEFAULTS = {"name": "merge", "family": "llama", "template": "alpaca"}
+
+
+@dataclass
+class Resolved:
+    preset: Preset
+    adapters: list[str]
+    options: dict[str, Any] = field(default_factory=dict)  # run options from the seed's YAML (files, sampling)
+
+
+def split_adapters(value: str | None) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else []
+
+
+def resolve(kind: Kind, preset: str | None = None, *, config: str | None = None, model: str | None = None,
+            dtype: str | None = None, settings: list[str] | None = None, adapter: str | None = None,
+            extra: dict[str, Any] | None = None, hardware: bool = True) -> Resolved:
+    """The validated preset, its adapters (``--adapter``, else the seed YAML's ``checkpoint_dir``, else the
+    preset's own adapter for predict and merge) and the seed YAML's run options."""
+    from kgcli.seed_yaml import inference_config, training_config
+    from kgcli.validate import Hardware, validate
+
+    if preset is None and config is None and (kind != "merge" or model is None):
+        raise KgcError("--preset NAME or --model PATH is required" if kind == "merge"
+                       else "--preset NAME (or --config FILE.yaml) is required; see kgc presets list")
+    overrides = parse_set_options(settings or [])
+    if model:
+        overrides.update(base_model=model, builder=None)
+    if dtype:
+        overrides["dtype"] = dtype
+    overrides.update(extra or {})
+    base = load_preset(preset) if preset else None
+    options: dict[str, Any] = {}
+    defaults = MERGE_DEFAULTS if kind == "merge" else None
+    if config and kind == "train":
+        base, options = training_config(config, base)
+    elif config:
+        fields, options = inference_config(config)
+        overrides = {**fields, **overrides}
+        defaults = {"name": os.path.basename(config)}
+    if base is None:
+        resolved = build_preset({**(defaults or {}), **overrides}, source=config or "<preset>")
+    else:
+        resolved = apply_overrides(base, overrides)
+    adapters = split_adapters(adapter) or list(options.get("adapters") or [])
+    if not adapters and kind != "train" and resolved.adapter:
+        adapters = [resolved.adapter]
+    if kind == "merge":
+        validate(resolved)
+    else:
+        from kgcli.loading import adapter_rank
+
+        validate(resolved, Hardware.detect() if hardware else None,
+                 adapter_rank=adapter_rank(adapters[-1]) if adapters else None)
+    return Resolved(resolved, adapters, options)
