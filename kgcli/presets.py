@@ -1,6 +1,6 @@
 """The preset registry: one YAML file per preset, validated by a pydantic model (unknown keys are errors).
 
-Presets are looked up in the project's ``presets/`` folder (shipped inside the package as well), then in
+Presets are looked up in the repository's ``presets/`` folder (a wheel ships it as ``kgcli/builtin_presets/``), then in
 ``--presets-dir`` / ``KGC_PRESETS_DIR`` (a user's preset of the same name wins). Adding a model is adding a
 file.
 """
@@ -83,10 +83,13 @@ class Preset(BaseModel):
 
 
 def builtin_dirs() -> list[Path]:
-    """The repository's ``presets/`` (a checkout) and the copy shipped inside the package."""
+    """The presets shipped inside the package (a wheel install), else the repository's ``presets/`` (a
+    checkout or an editable install)."""
     here = Path(__file__).resolve().parent
-    dirs = [here.parent / "presets", here / "presets"]
-    return [d for d in dirs if d.is_dir()]
+    if (here / "builtin_presets").is_dir():
+        return [here / "builtin_presets"]
+    checkout = here.parent
+    return [checkout / "presets"] if (checkout / "pyproject.toml").is_file() and (checkout / "presets").is_dir() else []
 
 
 def search_dirs(extra: str | None = None) -> list[Path]:

@@ -13,7 +13,7 @@ Templates whose name contains ``llama2`` fold the system block into the query an
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -34,7 +34,6 @@ class Template:
     use_history: bool = True
     efficient_eos: bool = False
     replace_eos: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def folds_system(self) -> bool:
@@ -66,9 +65,6 @@ class Template:
         """Response ids + EOS: for one turn the seed's efficient_eos path appends the same single EOS."""
         ids = encode_pieces(tokenizer, [response])
         return ids + [tokenizer.eos_token_id]
-
-    def encode_pair(self, tokenizer: Any, query: str, response: str) -> tuple[list[int], list[int]]:
-        return self.encode_prompt(tokenizer, query), self.encode_response(tokenizer, response)
 
     def stop_token_ids(self, tokenizer: Any) -> list[int]:
         """EOS plus every stop word that is a single known token: always passed to generation."""

@@ -13,7 +13,16 @@ import random
 from typing import Any, ClassVar
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import STRING, Options, Task, array_of, easy_count, keys_no_positive, sample_negatives
+from kgcli.tasks.base import (
+    NAN,
+    STRING,
+    Options,
+    Task,
+    array_of,
+    easy_count,
+    keys_no_positive,
+    sample_negatives,
+)
 from kgcli.tasks.events import (
     by_type,
     check_event,
@@ -129,7 +138,7 @@ class EE(Task):
             trigger = event.get("trigger", "")
             if not isinstance(trigger, str):
                 continue
-            into["event"].append((key, "" if trigger == "NAN" else trigger))
+            into["event"].append((key, "" if trigger == NAN else trigger))
             arguments = event.get("arguments", {})
             if isinstance(arguments, dict):
                 collect_arguments(key, arguments, into["argument"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import Options, Task
+from kgcli.tasks.base import NAN, Options, Task
 from kgcli.tasks.events import check_event
 
 
@@ -37,4 +37,4 @@ class EET(Task):
 
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
         if isinstance(value, list):
-            into["main"].extend((v, key) for v in value if isinstance(v, str) and v != "NAN")
+            into["main"].extend((v, key) for v in value if isinstance(v, str) and v != NAN)

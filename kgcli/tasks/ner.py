@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import Options, Task
+from kgcli.tasks.base import NAN, Options, Task
 
 
 class NER(Task):
@@ -46,7 +46,7 @@ class NER(Task):
                 off_schema += 1
             elif value and type(value) is list:
                 for v in value:
-                    if type(v) is str and v != "NAN":
+                    if type(v) is str and v != NAN:
                         found.append((v, key))
         return off_schema
 
@@ -54,5 +54,5 @@ class NER(Task):
         if type(value) is list:
             found = into["main"]
             for v in value:
-                if type(v) is str and v != "NAN":
+                if type(v) is str and v != NAN:
                     found.append((v, key))

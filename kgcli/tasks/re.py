@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kgcli.schema import Schema, unique
-from kgcli.tasks.base import STRING, Options, Task, array_of
+from kgcli.tasks.base import NAN, STRING, Options, Task, array_of
 
 
 def pair_fields(value: dict) -> tuple[Any, Any]:
@@ -24,7 +24,7 @@ def collect_pairs(key: str, value: Any, into: list[tuple]) -> None:
     for item in value:
         if isinstance(item, dict):
             head, tail = pair_fields(item)
-            if isinstance(head, str) and isinstance(tail, str) and "NAN" not in (head, tail):
+            if isinstance(head, str) and isinstance(tail, str) and NAN not in (head, tail):
                 into.append((head, key, tail))
 
 
