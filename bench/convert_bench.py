@@ -36,8 +36,10 @@ def make_data(folder: Path, n: int) -> tuple[Path, Path]:
     src.parent.mkdir(parents=True)
     with open(src, "w", encoding="utf-8") as out:
         for i in range(n):
-            entities = [{"entity": f"名称{i}_{k}", "entity_type": rng.choice(TYPES)} for k in range(rng.randint(0, 3))]
-            text = "，".join(e["entity"] for e in entities) + f"在第{i}条新闻中被提及，相关报道引起了广泛关注。"
+            entities = [{"entity": f"名称{i}_{k}",
+                         "entity_type": rng.choice(TYPES)} for k in range(rng.randint(0, 3))]
+            text = ("，".join(e["entity"] for e in entities)
+                    + f"在第{i}条新闻中被提及，相关报道引起了广泛关注。")
             out.write(json.dumps({"text": text, "entity": entities}, ensure_ascii=False) + "\n")
     schema = folder / "bench" / "schema.json"
     schema.write_text(json.dumps(TYPES, ensure_ascii=False) + "\n[]\n{}\n", encoding="utf-8")
@@ -54,17 +56,23 @@ def main() -> None:
         rows = []
         for split in ("test", "train"):
             out = folder / f"{split}.json"
-            kgc = [sys.executable, "-m", "kgcli", "convert", str(src), str(out), "--task", "NER", "--split", split,
+            kgc = [sys.executable, "-m", "kgcli", "convert", str(src), str(out), "--task", "NER", "--split",
+                   split,
                    "--schema", str(schema)]
             wall, rss = run_measured(kgc)
-            base_wall, base_rss = run_measured([sys.executable, "-c", BASELINE, str(src), str(folder / "b.json"), split,
+            base_wall, base_rss = run_measured([sys.executable, "-c", BASELINE, str(src),
+                                                str(folder / "b.json"), split,
                                                 str(schema)])
             same = filecmp.cmp(out, folder / "b.json", shallow=False)
-            summarize(f"convert, {args.records:,} NER records, {split} split", f"{args.records / wall:,.0f} records/s, "
-                      f"{rss:.0f} MB", f"json all in memory: {args.records / base_wall:,.0f} records/s, {base_rss:.0f} MB",
+            summarize(f"convert, {args.records:,} NER records, {split} split",
+                      f"{args.records / wall:,.0f} records/s, "
+                      f"{rss:.0f} MB", f"json all in memory: {args.records / base_wall:,.0f} records/s, "
+                                       f"{base_rss:.0f} MB",
                       f"{base_wall / wall:.2f}x", "same bytes" if same else "BYTES DIFFER")
-            rows.append((f"kgc convert --split {split}", f"{args.records / wall:,.0f}", f"{rss:.0f}", f"{base_wall / wall:.2f}x", same))
-            rows.append((f"  baseline (json, all in memory) {split}", f"{args.records / base_wall:,.0f}", f"{base_rss:.0f}", "1.00x", ""))
+            rows.append((f"kgc convert --split {split}", f"{args.records / wall:,.0f}", f"{rss:.0f}",
+                         f"{base_wall / wall:.2f}x", same))
+            rows.append((f"  baseline (json, all in memory) {split}", f"{args.records / base_wall:,.0f}",
+                         f"{base_rss:.0f}", "1.00x", ""))
         print(f"convert benchmark: {args.records:,} NER records")
         print(table(rows, ("run", "records/s", "peak RSS MB", "speed vs baseline", "same bytes")))
 

@@ -25,7 +25,9 @@ from collections import Counter
 records = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]   # everything in memory
 groups = {}
 for r in records:
-    g = groups.setdefault(r["source"] + r["id"], {"gold": [(e["entity"], e["entity_type"]) for e in json.loads(r["label"])], "pred": []})
+    g = groups.setdefault(r["source"] + r["id"],
+                          {"gold": [(e["entity"], e["entity_type"]) for e in json.loads(r["label"])],
+                           "pred": []})
     try:
         out = json.loads(r["output"])
     except json.JSONDecodeError:
@@ -57,14 +59,17 @@ def make_predictions(path: Path, n: int) -> None:
     rng = random.Random(0)
     schema = path.parent / "schema.json"
     schema.write_text(json.dumps(TYPES, ensure_ascii=False) + "\n[]\n{}\n", encoding="utf-8")
-    converter = Converter(ConvertConfig(task="NER", split="test", schema_path=str(schema), source="bench", split_num=-1))
+    converter = Converter(ConvertConfig(task="NER", split="test", schema_path=str(schema), source="bench",
+                                        split_num=-1))
     with open(path, "w", encoding="utf-8") as out:
         for i in range(n):
-            entities = [{"entity": f"名称{i}_{k}", "entity_type": rng.choice(TYPES)} for k in range(rng.randint(0, 3))]
+            entities = [{"entity": f"名称{i}_{k}",
+                         "entity_type": rng.choice(TYPES)} for k in range(rng.randint(0, 3))]
             text = "，".join(e["entity"] for e in entities) + f"在第{i}条新闻中被提及。"
             for line in converter.convert_record({"text": text, "entity": entities}, ("gen", i)):
                 record = json.loads(line)
-                answer = {t: [e["entity"] for e in entities if e["entity_type"] == t and rng.random() < 0.8] for t in TYPES}
+                answer = {t: [e["entity"] for e in entities if e["entity_type"] == t and rng.random() < 0.8]
+                          for t in TYPES}
                 record["output"] = json.dumps(answer, ensure_ascii=False)
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
@@ -77,18 +82,25 @@ def main() -> None:
         path = Path(tmp) / "pred.json"
         make_predictions(path, args.records)
         report = Path(tmp) / "report.json"
-        wall, rss = run_measured([sys.executable, "-m", "kgcli", "eval", str(path), "--task", "NER", "--format", "json",
+        wall, rss = run_measured([sys.executable, "-m", "kgcli", "eval", str(path), "--task", "NER",
+                                  "--format", "json",
                                   "--out", str(report)])
         base_wall, base_rss = run_measured([sys.executable, "-c", BASELINE, str(path)])
-        inner = subprocess.run([sys.executable, "-c", INNER, str(path)], capture_output=True, text=True, check=True)
+        inner = subprocess.run([sys.executable, "-c", INNER, str(path)], capture_output=True, text=True,
+                               check=True)
         inner_seconds = float(inner.stdout)
         total = json.loads(report.read_text())["total"]
-        rows = [("kgc eval --task NER (wall, incl. start-up)", f"{args.records / wall:,.0f}", f"{rss:.0f}", f"{base_wall / wall:.2f}x", total["F1"]),
-                ("  evaluate_file() alone (after imports)", f"{args.records / inner_seconds:,.0f}", "", "", ""),
-                ("  baseline (json, all in memory)", f"{args.records / base_wall:,.0f}", f"{base_rss:.0f}", "1.00x", "")]
-        summarize(f"eval, {args.records:,} NER predictions", f"{args.records / wall:,.0f} records/s, {rss:.0f} MB",
+        rows = [("kgc eval --task NER (wall, incl. start-up)", f"{args.records / wall:,.0f}", f"{rss:.0f}",
+                 f"{base_wall / wall:.2f}x", total["F1"]),
+                ("  evaluate_file() alone (after imports)", f"{args.records / inner_seconds:,.0f}", "", "",
+                 ""),
+                ("  baseline (json, all in memory)", f"{args.records / base_wall:,.0f}", f"{base_rss:.0f}",
+                 "1.00x", "")]
+        summarize(f"eval, {args.records:,} NER predictions",
+                  f"{args.records / wall:,.0f} records/s, {rss:.0f} MB",
                   f"json all in memory: {args.records / base_wall:,.0f} records/s, {base_rss:.0f} MB",
-                  f"{base_wall / wall:.2f}x", f"wall incl. start-up; evaluate_file alone {args.records / inner_seconds:,.0f}/s")
+                  f"{base_wall / wall:.2f}x", f"wall incl. start-up; evaluate_file alone "
+                                              f"{args.records / inner_seconds:,.0f}/s")
         print(f"eval benchmark: {args.records:,} NER predictions")
         print(table(rows, ("run", "records/s", "peak RSS MB", "speed vs baseline", "F1")))
 

@@ -24,16 +24,19 @@ def make_records(folder: Path, n: int) -> Path:
     from kgcli.convert import ConvertConfig, convert_file
 
     rng = random.Random(0)
-    people, cities = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank"], ["Paris", "Rome", "Oslo", "Lima", "Kyoto"]
+    people, cities = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank"], ["Paris", "Rome", "Oslo", "Lima",
+                                                                          "Kyoto"]
     with open(folder / "raw.json", "w") as out:
         for _ in range(n):
             person, city = rng.choice(people), rng.choice(cities)
-            filler = " ".join(rng.choice(["the", "report", "said", "many", "people", "agreed"]) for _ in range(rng.randint(3, 30)))
+            filler = " ".join(rng.choice(["the", "report", "said", "many", "people",
+                                          "agreed"]) for _ in range(rng.randint(3, 30)))
             out.write(json.dumps({"text": f"{person} moved to {city}; {filler}.",
                                   "entity": [{"entity": person, "entity_type": "person"}]}) + "\n")
     (folder / "schema.json").write_text('["person", "city", "organization"]\n[]\n{}\n')
     convert_file(str(folder / "raw.json"), str(folder / "test.json"), ConvertConfig(
-        task="NER", language="en", split="test", schema_path=str(folder / "schema.json"), source="bench", split_num=-1))
+        task="NER", language="en", split="test", schema_path=str(folder / "schema.json"), source="bench",
+        split_num=-1))
     return folder / "test.json"
 
 
@@ -93,9 +96,11 @@ def main() -> None:
         if name != base[0]:
             summarize(f"predict, SmolLM2-135M, {len(prompts)} records, {args.max_new_tokens} new tokens: "
                       f"{name.split(' ', 1)[1]}", f"{len(prompts) / seconds:.2f} samples/s",
-                      f"one generate per record: {len(prompts) / base[2]:.2f} samples/s", f"{base[2] / seconds:.2f}x",
+                      f"one generate per record: {len(prompts) / base[2]:.2f} samples/s",
+                      f"{base[2] / seconds:.2f}x",
                       f"{same}/{len(prompts)} outputs identical")
-    print(f"predict benchmark: SmolLM2-135M, {len(prompts)} records, max_new_tokens {args.max_new_tokens}, greedy")
+    print(f"predict benchmark: SmolLM2-135M, {len(prompts)} records, max_new_tokens {args.max_new_tokens}, "
+          "greedy")
     print(table(rows, ("run", "samples/s", "gen tokens/s", "vs (a)", "same output as (a)")))
 
 

@@ -36,7 +36,8 @@ def machine() -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, {gpu}; Python {platform.python_version()}, torch {torch.__version__}")
+    return (f"{cpu}, {os.cpu_count()} cores, {gpu}; Python {platform.python_version()}, torch "
+            f"{torch.__version__}")
 
 
 def main() -> None:
@@ -55,7 +56,8 @@ def main() -> None:
     print("| benchmark | kgc | baseline (same process run) | ratio | note |")
     print("|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['benchmark']} | {row['figure']} | {row['baseline']} | {row['ratio']} | {row['note']} |")
+        print(f"| {row['benchmark']} | {row['figure']} | {row['baseline']} | {row['ratio']} | {row['note']} "
+              "|")
 
 
 if __name__ == "__main__":

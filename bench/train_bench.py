@@ -27,14 +27,16 @@ def make_records(folder: Path, n: int = 96) -> Path:
     with open(folder / "raw.json", "w") as out:
         for _ in range(n):
             person, city = rng.choice(names), rng.choice(cities)
-            filler = " ".join(rng.choice(["the", "report", "said", "that", "later", "many", "people", "agreed"])
+            filler = " ".join(rng.choice(["the", "report", "said", "that", "later", "many", "people",
+                                          "agreed"])
                               for _ in range(rng.choice([4, 12, 40, 90])))
             text = f"{person} moved to {city}; {filler}."
             out.write(json.dumps({"text": text, "entity": [{"entity": person, "entity_type": "person"},
                                                            {"entity": city, "entity_type": "city"}]}) + "\n")
     (folder / "schema.json").write_text('["person", "city", "organization"]\n[]\n{}\n')
     convert_file(str(folder / "raw.json"), str(folder / "train.json"),
-                 ConvertConfig(task="NER", language="en", schema_path=str(folder / "schema.json"), source="bench"))
+                 ConvertConfig(task="NER", language="en", schema_path=str(folder / "schema.json"),
+                               source="bench"))
     return folder / "train.json"
 
 
@@ -57,9 +59,11 @@ def baseline(train_file: Path, preset, steps: int, out: Path) -> float:
     path = str(build_tiny_llama())
     tokenizer = AutoTokenizer.from_pretrained(path)
     examples = encode_file(str(train_file), get_template(preset.template), tokenizer,
-                           Limits(preset.cutoff_len, preset.max_source_length, preset.max_target_length), EncodeStats())
+                           Limits(preset.cutoff_len, preset.max_source_length,
+                                  preset.max_target_length), EncodeStats())
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(path), LoraConfig(
-        task_type="CAUSAL_LM", r=preset.lora_r, lora_alpha=preset.lora_alpha, lora_dropout=preset.lora_dropout,
+        task_type="CAUSAL_LM", r=preset.lora_r, lora_alpha=preset.lora_alpha,
+        lora_dropout=preset.lora_dropout,
         target_modules=preset.lora_target_modules))
     counted = {"tokens": 0}
     seq2seq = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
@@ -68,7 +72,8 @@ def baseline(train_file: Path, preset, steps: int, out: Path) -> float:
         counted["tokens"] += sum(len(item["input_ids"]) for item in batch)
         return seq2seq(batch)
 
-    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=preset.per_device_train_batch_size,
+    args = TrainingArguments(output_dir=str(out),
+                             per_device_train_batch_size=preset.per_device_train_batch_size,
                              max_steps=steps, learning_rate=preset.learning_rate, use_cpu=True, report_to=[],
                              remove_unused_columns=False, save_strategy="no", disable_tqdm=True, seed=42)
     trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collate)
@@ -90,16 +95,20 @@ def main() -> None:
     from kgcli.train.config import TrainRequest
     from kgcli.train.run import train
 
-    preset = apply_overrides(load_preset("tiny-random-llama-lora"), {"max_steps": args.steps, "logging_steps": 10})
+    preset = apply_overrides(load_preset("tiny-random-llama-lora"),
+                             {"max_steps": args.steps, "logging_steps": 10})
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         train_file = make_records(folder)
         base = baseline(train_file, preset, args.steps, folder / "baseline")
-        summary = train(TrainRequest(preset=preset, train_file=str(train_file), output_dir=str(folder / "kgc")))
+        summary = train(TrainRequest(preset=preset, train_file=str(train_file),
+                                     output_dir=str(folder / "kgc")))
         ours = summary["tokens_per_second"]
-    summarize(f"train, tiny random Llama, LoRA r {preset.lora_r}, {args.steps} steps, {args.threads} thread(s)",
+    summarize(f"train, tiny random Llama, LoRA r {preset.lora_r}, {args.steps} steps, {args.threads} "
+              "thread(s)",
               f"{ours:,.0f} tokens/s", f"Trainer + peft: {base:,.0f} tokens/s", f"{ours / base:.2f}x")
-    print(f"train benchmark: tiny random Llama, LoRA r {preset.lora_r}, batch {preset.per_device_train_batch_size}, "
+    print(f"train benchmark: tiny random Llama, LoRA r {preset.lora_r}, batch "
+          f"{preset.per_device_train_batch_size}, "
           f"{args.steps} steps, {args.threads} thread(s)")
     print(table([("kgc train (length-grouped)", f"{ours:,.0f}", f"{ours / base:.2f}x"),
                  ("  Trainer + peft baseline (random batches)", f"{base:,.0f}", "1.00x")],

@@ -130,11 +130,13 @@ class ConvertStats:
             names = ", ".join(f"{k!r}×{v}" for k, v in self.unknown_types.most_common(5))
             warn(f"{total} annotation(s) use types not in the schema (still used, as in the seed): {names}")
         if self.duplicate_texts:
-            warn(f"{self.duplicate_texts} record(s) repeat an earlier text: they share its id, and eval merges them")
+            warn(f"{self.duplicate_texts} record(s) repeat an earlier text: they share its id, and eval "
+                 "merges them")
 
 
 def load_hard_negatives(path: str, key: str | None) -> dict[str, list[str]]:
-    """A flat ``{key: [keys]}`` dictionary, or a slice ``TASK/DATASET`` of IEPile's nested ``hard_dict.json``."""
+    """A flat ``{key: [keys]}`` dictionary, or a slice ``TASK/DATASET`` of IEPile's nested
+    ``hard_dict.json``."""
     data = read_json_file(path)
     if key:
         for part in key.split("/"):
@@ -146,7 +148,8 @@ def load_hard_negatives(path: str, key: str | None) -> dict[str, list[str]]:
     for name, value in data.items():
         if isinstance(value, dict):
             raise KgcError(
-                "this is a nested {task: {dataset: {...}}} dictionary; pick one with --hard-negatives-key TASK/DATASET",
+                "this is a nested {task: {dataset: {...}}} dictionary; pick one with --hard-negatives-key "
+                "TASK/DATASET",
                 path,
             )
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -249,7 +252,8 @@ class Converter:
         task, stats, known, seen = self.task, self.stats, self._known, self._seen_ids
         read_items, drops_empty = task.read_test_items, task.drops_empty
         write, sha256 = self.layout.test_lines, hashlib.sha256
-        fixed = self._test_prefixes or (None if task.schema_from_record else self._test_instruction_prefixes(None))
+        fixed = self._test_prefixes or (None if task.schema_from_record
+                                        else self._test_instruction_prefixes(None))
         for number, record in records:
             stats.records_in += 1
             text = record.get("text")
@@ -288,7 +292,8 @@ def _convert_shard(lines: list[bytes], first_line: int, index: int,
     return converter.partial()
 
 
-def convert_parallel(in_path: str, name: str, config: ConvertConfig, out: IO[str], out_dir: str) -> ConvertStats:
+def convert_parallel(in_path: str, name: str, config: ConvertConfig, out: IO[str],
+                     out_dir: str) -> ConvertStats:
     """The test split of a large file by several processes (it needs no random generator): each shard is
     converted into a part file beside OUT and the parts are appended in order to the open OUT. Output bytes,
     warnings and error messages are those of the one-process path."""
@@ -296,7 +301,8 @@ def convert_parallel(in_path: str, name: str, config: ConvertConfig, out: IO[str
     stats, seen = ConvertStats(), set()
     out.flush()
     try:
-        with contextlib.closing(shards.map_shards(in_path, _convert_shard, (config, name, prefix))) as results:
+        with contextlib.closing(shards.map_shards(in_path, _convert_shard,
+                                                  (config, name, prefix))) as results:
             for index, (part_stats, ids) in results:
                 stats.merge(part_stats)
                 seen.update(ids)
@@ -312,7 +318,8 @@ def convert_parallel(in_path: str, name: str, config: ConvertConfig, out: IO[str
 def resolve_source(config: ConvertConfig, in_path: str) -> None:
     if config.source is None:
         if in_path == STDIO:
-            raise KgcError("--source NAME is required when reading stdin (the seed takes the input's folder name)")
+            raise KgcError("--source NAME is required when reading stdin (the seed takes the input's folder "
+                           "name)")
         config.source = default_source(in_path)
 
 

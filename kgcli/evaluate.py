@@ -90,7 +90,8 @@ def _scores(into: dict[str, Any], metrics: dict[str, Counts], legacy: bool) -> N
         p, r, f = prf(counts, legacy)
         prefix = "" if metric == "main" else f"{metric}_"
         into[f"{prefix}P"], into[f"{prefix}R"], into[f"{prefix}F1"] = p, r, f
-        into[f"{prefix}tp"], into[f"{prefix}pred"], into[f"{prefix}gold"] = counts.tp, counts.pred, counts.gold
+        into[f"{prefix}tp"], into[f"{prefix}pred"] = counts.tp, counts.pred
+        into[f"{prefix}gold"] = counts.gold
 
 
 class Tally:
@@ -163,7 +164,8 @@ class Group:
 
     __slots__ = ("task", "tally", "remaining", "tables", "seen")
 
-    def __init__(self, task: Task, tally: Tally, remaining: dict[str, dict[tuple, int]], tables: dict[str, Any],
+    def __init__(self, task: Task, tally: Tally, remaining: dict[str, dict[tuple, int]],
+                 tables: dict[str, Any],
                  seen: dict[str, set] | None):
         self.task, self.tally, self.remaining, self.tables, self.seen = task, tally, remaining, tables, seen
 
@@ -225,14 +227,16 @@ class Evaluator:
                         key = f"{task_name}\x1f{'None' if source is None else source}\x1f{record_id}"
                     if key != open_key:
                         if open_key is not None:
-                            settled = group.seen is None and not any(map(any, map(dict.values, group.remaining.values())))
+                            settled = group.seen is None and not any(map(any, map(dict.values,
+                                                                                  group.remaining.values())))
                             done[open_key] = None if settled else group
                             open_key = None
                         group = self._group(key, record)
                         open_key = key
                 except (ValueError, KgcError) as exc:
                     if not self.skip_bad:
-                        raise KgcError(exc.message if isinstance(exc, KgcError) else str(exc), name, number) from None
+                        raise KgcError(exc.message if isinstance(exc, KgcError) else str(exc), name,
+                                       number) from None
                     self.bad_lines += 1
                     continue
                 answer = None
@@ -316,7 +320,8 @@ class Evaluator:
         return Group(task, tally, gold, tables, {m: set() for m in task.metrics} if self.set_mode else None)
 
     def _tables_for(self, task: Task, record: dict) -> dict[str, Any]:
-        """The record's report block (key "") and its (gold, predicted, hit) type lists per metric of the task;
+        """The record's report block (key "") and its (gold, predicted, hit) type lists per metric of the
+        task;
         cached by task while there is one block."""
         tally = self._tally_for(record)
         tables: dict[str, Any] = {m: tally.table(m) for m in task.metrics}

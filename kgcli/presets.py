@@ -1,6 +1,7 @@
 """The preset registry: one YAML file per preset, validated by a pydantic model (unknown keys are errors).
 
-Presets are looked up in the repository's ``presets/`` folder (a wheel ships it as ``kgcli/builtin_presets/``), then in
+Presets are looked up in the repository's ``presets/`` folder (a wheel ships it as
+``kgcli/builtin_presets/``), then in
 ``--presets-dir`` / ``KGC_PRESETS_DIR`` (a user's preset of the same name wins). Adding a model is adding a
 file.
 """
@@ -72,7 +73,8 @@ class Preset(BaseModel):
     def _split_targets(cls, value: Any) -> Any:
         """A list, or a comma string (``q_proj,v_proj``); never evaluated as code (the seed eval()s it)."""
         if isinstance(value, str):
-            return [part.strip() for part in value.strip("[]").replace("'", "").replace('"', "").split(",") if part.strip()]
+            return [part.strip() for part in value.strip("[]").replace("'", "").replace('"', "").split(",")
+                    if part.strip()]
         return value
 
     def resolved_targets(self, family_targets: list[str]) -> list[str]:
@@ -89,7 +91,9 @@ def builtin_dirs() -> list[Path]:
     if (here / "builtin_presets").is_dir():
         return [here / "builtin_presets"]
     checkout = here.parent
-    return [checkout / "presets"] if (checkout / "pyproject.toml").is_file() and (checkout / "presets").is_dir() else []
+    if (checkout / "pyproject.toml").is_file() and (checkout / "presets").is_dir():
+        return [checkout / "presets"]
+    return []
 
 
 def search_dirs(extra: str | None = None) -> list[Path]:

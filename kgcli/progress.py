@@ -33,7 +33,8 @@ class PlainLines:
 
 
 @contextlib.contextmanager
-def progress(description: str, total: int | None = None, unit: str = "records") -> Iterator[Callable[..., None]]:
+def progress(description: str, total: int | None = None,
+             unit: str = "records") -> Iterator[Callable[..., None]]:
     """Yield ``advance(n=1, **fields)``; a no-op unless stderr is a TTY (or plain lines are asked for)."""
     if plain_progress():
         lines, done, started = PlainLines(), 0, time.perf_counter()
@@ -43,7 +44,8 @@ def progress(description: str, total: int | None = None, unit: str = "records") 
             done += n
             rate = done / max(time.perf_counter() - started, 1e-9)
             of = f"/{total}" if total else ""
-            lines.tick(f"{description}: {done}{of} {unit} ({rate:,.2f}/s)", force=bool(total and done >= total))
+            lines.tick(f"{description}: {done}{of} {unit} ({rate:,.2f}/s)",
+                       force=bool(total and done >= total))
 
         yield advance_plain
         return

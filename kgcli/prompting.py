@@ -29,7 +29,8 @@ def shorten_input(instruction: str, keep_chars: int) -> str:
     return instruction[:keep_chars]
 
 
-def fit_prompt(template: Template, tokenizer: Any, instruction: str, budget: int) -> tuple[list[int] | None, bool]:
+def fit_prompt(template: Template, tokenizer: Any, instruction: str,
+               budget: int) -> tuple[list[int] | None, bool]:
     """(prompt ids within ``budget``, shortened?); None when even an empty input text does not fit."""
     prompt = template.encode_prompt(tokenizer, instruction)
     if len(prompt) <= budget:

@@ -33,8 +33,9 @@ class RecordLayout:
 
     def __init__(self, task: str, source: str, sentence: str):
         self.instruction_head = '{"instruction": ' + encode_str(sentence) + ", " + SCHEMA_MARK
-        self.train_head = '{"task": ' + encode_str(task) + ', "source": ' + encode_str(source) + ', "instruction": '
-        self.test_head = '", "task": ' + encode_str(task) + ', "source": ' + encode_str(source) + ', "instruction": '
+        sources = ', "source": ' + encode_str(source) + ', "instruction": '
+        self.train_head = '{"task": ' + encode_str(task) + sources
+        self.test_head = '", "task": ' + encode_str(task) + sources
 
     def prefix(self, elements: list[Any]) -> str:
         """The instruction string up to (not including) its encoded input text."""
@@ -73,7 +74,8 @@ def head_end(span: tuple[int, int]) -> int:
 
 
 def parse_instruction(instruction: Any) -> dict[str, Any] | None:
-    """The instruction's ``{"instruction", "schema", "input"}`` object (None: not a JSON object); callers check
+    """The instruction's ``{"instruction", "schema", "input"}`` object (None: not a JSON object); callers
+    check
     the fields they need."""
     if not isinstance(instruction, str):
         return None

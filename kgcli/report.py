@@ -37,7 +37,8 @@ def print_table(report: dict[str, Any]) -> None:
     for column in (*columns, *_COUNTS):
         table.add_column(column, justify="right")
     for name, block in report.items():
-        table.add_row(name, *(f"{block.get(c, 0):.2f}" for c in columns), *(str(block.get(c, 0)) for c in _COUNTS))
+        table.add_row(name, *(f"{block.get(c, 0):.2f}" for c in columns),
+                      *(str(block.get(c, 0)) for c in _COUNTS))
     console.print(table)
     per_type = report["total"].get("per_type") or {}
     if per_type:

@@ -23,7 +23,8 @@ MERGE_DEFAULTS = {"name": "merge", "family": "llama", "template": "alpaca"}
 class Resolved:
     preset: Preset
     adapters: list[str]
-    options: dict[str, Any] = field(default_factory=dict)  # run options from the seed's YAML (files, sampling)
+    # run options from the seed's YAML (files, sampling)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def split_adapters(value: str | None) -> list[str]:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 
 
-def read_seed_yaml(path: str, keys: dict[str, str | None], what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_seed_yaml(path: str, keys: dict[str, str | None],
+                   what: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the file's arguments, preset fields from them); ``keys`` maps seed keys to preset fields (None: not
     a preset field)."""
     data = read_yaml(path) or {}
@@ -83,7 +84,8 @@ def training_config(path: str, base: Preset | None) -> tuple[Preset, dict[str, A
 # The seed's inference YAML keys (spec §5.2, §5.5) → preset fields / run options.
 INFERENCE_KEYS = {
     "model_name_or_path": "base_model", "model_name": "family", "template": "template", "bits": "bits",
-    "cutoff_len": "cutoff_len", "max_new_tokens": "max_new_tokens", "checkpoint_dir": None, "input_file": None,
+    "cutoff_len": "cutoff_len", "max_new_tokens": "max_new_tokens", "checkpoint_dir": None,
+    "input_file": None,
     "output_file": None, "bf16": None, "fp16": None, "temperature": None, "top_p": None, "top_k": None,
     "num_beams": None, "output_dir": None, "predict_with_generate": None, "do_predict": None,
     "max_source_length": "max_source_length", "max_target_length": "max_target_length", "stage": None,
@@ -122,7 +124,8 @@ def convert_config(path: str) -> tuple[ConvertConfig, str | None, str | None]:
     mode = data.get("mode")
     section = data.get(mode) if isinstance(mode, str) else None
     if not isinstance(section, dict):
-        raise KgcError(f"'mode: {mode}' names no section of the file (sections: {', '.join(k for k in data if k != 'mode')})", path)
+        raise KgcError(f"'mode: {mode}' names no section of the file (sections: "
+                       f"{', '.join(k for k in data if k != 'mode')})", path)
     known = {"src_path", "tgt_path", "schema_path", "language", "task", "split_num", "random_sort", "split",
              "cluster_mode", "hard_negative_path", "neg_schema", "seed", "source"}
     unknown = sorted(set(section) - known)

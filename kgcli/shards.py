@@ -117,7 +117,8 @@ def map_shards(path: str, work: Callable[[list[bytes], int, int, Any], Any], ext
 
 
 def append_file(part_path: str, out: IO[str]) -> None:
-    """Append a worker's part file to the open OUT, inside the kernel where possible (no copy through Python)."""
+    """Append a worker's part file to the open OUT, inside the kernel where possible (no copy through
+    Python)."""
     out.flush()
     with open(part_path, "rb") as part:
         size = os.fstat(part.fileno()).st_size

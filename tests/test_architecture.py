@@ -33,8 +33,10 @@ def import_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-                # `from kgcli import shards` names a module; `from kgcli.io import read_jsonl` names the module io
+                    base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
+                                    + ([base] if base else []))
+                # `from kgcli import shards` names a module; `from kgcli.io import read_jsonl` names the
+                # module io
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
             for target in targets:
                 if target in modules and target != name and target != "kgcli":
@@ -102,7 +104,8 @@ def test_imports_run_down_the_floors():
             assert not any(t.startswith("kgcli.cli") for t in targets), name
     # The foundations stay at the bottom: errors, io, records, shards, task modules import no stage.
     stages = {"kgcli.convert", "kgcli.evaluate", "kgcli.predict.run", "kgcli.train.run", "kgcli.resolve"}
-    for low in ("kgcli.errors", "kgcli.io", "kgcli.records", "kgcli.shards", "kgcli.tasks.base", "kgcli.tasks.ner"):
+    for low in ("kgcli.errors", "kgcli.io", "kgcli.records", "kgcli.shards", "kgcli.tasks.base",
+                "kgcli.tasks.ner"):
         assert level[low] < min(level[s] for s in stages), low
     for name, targets in graph.items():
         assert all(level[t] < level[name] for t in targets), name

@@ -32,13 +32,15 @@ def test_same_bytes_in_two_processes_with_different_hash_seeds(tmp_path):
     for hash_seed in ("1", "12345"):
         out = tmp_path / f"out{hash_seed}.json"
         result = run_kgc("convert", str(folder / "train.json"), str(out), "--task", "NER", "--schema",
-                         str(folder / "schema.json"), "--random-sort", "--neg-schema", "0.5", "--split-num", "3",
+                         str(folder / "schema.json"), "--random-sort", "--neg-schema", "0.5", "--split-num",
+                         "3",
                          env={"PYTHONHASHSEED": hash_seed})
         assert result.returncode == 0, result.stderr_text
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 40
     other_seed = tmp_path / "seed7.json"
-    run_kgc("convert", str(folder / "train.json"), str(other_seed), "--task", "NER", "--schema", str(folder / "schema.json"),
+    run_kgc("convert", str(folder / "train.json"), str(other_seed), "--task", "NER", "--schema",
+            str(folder / "schema.json"),
             "--random-sort", "--neg-schema", "0.5", "--split-num", "3", "--seed", "7", check=True)
     assert other_seed.read_bytes() != outputs[0]
 
@@ -46,9 +48,11 @@ def test_same_bytes_in_two_processes_with_different_hash_seeds(tmp_path):
 def test_neg_schema_between_0_and_1_samples_some_negatives(tmp_path):
     folder = dataset(tmp_path)
     out = tmp_path / "out.json"
-    run_kgc("convert", str(folder / "train.json"), str(out), "--task", "NER", "--schema", str(folder / "schema.json"),
+    run_kgc("convert", str(folder / "train.json"), str(out), "--task", "NER", "--schema",
+            str(folder / "schema.json"),
             "--neg-schema", "0.5", "--split-num", "-1", check=True)
-    sizes = [len(json.loads(json.loads(line)["instruction"])["schema"]) for line in out.read_text().splitlines()]
+    sizes = [len(json.loads(json.loads(line)["instruction"])["schema"])
+             for line in out.read_text().splitlines()]
     assert len(sizes) == 40 and 1 <= min(sizes) and max(sizes) <= 8 and len(set(sizes)) > 2
 
 
@@ -58,7 +62,8 @@ def test_seed_yaml_config_train_and_test(tmp_path):
         config = tmp_path / f"convert_{mode}.yaml"
         config.write_text(
             f"mode: {mode}\n"
-            "train:\n  src_path: MSRA/train.json\n  tgt_path: train_out.json\n  schema_path: MSRA/schema.json\n"
+            "train:\n  src_path: MSRA/train.json\n  tgt_path: train_out.json\n  schema_path: "
+            "MSRA/schema.json\n"
             "  language: zh\n  task: NER\n  split_num: 6\n  random_sort: true\n  split: train\n"
             "test:\n  src_path: MSRA/train.json\n  tgt_path: test_out.json\n  schema_path: MSRA/schema.json\n"
             "  language: zh\n  task: NER\n  split_num: 6\n  split: test\n", encoding="utf-8")
@@ -70,9 +75,11 @@ def test_seed_yaml_config_train_and_test(tmp_path):
 
 def test_stdin_stdout_pipe_into_head(tmp_path):
     folder = dataset(tmp_path, n=2000)
-    command = (f"cat {folder / 'train.json'} | {sys.executable} -m kgcli convert --task NER --language zh --split test "
+    command = (f"cat {folder / 'train.json'} | {sys.executable} -m kgcli convert --task NER --language zh "
+               "--split test "
                f"--schema {folder / 'schema.json'} --source MSRA - - | head -n 3")
-    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True,
+                            cwd=ROOT)
     lines = result.stdout.splitlines()
     assert len(lines) == 3 and all(json.loads(line)["source"] == "MSRA" for line in lines)
     assert "Traceback" not in result.stderr
@@ -90,17 +97,19 @@ def test_hard_negatives_from_nested_iepile_dictionary(tmp_path):
     folder.mkdir()
     text = "《红高粱》由张艺谋执导。"
     write_jsonl(folder / "train.json", [{"text": text, "relation": [
-        {"head": "红高粱", "head_type": "影视作品", "relation": "导演", "tail": "张艺谋", "tail_type": "人物"}]}])
-    keys = ["影视作品_导演_人物", "影视作品_主演_人物", "影视作品_编剧_人物", "人物_妻子_人物", "人物_丈夫_人物",
+        {"head": "红高粱", "head_type": "影视作品", "relation": "导演", "tail": "张艺谋", "tail_type": "人物"}]}])  # noqa: E501
+    keys = ["影视作品_导演_人物", "影视作品_主演_人物", "影视作品_编剧_人物", "人物_妻子_人物", "人物_丈夫_人物",  # noqa: E501
             "企业_董事长_人物", "歌曲_作词_人物"]
     (folder / "schema.json").write_text(json.dumps(keys, ensure_ascii=False) + "\n[]\n{}\n", encoding="utf-8")
     hard = {"SPO": {"DuIE2.0": {"影视作品_导演_人物": ["影视作品_主演_人物", "影视作品_编剧_人物"]}}}
     (tmp_path / "hard_dict.json").write_text(json.dumps(hard, ensure_ascii=False), encoding="utf-8")
     out = tmp_path / "out.json"
-    whole = run_kgc("convert", str(folder / "train.json"), str(out), "--task", "SPO", "--schema", str(folder / "schema.json"),
+    whole = run_kgc("convert", str(folder / "train.json"), str(out), "--task", "SPO", "--schema",
+                    str(folder / "schema.json"),
                     "--hard-negatives", str(tmp_path / "hard_dict.json"))
-    assert whole.returncode == 2 and "--hard-negatives-key TASK/DATASET" in whole.stderr_text and not out.exists()
-    run_kgc("convert", str(folder / "train.json"), str(out), "--task", "SPO", "--schema", str(folder / "schema.json"),
+    assert whole.returncode == 2 and "--hard-negatives-key TASK/DATASET" in whole.stderr_text and not out.exists()  # noqa: E501
+    run_kgc("convert", str(folder / "train.json"), str(out), "--task", "SPO", "--schema",
+            str(folder / "schema.json"),
             "--hard-negatives", str(tmp_path / "hard_dict.json"), "--hard-negatives-key", "SPO/DuIE2.0",
             "--split-num", "-1", check=True)
     [record] = [json.loads(line) for line in out.read_text().splitlines()]
@@ -113,16 +122,18 @@ def test_hard_negatives_from_nested_iepile_dictionary(tmp_path):
 def test_unknown_annotation_types_warn_with_a_count(tmp_path):
     folder = dataset(tmp_path, n=1)
     write_jsonl(folder / "train.json", [{"text": "甲乙", "entity": [{"entity": "甲", "entity_type": "外星人"},
-                                                                    {"entity": "乙", "entity_type": "外星人"}]},
-                                        {"text": "丙", "entity": [{"entity": "丙", "entity_type": "外星人"}]}])
-    result = run_kgc("convert", str(folder / "train.json"), str(tmp_path / "o.json"), "--task", "NER", "--schema",
+                                                                    {"entity": "乙", "entity_type": "外星人"}]},  # noqa: E501
+                                        {"text": "丙", "entity": [{"entity": "丙", "entity_type": "外星人"}]}])  # noqa: E501
+    result = run_kgc("convert", str(folder / "train.json"), str(tmp_path / "o.json"), "--task", "NER",
+                     "--schema",
                      str(folder / "schema.json"), check=True)
     assert "kgc: warning: 3 annotation(s) use types not in the schema" in result.stderr_text
     assert "外星人" in (tmp_path / "o.json").read_text()
 
 
 BAD_CASES = {
-    "malformed line": ('{"text": "a", "entity": []}\n{"text": "b", \n', "in.json:2: not valid JSON (unexpected end of data)"),
+    "malformed line": ('{"text": "a", "entity": []}\n{"text": "b", \n',
+                       "in.json:2: not valid JSON (unexpected end of data)"),
     "no text": ('{"text": "a", "entity": []}\n{"entity": []}\n', "in.json:2: record has no 'text' string"),
     "wrong annotation shape": ('{"text": "a", "entity": [{"entity": "a", "type": "人物"}]}\n',
                                "in.json:1: entity[0]: 'entity_type' must be a string"),
@@ -147,8 +158,10 @@ def test_bad_schema_file_and_unknown_task(tmp_path):
     (tmp_path / "schema.json").write_text('["人物"]\n[\n', encoding="utf-8")
     out = tmp_path / "out.json"
     result = run_kgc("convert", "in.json", str(out), "--task", "NER", "--schema", "schema.json", cwd=tmp_path)
-    assert (result.returncode, result.stderr_text) == (2, "kgc: error: schema.json:2: schema line is not valid JSON\n")
-    result = run_kgc("convert", "in.json", str(out), "--task", "NERD", "--schema", "schema.json", cwd=tmp_path)
+    assert (result.returncode,
+            result.stderr_text) == (2, "kgc: error: schema.json:2: schema line is not valid JSON\n")
+    result = run_kgc("convert", "in.json", str(out), "--task", "NERD", "--schema", "schema.json",
+                     cwd=tmp_path)
     assert result.returncode == 2 and result.stderr_text.startswith("kgc: error: unknown task 'NERD'")
     assert not out.exists()
 

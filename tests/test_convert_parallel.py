@@ -16,7 +16,8 @@ def make_input(path, n=1500, bad_line=None):
     for i in range(n):
         text = f"record {i % 1000} mentions Alice and Paris"  # texts repeat across blocks
         record = {"text": text} if i % 11 == 0 else {"text": text, "entity": [
-            {"entity": f"Alice{i % 7}", "entity_type": "person"}, {"entity": "Paris", "entity_type": "city" if i % 5 else "town"}]}
+            {"entity": f"Alice{i % 7}", "entity_type": "person"},
+            {"entity": "Paris", "entity_type": "city" if i % 5 else "town"}]}
         lines.append(json.dumps(record))
     if bad_line is not None:
         lines[bad_line - 1] = '{"text": 5}'
@@ -27,7 +28,8 @@ def make_input(path, n=1500, bad_line=None):
 
 
 def config(schema):
-    return ConvertConfig(task="NER", language="en", split="test", schema_path=str(schema), source="demo", split_num=2)
+    return ConvertConfig(task="NER", language="en", split="test", schema_path=str(schema), source="demo",
+                         split_num=2)
 
 
 def test_parallel_equals_one_process(tmp_path, small_shards_convert, monkeypatch, capsys):
@@ -40,7 +42,8 @@ def test_parallel_equals_one_process(tmp_path, small_shards_convert, monkeypatch
     single = convert_file(str(src), str(tmp_path / "one.json"), config(schema))
     warnings_single = capsys.readouterr().err
     assert (tmp_path / "par.json").read_bytes() == (tmp_path / "one.json").read_bytes()
-    assert (stats.duplicate_texts, stats.unknown_types) == (single.duplicate_texts, single.unknown_types) == (500, {"town": 272})
+    assert (stats.duplicate_texts, stats.unknown_types) == (single.duplicate_texts,
+                                                            single.unknown_types) == (500, {"town": 272})
     assert warnings_parallel == warnings_single != ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json", "one.json", "par.json", "schema.json"]
 

@@ -17,19 +17,23 @@ def predictions(n=600, repeat_far=False):
     for i in range(n):
         gold = [{"entity": f"e{i}", "entity_type": "person"}, {"entity": f"c{i % 9}", "entity_type": "city"}]
         for chunk, schema in enumerate((["person"], ["city", "org"])):
-            answer = {key: [g["entity"] for g in gold if g["entity_type"] == key and (i + chunk) % 4] for key in schema}
+            answer = {key: [g["entity"] for g in gold if g["entity_type"] == key and (i + chunk) % 4]
+                      for key in schema}
             if i % 17 == 0:
                 answer = "```json\n" + json.dumps(answer) + "\n```"
             records.append({"id": f"id{i}", "source": f"s{i % 3}", "task": "NER",
-                            "instruction": json.dumps({"instruction": "x", "schema": schema, "input": f"text {i}"}),
-                            "label": json.dumps(gold), "output": answer if isinstance(answer, str) else json.dumps(answer)})
+                            "instruction": json.dumps({"instruction": "x", "schema": schema,
+                                                       "input": f"text {i}"}),
+                            "label": json.dumps(gold),
+                            "output": answer if isinstance(answer, str) else json.dumps(answer)})
     if repeat_far:
         records.append(dict(records[0], output=json.dumps({"person": ["e0"]})))
     return records
 
 
 @pytest.mark.parametrize("repeat_far", [False, True])
-@pytest.mark.parametrize("options", [{"task": "NER", "sort_by": "source"}, {"match_mode": "set"}, {"legacy": True}])
+@pytest.mark.parametrize("options",
+                         [{"task": "NER", "sort_by": "source"}, {"match_mode": "set"}, {"legacy": True}])
 def test_parallel_report_equals_one_process(tmp_path, small_shards_eval, monkeypatch, options, repeat_far):
     path = write_jsonl(tmp_path / "pred.json", predictions(repeat_far=repeat_far))
     assert len(shards.blocks(str(path))) > 10

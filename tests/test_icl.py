@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import ROOT, free_port, read_jsonl, run_kgc, vllm_openai_server, write_jsonl
+from tests.conftest import ROOT, free_port, read_jsonl, run_kgc, write_jsonl
 
-pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+pytestmark = [pytest.mark.slow, pytest.mark.vllm, pytest.mark.xdist_group("vllm")]
 if os.environ.get("KGC_SKIP_VLLM") == "1":
     pytest.skip("KGC_SKIP_VLLM=1", allow_module_level=True)
 
@@ -53,7 +53,8 @@ class Proxy:
                     proxy.forwarded += failure is None
                     last = failure is None and proxy.forwarded == proxy.close_after
                 if failure:
-                    message = "response_format is not supported" if failure == 400 else f"test failure {failure}"
+                    message = ("response_format is not supported" if failure == 400
+                               else f"test failure {failure}")
                     payload = json.dumps({"error": {"message": message, "code": failure}}).encode()
                     self.send_response(failure)
                     self.send_header("Content-Type", "application/json")
@@ -88,9 +89,8 @@ class Proxy:
 
 
 @pytest.fixture(scope="module")
-def server(smollm2_dir):
-    with vllm_openai_server(smollm2_dir) as url:
-        yield url
+def server(vllm_server):
+    return vllm_server
 
 
 @pytest.fixture
@@ -110,7 +110,8 @@ def ner_test(tmp_path_factory):
     write_jsonl(folder / "raw.json", raw)
     (folder / "ner.json").write_text('["person", "city"]\n[]\n{}\n')
     for split in ("test", "train"):
-        run_kgc("convert", str(folder / "raw.json"), str(folder / f"{split}.json"), "--task", "NER", "--split", split,
+        run_kgc("convert", str(folder / "raw.json"), str(folder / f"{split}.json"), "--task", "NER",
+                "--split", split,
                 "--schema", str(folder / "ner.json"), check=True)
     return folder / "test.json"
 
@@ -124,7 +125,8 @@ def test_single_text_gets_a_reply_from_the_local_server(proxy, tmp_path):
     result = icl("--task", "ner", "--language", "en", "--api-base", proxy.url, "--labels", "person,city",
                  "--text", "Alice flew from Paris to Rome.", "--json", cache=tmp_path, check=True)
     answer = json.loads(result.stdout_text)
-    assert answer["reply"].strip() and answer["prompt"].endswith("Input: Alice flew from Paris to Rome.\nOutput: ")
+    assert answer["reply"].strip() and answer["prompt"].endswith("Input: Alice flew from Paris to "
+                                                                 "Rome.\nOutput: ")
     assert "Examples: \n" in answer["prompt"] and proxy.requests == 1
 
 
@@ -141,10 +143,12 @@ def batch(server, ner_test, tmp_path_factory):
     proxy = Proxy(server)
     folder = tmp_path_factory.mktemp("icl-batch")
     env = {"KGC_TEST_KEY": SECRET, "OPENAI_API_KEY": SECRET, "HOSTED_VLLM_API_KEY": SECRET}
-    first = icl(str(ner_test), str(folder / "out.json"), "--api-base", proxy.url, "--api-key-env", "KGC_TEST_KEY",
+    first = icl(str(ner_test), str(folder / "out.json"), "--api-base", proxy.url, "--api-key-env",
+                "KGC_TEST_KEY",
                 "--concurrency", "4", cache=folder / "cache", env=env, check=True)
     sent = proxy.requests
-    again = icl(str(ner_test), str(folder / "again.json"), "--api-base", proxy.url, "--api-key-env", "KGC_TEST_KEY",
+    again = icl(str(ner_test), str(folder / "again.json"), "--api-base", proxy.url, "--api-key-env",
+                "KGC_TEST_KEY",
                 "--concurrency", "4", cache=folder / "cache", env=env, check=True)
     yield {"folder": folder, "proxy": proxy, "first": first, "again": again, "sent": sent}
     proxy.stop()
@@ -199,7 +203,8 @@ def test_server_going_away_is_one_line_and_the_partial_output_resumes(proxy, ner
 
 def test_server_down_from_the_start_leaves_no_output(ner_test, tmp_path):
     out = tmp_path / "out.json"
-    result = icl(str(ner_test), str(out), "--api-base", f"http://127.0.0.1:{free_port()}/v1", "--retries", "0",
+    result = icl(str(ner_test), str(out), "--api-base", f"http://127.0.0.1:{free_port()}/v1", "--retries",
+                 "0",
                  cache=tmp_path)
     assert result.returncode == 2 and result.stderr_text.startswith("kgc: error: ")
     assert result.stderr_text.count("\n") == 1 and not out.exists()
@@ -211,7 +216,8 @@ def test_a_killed_batch_resumes_without_duplicates(proxy, ner_test, tmp_path):
     command = [sys.executable, "-m", "kgcli", "icl", str(ner_test), str(out), "--model", "hosted_vllm/smol",
                "--max-tokens", "32", "--api-base", proxy.url, "--concurrency", "2"]
     env = {**os.environ, "KGC_CACHE": str(tmp_path / "cache")}
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while not (out.exists() and out.read_bytes().count(b"\n") >= 4) and time.time() < deadline:
         time.sleep(0.1)

@@ -19,7 +19,8 @@ from kgcli.icl.prompts import (
 )
 from tests.conftest import run_kgc, write_jsonl
 
-NER_OUT = ("Your output format is only [{'E': type of entity from predefined entity types, 'W': entity in the input "
+NER_OUT = ("Your output format is only [{'E': type of entity from predefined entity types, 'W': entity in "
+           "the input "
            "text},...] form, no other form.\n\n")
 
 
@@ -27,22 +28,27 @@ def test_ner_en_with_labels_and_examples_is_exact():
     request = SingleRequest("ner", "en", "Bob lives in Rome.", labels=["person", "city"])
     examples = [{"text": "Ann met Joe.", "data": [{"E": "person", "W": "Ann"}, {"E": "person", "W": "Joe"}]}]
     assert build_prompt(request, examples) == (
-        "You are a highly intelligent and accurate Named-entity recognition(NER) system. You take Passage as input "
-        "and your task is to recognize and extract specific types of named entities in that given passage and "
+        "You are a highly intelligent and accurate Named-entity recognition(NER) system. You take Passage as "
+        "input "
+        "and your task is to recognize and extract specific types of named entities in that given passage "
+        "and "
         "classify into a set of following predefined entity types:\nperson, city\n" + NER_OUT
-        + "Examples: \nInput: Ann met Joe.\nOutput: [{'E': 'person', 'W': 'Ann'}, {'E': 'person', 'W': 'Joe'}]\n"
+        + "Examples: \nInput: Ann met Joe.\nOutput: [{'E': 'person', 'W': 'Ann'}, {'E': 'person', 'W': "
+          "'Joe'}]\n"
         + "Input: Bob lives in Rome.\nOutput: ")
 
 
 def test_ner_en_without_domain_or_labels_uses_the_ner_sentence_not_the_seeds_re_one():
     prompt = build_prompt(SingleRequest("ner", "en", "x"), [])
-    assert prompt.startswith("You are a highly intelligent and accurate Named-entity recognition(NER) system.")
+    assert prompt.startswith("You are a highly intelligent and accurate Named-entity recognition(NER) "
+                             "system.")
     assert "relation" not in prompt.split("\n")[0]
     assert prompt.endswith(NER_OUT + "Input: x\nOutput: ")
 
 
 def test_re_zh_domain_labels_and_example_line():
-    request = SingleRequest("re", normalise_language("ch"), "张三在北京工作。", domain="金融", labels=split_labels("雇佣，出生地"),
+    request = SingleRequest("re", normalise_language("ch"), "张三在北京工作。", domain="金融",
+                            labels=split_labels("雇佣，出生地"),
                             head_entity="张三", head_type="人物", tail_entity="北京", tail_type="地点")
     example = {"text": "李四生于上海。", "head_type": "人物", "head_entity": "李四", "tail_type": "地点",
                "tail_entity": "上海", "relation": "出生地"}
@@ -57,10 +63,14 @@ def test_re_en_task_line_and_domain_only_sentence():
     request = SingleRequest("re", "en", "Ann works at Acme.", domain="business", head_entity="Ann",
                             head_type="person", tail_entity="Acme", tail_type="company")
     assert build_prompt(request, []) == (
-        "You are a highly intelligent and accurate business domain relation extraction(RE) system. Given a context, "
-        "a pair of head and tail entities in the context, your task is to extract the specific type of business "
-        "domain relationship between the head and tail entities.\nYour output is only the relation type, no other "
-        "words.\n\nContext: Ann works at Acme.\nThe relation between (person) 'Ann' and (company) 'Acme' in the "
+        "You are a highly intelligent and accurate business domain relation extraction(RE) system. Given a "
+        "context, "
+        "a pair of head and tail entities in the context, your task is to extract the specific type of "
+        "business "
+        "domain relationship between the head and tail entities.\nYour output is only the relation type, no "
+        "other "
+        "words.\n\nContext: Ann works at Acme.\nThe relation between (person) 'Ann' and (company) 'Acme' in "
+        "the "
         "context is: ")
 
 
@@ -69,17 +79,21 @@ def test_da_header_names_the_first_examples_relation_and_has_no_output_line():
     example = {"text": "T", "head_type": "organization", "head_entity": "H", "tail_type": "person",
                "tail_entity": "P", "relation": "founded by"}
     assert build_prompt(request, [example]) == (
-        "One sample in relation extraction datasets consists of a relation, a context, a pair of head and tail "
-        "entities in the context and their entity types. The head entity has the relation with the tail entity and "
+        "One sample in relation extraction datasets consists of a relation, a context, a pair of head and "
+        "tail "
+        "entities in the context and their entity types. The head entity has the relation with the tail "
+        "entity and "
         "entities are pre-categorized as the following types: \norganization, person\n"
-        "Here are some samples for relation 'founded by': \nRelation: founded by\nContext: T\nHead Entity: H\n"
+        "Here are some samples for relation 'founded by': \nRelation: founded by\nContext: T\nHead Entity: "
+        "H\n"
         "Head Type: organization\nTail Entity: P\nTail Type: person\n"
         "Generate more samples for the relation 'founded by':\n")
 
 
 def test_ee_and_rte_zh_use_python_literal_gold_and_custom_instruction_replaces_the_sentence():
     ee = SingleRequest("ee", "zh", "文本", domain="金融")
-    example = {"text": "甲收购乙。", "event_list": [{"event_type": "收购", "arguments": [{"role": "收购方", "argument": "甲"}]}]}
+    example = {"text": "甲收购乙。",
+               "event_list": [{"event_type": "收购", "arguments": [{"role": "收购方", "argument": "甲"}]}]}
     assert build_prompt(ee, [example]).endswith(
         "示例: \n输入: 甲收购乙。\n输出: [{'event_type': '收购', 'arguments': [{'role': '收购方', 'argument': '甲'}]}]\n"
         "输入：文本\n输出：")
@@ -116,7 +130,8 @@ def test_bad_example_file_is_one_line(tmp_path):
     path.write_text(json.dumps([{"text": "a", "head_type": "p"}]))
     with pytest.raises(KgcError, match="example 1 lacks 'head_entity'"):
         load_examples(str(path), "re", "en")
-    result = run_kgc("icl", "--model", "openai/x", "--task", "re", "--text", "t", "--head-entity", "h", "--head-type",
+    result = run_kgc("icl", "--model", "openai/x", "--task", "re", "--text", "t", "--head-entity", "h",
+                     "--head-type",
                      "p", "--tail-entity", "t", "--tail-type", "q", "--examples", str(path))
     assert result.returncode == 2 and result.stderr_text.count("\n") == 1
     assert result.stderr_text.startswith(f"kgc: error: {path}: example 1 lacks")

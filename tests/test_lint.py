@@ -9,6 +9,7 @@ from tests.conftest import ROOT
 
 
 def test_ruff_is_clean():
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "kgcli", "tests", "bench"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "kgcli", "tests", "bench"],
+                            capture_output=True,
                             text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr

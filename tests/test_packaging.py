@@ -1,4 +1,5 @@
-"""A wheel of the project carries everything a user's ``pip install`` needs: the presets and the data files."""
+"""A wheel of the project carries everything a user's ``pip install`` needs: the presets and the data
+files."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ def test_a_wheel_installed_into_a_fresh_venv_lists_every_preset(tmp_path):
     fresh = tmp_path / "venv"
     venv.create(fresh, with_pip=False)
     python = fresh / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    site = Path(subprocess.run([str(python), "-c",
+                                "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True).stdout.strip())
     # kgc's own dependencies come from the test environment (a path entry: its .pth files, the editable
     # checkout among them, are not read), kgc itself only from the wheel.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                    str(wheel)],
                    check=True, capture_output=True)
     result = subprocess.run([str(fresh / "bin" / "kgc"), "presets", "list"], capture_output=True, text=True,
                             cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"})

@@ -12,33 +12,16 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, run_kgc, write_jsonl
+from tests.conftest import ROOT, random_lora, run_kgc, write_jsonl
 
 THREADS = {"KGC_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
 WORDS = ["Alice", "Bob", "Paris", "Rome", "Acme", "Oslo", "Carol", "Initech", "Lima", "Dave"]
 
 
 @pytest.fixture(scope="session")
-def tiny_model():
-    from kgcli.models import build_tiny_llama
-
-    return build_tiny_llama()
-
-
-@pytest.fixture(scope="session")
 def adapter(tmp_path_factory, tiny_model):
-    """A LoRA adapter with random (non-zero) weights: enough to change every answer."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(1)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model), LoraConfig(
-        task_type="CAUSAL_LM", r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "down_proj"],
-        init_lora_weights=False))
-    folder = tmp_path_factory.mktemp("adapter")
-    model.save_pretrained(folder)
-    return folder
+    return random_lora(tiny_model, tmp_path_factory.mktemp("adapter"), seed=1,
+                       targets=["q_proj", "v_proj", "down_proj"])
 
 
 @pytest.fixture(scope="session")
@@ -53,12 +36,14 @@ def test_records(tmp_path_factory):
     (folder / "schema.json").write_text('["person", "city", "organization"]\n[]\n{}\n')
     out = folder / "test.json"
     convert_file(str(folder / "raw.json"), str(out), ConvertConfig(task="NER", language="en", split="test",
-                                                                    schema_path=str(folder / "schema.json"), split_num=2))
+                                                                    schema_path=str(folder / "schema.json"),
+                                                                    split_num=2))
     return out
 
 
 def predict(*args, check=True):
-    return run_kgc("predict", "--preset", "tiny-random-llama-lora", "--max-new-tokens", "12", *args, env=THREADS,
+    return run_kgc("predict", "--preset", "tiny-random-llama-lora", "--max-new-tokens", "12", *args,
+                   env=THREADS,
                    check=check)
 
 
@@ -76,13 +61,15 @@ def test_batch_size_does_not_change_greedy_outputs_and_adapter_does(tmp_path, te
     assert with_adapter != base
     inputs = [json.loads(line) for line in test_records.read_text().splitlines()]
     written = [json.loads(line) for line in (tmp_path / "b8.json").read_text().splitlines()]
-    assert [{k: v for k, v in w.items() if k != "output"} for w in written] == inputs  # input order, fields kept
+    assert [{k: v for k,
+             v in w.items() if k != "output"} for w in written] == inputs  # input order, fields kept
 
 
 def test_killed_run_resumes_to_the_same_file(tmp_path, test_records, adapter):
     predict(str(test_records), str(tmp_path / "full.json"), "--adapter", str(adapter), "--batch-size", "1")
     out = tmp_path / "killed.json"
-    args = [sys.executable, "-m", "kgcli", "predict", str(test_records), str(out), "--preset", "tiny-random-llama-lora",
+    args = [sys.executable, "-m", "kgcli", "predict", str(test_records), str(out), "--preset",
+            "tiny-random-llama-lora",
             "--max-new-tokens", "12", "--adapter", str(adapter), "--batch-size", "1"]
     process = subprocess.Popen(args, env={**os.environ, **THREADS}, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -104,7 +91,8 @@ def test_killed_run_resumes_to_the_same_file(tmp_path, test_records, adapter):
 
 def test_merged_model_answers_as_base_plus_adapter(tmp_path, test_records, adapter):
     merged = tmp_path / "merged"
-    run_kgc("merge", "--preset", "tiny-random-llama-lora", "--adapter", str(adapter), "--out", str(merged), env=THREADS,
+    run_kgc("merge", "--preset", "tiny-random-llama-lora", "--adapter", str(adapter), "--out", str(merged),
+            env=THREADS,
             check=True)
     assert (merged / "kgc_merge.json").exists() and (merged / "model.safetensors").exists()
     predict(str(test_records), str(tmp_path / "adapter.json"), "--adapter", str(adapter))
@@ -115,12 +103,14 @@ def test_merged_model_answers_as_base_plus_adapter(tmp_path, test_records, adapt
     from kgcli.templates import get_template
 
     tokenizer = AutoTokenizer.from_pretrained(merged)
-    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+                                             add_generation_prompt=True)
     assert rendered == get_template("qwen").render_prompt("hi")
 
 
 def test_merging_into_a_quantised_base_is_refused(tmp_path, adapter):
-    result = run_kgc("merge", "--preset", "tiny-random-llama-lora", "--set", "bits=4", "--adapter", str(adapter),
+    result = run_kgc("merge", "--preset", "tiny-random-llama-lora", "--set", "bits=4", "--adapter",
+                     str(adapter),
                      "--out", str(tmp_path / "merged"))
     assert result.returncode == 2
     assert result.stderr_text.startswith("kgc: error: cannot merge into a 4-bit quantised base")
@@ -134,7 +124,8 @@ def test_convert_predict_eval_pipeline(tmp_path, test_records):
     command = (f"{kgc} convert {raw} --task NER --language en --split test --schema {schema} "
                f"| {kgc} predict --preset tiny-random-llama-lora --max-new-tokens 8 - - "
                f"| {kgc} eval --task NER --format json -")
-    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, cwd=ROOT,
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True,
+                            cwd=ROOT,
                             env={**os.environ, **THREADS})
     assert result.returncode == 0, result.stderr
     total = json.loads(result.stdout)["total"]
@@ -144,14 +135,15 @@ def test_convert_predict_eval_pipeline(tmp_path, test_records):
 def test_seed_inference_yaml(tmp_path, test_records, tiny_model, adapter):
     (tmp_path / "infer.yaml").write_text(
         f"model_name_or_path: {tiny_model}\ncheckpoint_dir: {adapter}\nmodel_name: llama\ntemplate: qwen\n"
-        f"input_file: {test_records}\noutput_file: {tmp_path / 'out.json'}\nmax_new_tokens: 12\ncutoff_len: 256\n"
+        f"input_file: {test_records}\noutput_file: {tmp_path / 'out.json'}\nmax_new_tokens: 12\ncutoff_len: "
+        "256\n"
         "predict_with_generate: true\noutput_dir: lora/anything\nbits: 16\n")
     run_kgc("predict", "--config", str(tmp_path / "infer.yaml"), env=THREADS, check=True)
     predict(str(test_records), str(tmp_path / "cli.json"), "--adapter", str(adapter))
     assert outputs(tmp_path / "out.json") == outputs(tmp_path / "cli.json")
     (tmp_path / "bad.yaml").write_text("model_name_or_path: x\nlora_rank: 8\n")
     bad = run_kgc("predict", "--config", str(tmp_path / "bad.yaml"))
-    assert bad.returncode == 2 and bad.stderr_text == f"kgc: error: {tmp_path / 'bad.yaml'}: unknown key(s): lora_rank\n"
+    assert bad.returncode == 2 and bad.stderr_text == f"kgc: error: {tmp_path / 'bad.yaml'}: unknown key(s): lora_rank\n"  # noqa: E501
 
 
 def test_data_parallel_shards_merge_back_in_input_order(tmp_path, test_records, adapter):
@@ -159,7 +151,8 @@ def test_data_parallel_shards_merge_back_in_input_order(tmp_path, test_records, 
     predict(str(test_records), str(tmp_path / "one.json"), "--adapter", str(adapter))
     out = tmp_path / "sharded.json"
     for rank in (1, 0):  # rank 0 merges once every rank is done
-        run_kgc("predict", str(test_records), str(out), "--preset", "tiny-random-llama-lora", "--max-new-tokens", "12",
+        run_kgc("predict", str(test_records), str(out), "--preset", "tiny-random-llama-lora",
+                "--max-new-tokens", "12",
                 "--adapter", str(adapter), "--num-processes", "2", "--in-launcher",
                 env={**THREADS, "RANK": str(rank), "WORLD_SIZE": "2"}, check=True)
     assert out.read_bytes() == (tmp_path / "one.json").read_bytes()

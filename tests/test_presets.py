@@ -10,7 +10,8 @@ PUBLISHED = ["oneke", "llama2-13b-iepile-lora", "baichuan2-13b-iepile-lora", "ll
              "qwen1.5-14b-iepile-lora"]
 V1 = ["llama-7b-lora-ie", "alpaca-7b-lora-ie", "knowlm-13b-ie-lora"]
 RECIPES = ["oneke-continue", "oneke-continue-full", "llama2-7b-chat-lora", "alpaca-7b-lora", "vicuna-7b-lora",
-           "zhixi-13b-lora", "chatglm3-6b-lora", "moss-lora", "baichuan2-7b-lora", "qwen1.5-lora", "llama3-8b-lora",
+           "zhixi-13b-lora", "chatglm3-6b-lora", "moss-lora", "baichuan2-7b-lora", "qwen1.5-lora",
+           "llama3-8b-lora",
            "smollm2-135m-lora"]
 
 
@@ -30,12 +31,16 @@ def test_show_llama3_iepile_lora():
 
 def test_published_rows_match_the_checkpoint_table():
     rows = {p.name: p for p in all_presets()}
-    assert (rows["oneke"].template, rows["oneke"].finetuning_type, rows["oneke"].adapter) == ("llama2_zh", "full", None)
+    assert (rows["oneke"].template, rows["oneke"].finetuning_type, rows["oneke"].adapter) == ("llama2_zh",
+                                                                                              "full", None)
     assert (rows["llama2-13b-iepile-lora"].template, rows["llama2-13b-iepile-lora"].lora_r) == ("llama2", 64)
-    assert rows["baichuan2-13b-iepile-lora"].lora_target_modules == ["W_pack", "o_proj", "gate_proj", "down_proj", "up_proj"]
-    assert (rows["qwen1.5-14b-iepile-lora"].family, rows["qwen1.5-14b-iepile-lora"].template) == ("qwen2", "qwen")
+    assert rows["baichuan2-13b-iepile-lora"].lora_target_modules == ["W_pack", "o_proj", "gate_proj",
+                                                                     "down_proj", "up_proj"]
+    assert (rows["qwen1.5-14b-iepile-lora"].family,
+            rows["qwen1.5-14b-iepile-lora"].template) == ("qwen2", "qwen")
     continue_ = rows["oneke-continue"]
-    assert (continue_.lora_r, continue_.lora_alpha, continue_.bits, continue_.template) == (64, 64, 4, "llama2_zh")
+    assert (continue_.lora_r, continue_.lora_alpha, continue_.bits, continue_.template) == (64, 64, 4,
+                                                                                            "llama2_zh")
     assert all(rows[name].dtype == "fp16" for name in V1)
 
 
@@ -50,7 +55,8 @@ def test_user_presets_dir_adds_presets(tmp_path):
     (tmp_path / "my-model.yaml").write_text("base_model: /models/mine\nfamily: qwen2\ntemplate: qwen\n")
     listed = run_kgc("--presets-dir", str(tmp_path), "presets", "list", check=True).stdout_text
     assert "my-model" in listed
-    shown = yaml.safe_load(run_kgc("presets", "show", "my-model", env={"KGC_PRESETS_DIR": str(tmp_path)}, check=True).stdout_text)
+    shown = yaml.safe_load(run_kgc("presets", "show", "my-model", env={"KGC_PRESETS_DIR": str(tmp_path)},
+                                   check=True).stdout_text)
     assert shown["base_model"] == "/models/mine"
 
 

@@ -70,6 +70,7 @@ def test_every_kgc_command_in_the_readme_parses(args):
 def test_the_runnable_blocks_run(tmp_path):
     script = "\n".join(body for runnable, body in blocks() if runnable)
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}", "KGC_TORCH_THREADS": "1"}
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True,
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
+                            capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

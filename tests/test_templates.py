@@ -15,10 +15,13 @@ INSTRUCTION = json.dumps(
     ensure_ascii=False,
 )
 LLAMA2_SYSTEM = (
-    "You are a helpful, respectful and honest assistant. Always answer as helpfully as possible, while being safe. "
-    "Your answers should not include any harmful, unethical, racist, sexist, toxic, dangerous, or illegal content. "
+    "You are a helpful, respectful and honest assistant. Always answer as helpfully as possible, while being "
+    "safe. "
+    "Your answers should not include any harmful, unethical, racist, sexist, toxic, dangerous, or illegal "
+    "content. "
     "Please ensure that your responses are socially unbiased and positive in nature.\n\n"
-    "If a question does not make any sense, or is not factually coherent, explain why instead of answering something "
+    "If a question does not make any sense, or is not factually coherent, explain why instead of answering "
+    "something "
     "not correct. If you don't know the answer to a question, please don't share false information."
 )
 
@@ -27,7 +30,8 @@ GOLDEN = {
     "llama2_zh": "[INST] <<SYS>>\nYou are a helpful assistant. 你是一个乐于助人的助手。\n<</SYS>>\n\n" + INSTRUCTION + " [/INST]",
     "llama2": "[INST] <<SYS>>\n" + LLAMA2_SYSTEM + "\n<</SYS>>\n\n" + INSTRUCTION + " [/INST]",
     "baichuan2": "<reserved_106>" + INSTRUCTION + "<reserved_107>",
-    "alpaca": "Below is an instruction that describes a task. Write a response that appropriately completes the request."
+    "alpaca": "Below is an instruction that describes a task. Write a response that appropriately completes "
+              "the request."
               "\n\n### Instruction:\n" + INSTRUCTION + "\n\n### Response:\n",
     "qwen": "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n" + INSTRUCTION
             + "<|im_end|>\n<|im_start|>assistant\n",
@@ -124,7 +128,8 @@ def test_chat_template_renders_the_same_prompt(smol_tokenizer, name):
     template = get_template(name)
     tok.chat_template = template.chat_template()
     query = 'He said "{x}" {{y}} {% z %} #}\n'
-    for messages, system in (([], None), ([{"role": "system", "content": "S!"}], "S!"), ([{"role": "system", "content": ""}], "")):
+    for messages, system in (([], None), ([{"role": "system", "content": "S!"}], "S!"),
+                             ([{"role": "system", "content": ""}], "")):
         rendered = tok.apply_chat_template(messages + [{"role": "user", "content": query}], tokenize=False,
                                            add_generation_prompt=True)
         assert rendered == template.render_prompt(query, system=system)

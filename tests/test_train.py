@@ -17,18 +17,17 @@ from tests.conftest import ROOT, run_kgc, write_jsonl
 
 THREADS = {"KGC_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
 RECORDS = [
-    {"text": "Alice lives in Paris.", "entity": [{"entity": "Alice", "entity_type": "person"}, {"entity": "Paris", "entity_type": "city"}]},
-    {"text": "Bob works at Acme in Rome.", "entity": [{"entity": "Bob", "entity_type": "person"}, {"entity": "Acme", "entity_type": "organization"}, {"entity": "Rome", "entity_type": "city"}]},
-    {"text": "Carol visited Berlin.", "entity": [{"entity": "Carol", "entity_type": "person"}, {"entity": "Berlin", "entity_type": "city"}]},
-    {"text": "Dave founded Initech.", "entity": [{"entity": "Dave", "entity_type": "person"}, {"entity": "Initech", "entity_type": "organization"}]},
+    {"text": "Alice lives in Paris.",
+     "entity": [{"entity": "Alice", "entity_type": "person"}, {"entity": "Paris", "entity_type": "city"}]},
+    {"text": "Bob works at Acme in Rome.",
+     "entity": [{"entity": "Bob", "entity_type": "person"}, {"entity": "Acme", "entity_type": "organization"},
+                {"entity": "Rome", "entity_type": "city"}]},
+    {"text": "Carol visited Berlin.",
+     "entity": [{"entity": "Carol", "entity_type": "person"}, {"entity": "Berlin", "entity_type": "city"}]},
+    {"text": "Dave founded Initech.",
+     "entity": [{"entity": "Dave", "entity_type": "person"},
+                {"entity": "Initech", "entity_type": "organization"}]},
 ]
-
-
-@pytest.fixture(scope="session")
-def tiny_model():
-    from kgcli.models import build_tiny_llama
-
-    return build_tiny_llama()
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +37,8 @@ def train_file(tmp_path_factory, tiny_model):
     write_jsonl(folder / "raw.json", RECORDS)
     (folder / "schema.json").write_text('["person", "city", "organization"]\n[]\n{}\n')
     out = folder / "train.json"
-    convert_file(str(folder / "raw.json"), str(out), ConvertConfig(task="NER", language="en", schema_path=str(folder / "schema.json")))
+    convert_file(str(folder / "raw.json"), str(out),
+                 ConvertConfig(task="NER", language="en", schema_path=str(folder / "schema.json")))
     return out
 
 
@@ -62,7 +62,8 @@ def generate(base, adapter_dir, instruction, template="qwen"):
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), adapter_dir).eval()
     chosen = get_template(template)
     ids = torch.tensor([chosen.encode_prompt(tokenizer, instruction)])
-    out = model.generate(input_ids=ids, max_new_tokens=48, do_sample=False, eos_token_id=chosen.stop_token_ids(tokenizer))
+    out = model.generate(input_ids=ids, max_new_tokens=48, do_sample=False,
+                         eos_token_id=chosen.stop_token_ids(tokenizer))
     return tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
 
 
@@ -72,7 +73,8 @@ def test_lora_loss_falls_adapter_reloads_and_reproduces_training_output(tmp_path
     rows = [r for r in log_rows(out) if "loss" in r]
     assert rows[-1]["loss"] < rows[0]["loss"] / 2
     assert all(r["tokens_per_second"] > 0 for r in rows)
-    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "kgc_train.json", "loss.png"):
+    for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "kgc_train.json",
+                 "loss.png"):
         assert (out / name).exists(), name
     summary = json.loads((out / "kgc_train.json").read_text())
     assert summary["steps"] == 60 and summary["data"]["train"]["sha256"]
@@ -84,7 +86,8 @@ def test_lora_loss_falls_adapter_reloads_and_reproduces_training_output(tmp_path
 
 @pytest.mark.parametrize("method", ["full", "bits4", "bits8", "ptuning"])
 def test_other_methods_run_two_steps_and_save_loadable_artifacts(tmp_path, train_file, tiny_model, method):
-    settings = {"full": ["finetuning_type=full", "learning_rate=1e-4"], "bits4": ["bits=4"], "bits8": ["bits=8"],
+    settings = {"full": ["finetuning_type=full", "learning_rate=1e-4"], "bits4": ["bits=4"],
+                "bits8": ["bits=8"],
                 "ptuning": ["finetuning_type=ptuning"]}[method]
     out = tmp_path / method
     train("--train-file", str(train_file), "--output-dir", str(out), "--max-steps", "2",
@@ -107,8 +110,10 @@ def test_other_methods_run_two_steps_and_save_loadable_artifacts(tmp_path, train
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path, train_file):
     out = tmp_path / "resume"
-    args = [sys.executable, "-m", "kgcli", "train", "--preset", "tiny-random-llama-lora", "--train-file", str(train_file),
-            "--output-dir", str(out), "--max-steps", "40", "--set", "save_strategy=steps", "--set", "save_steps=8"]
+    args = [sys.executable, "-m", "kgcli", "train", "--preset", "tiny-random-llama-lora", "--train-file",
+            str(train_file),
+            "--output-dir", str(out), "--max-steps", "40", "--set", "save_strategy=steps", "--set",
+            "save_steps=8"]
     process = subprocess.Popen(args, env={**os.environ, **THREADS}, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -119,7 +124,8 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path, train_file):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (out / "kgc_train.json").exists()
-    checkpoint = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if (p / "trainer_state.json").exists())
+    checkpoint = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")
+                     if (p / "trainer_state.json").exists())
     refused = run_kgc(*args[3:], env=THREADS)
     assert refused.returncode == 2 and "--resume" in refused.stderr_text
     run_kgc(*args[3:], "--resume", env=THREADS, check=True)
@@ -135,7 +141,8 @@ def test_dry_run_multi_gpu_launch_without_loading_a_model():
     text = result.stdout_text
     assert "accelerate.commands.launch" in text and "--num_processes 4" in text and "-m kgcli train" in text
     preset = json.loads(json.dumps(__import__("yaml").safe_load(text.split("launch:")[0])))["train"]["preset"]
-    assert (preset["lora_r"], preset["lora_alpha"], preset["bits"], preset["template"]) == (64, 64, 4, "llama2_zh")
+    assert (preset["lora_r"], preset["lora_alpha"], preset["bits"], preset["template"]) == (64, 64, 4,
+                                                                                            "llama2_zh")
 
 
 SEED_YAML = """\
@@ -185,15 +192,18 @@ def test_seed_yaml_resolves_to_the_same_settings(tmp_path):
     assert (preset["base_model"], preset["family"], preset["template"], preset["dtype"], preset["bits"]) == (
         "models/llama2-13b-chat-v1", "llama", "llama2", "bf16", 4)
     assert (preset["lora_r"], preset["lora_alpha"], preset["lora_dropout"]) == (64, 64, 0.05)
-    assert preset["lora_target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    assert (preset["learning_rate"], preset["num_train_epochs"], preset["cutoff_len"], preset["max_source_length"],
+    assert preset["lora_target_modules"] == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                             "down_proj"]
+    assert (preset["learning_rate"], preset["num_train_epochs"], preset["cutoff_len"],
+            preset["max_source_length"],
             preset["max_target_length"], preset["gradient_accumulation_steps"], preset["val_size"]) == (
         5e-5, 10, 700, 400, 300, 4, 1000)
     assert (resolved["train_file"], resolved["valid_file"], resolved["output_dir"], resolved["adapters"]) == (
-        "data/train.json", "data/dev.json", "lora/llama2-13b-chat-v1-continue", ["lora/llama2-13b-iepile-lora"])
+        "data/train.json", "data/dev.json", "lora/llama2-13b-chat-v1-continue",
+        ["lora/llama2-13b-iepile-lora"])
     (tmp_path / "bad.yaml").write_text(SEED_YAML + "lora_rank: 8\nuse_fast: true\n")
     bad = run_kgc("train", "--config", "bad.yaml", "--dry-run", cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr_text == "kgc: error: bad.yaml: unknown key(s): lora_rank, use_fast\n"
+    assert bad.returncode == 2 and bad.stderr_text == "kgc: error: bad.yaml: unknown key(s): lora_rank, use_fast\n"  # noqa: E501
 
 
 @pytest.mark.parametrize("settings,message", [
@@ -201,7 +211,8 @@ def test_seed_yaml_resolves_to_the_same_settings(tmp_path):
     (["template=llama3_instruct"], "unknown template 'llama3_instruct'"),
 ])
 def test_invalid_combinations_stop_before_loading(tmp_path, train_file, settings, message):
-    result = run_kgc("train", "--preset", "tiny-random-llama-lora", "--train-file", str(train_file), "--output-dir",
+    result = run_kgc("train", "--preset", "tiny-random-llama-lora", "--train-file", str(train_file),
+                     "--output-dir",
                      str(tmp_path / "out"), *[a for s in settings for a in ("--set", s)])
     assert result.returncode == 2 and message in result.stderr_text
     assert result.stderr_text.count("\n") == 1 and not (tmp_path / "out").exists()

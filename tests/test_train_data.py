@@ -8,7 +8,8 @@ from kgcli.templates import get_template
 from kgcli.train.data import IGNORE, Collator, EncodeStats, Limits, encode_example
 
 TEXT = "Alice met Bob in Paris. " * 40
-INSTRUCTION = json.dumps({"instruction": "Extract entities.", "schema": ["person", "city"], "input": TEXT}, ensure_ascii=False)
+INSTRUCTION = json.dumps({"instruction": "Extract entities.", "schema": ["person", "city"], "input": TEXT},
+                         ensure_ascii=False)
 OUTPUT = '{"person": ["Alice", "Bob"], "city": ["Paris"]}'
 
 
@@ -32,7 +33,7 @@ def test_long_input_text_is_shortened_never_the_template_tail(smol_tokenizer):
     text = smol_tokenizer.decode(example["input_ids"][:prompt_len])
     assert text.endswith("<|im_end|>\n<|im_start|>assistant\n")  # the template's tail survives
     inner = json.loads(text.split("user\n", 1)[1].rsplit("<|im_end|>", 1)[0])
-    assert inner["schema"] == ["person", "city"] and TEXT.startswith(inner["input"]) and 0 < len(inner["input"]) < len(TEXT)
+    assert inner["schema"] == ["person", "city"] and TEXT.startswith(inner["input"]) and 0 < len(inner["input"]) < len(TEXT)  # noqa: E501
 
 
 def test_collator_pads_right_and_counts_real_tokens():

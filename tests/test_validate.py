@@ -25,7 +25,8 @@ def test_shipped_presets_are_valid(name):
 
 
 def test_unknown_template():
-    assert one("llama2-7b-chat-lora", template="llama3_instruct")[0].startswith("unknown template 'llama3_instruct'")
+    assert one("llama2-7b-chat-lora",
+               template="llama3_instruct")[0].startswith("unknown template 'llama3_instruct'")
 
 
 def test_checkpoint_trained_template_is_enforced():
@@ -50,7 +51,7 @@ def test_quantised_bits_need_bitsandbytes():
 
 def test_bf16_without_hardware_support_names_the_override():
     [message] = one("oneke", hardware=Hardware("cuda", bf16=False, bitsandbytes=True))
-    assert message == "bf16 is not supported on this cuda; pass --dtype fp16 (GPU) or --dtype fp32 to override"
+    assert message == "bf16 is not supported on this cuda; pass --dtype fp16 (GPU) or --dtype fp32 to override"  # noqa: E501
 
 
 def test_remote_code_must_be_explicit():
@@ -59,7 +60,8 @@ def test_remote_code_must_be_explicit():
 
 
 def test_vllm_rank_must_be_allowed_and_cover_the_adapter():
-    assert one("llama3-8b-iepile-lora", vllm_max_lora_rank=48)[0].startswith("vllm_max_lora_rank 48 is not one vLLM accepts")
+    assert one("llama3-8b-iepile-lora",
+               vllm_max_lora_rank=48)[0].startswith("vllm_max_lora_rank 48 is not one vLLM accepts")
     [message] = one("llama3-8b-iepile-lora", vllm_max_lora_rank=32)
     assert message == "vllm_max_lora_rank 32 is below the adapter's rank 64; set vllm_max_lora_rank to 64"
 
@@ -80,7 +82,9 @@ def test_validate_raises_one_error_with_all_problems():
 
 def test_presets_validate_command(tmp_path):
     assert run_kgc("presets", "validate", "llama3-8b-iepile-lora").returncode == 0
-    (tmp_path / "bad.yaml").write_text("base_model: zjunlp/OneKE\nfamily: llama\ntemplate: alpaca\nfinetuning_type: full\n")
+    (tmp_path / "bad.yaml").write_text("base_model: zjunlp/OneKE\nfamily: llama\ntemplate: "
+                                       "alpaca\nfinetuning_type: full\n")
     result = run_kgc("presets", "validate", "bad", env={"KGC_PRESETS_DIR": str(tmp_path)})
     assert result.returncode == 2
-    assert result.stderr_text.startswith("kgc: error: preset bad: zjunlp/OneKE needs family 'llama' and template 'llama2_zh'")
+    assert result.stderr_text.startswith("kgc: error: preset bad: zjunlp/OneKE needs family 'llama' and "
+                                         "template 'llama2_zh'")

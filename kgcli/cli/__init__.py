@@ -15,7 +15,8 @@ from kgcli.errors import KgcError
 
 app = typer.Typer(
     name="kgc",
-    help="Instruction-based knowledge graph construction with LLMs: convert, train, predict, merge, eval, icl.",
+    help="Instruction-based knowledge graph construction with LLMs: convert, train, predict, merge, eval, "
+         "icl.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -50,7 +51,8 @@ _register()
 
 @app.callback()
 def _root(
-    presets_dir: str = typer.Option(None, "--presets-dir", envvar="KGC_PRESETS_DIR", help="Extra folder of preset YAML files."),
+    presets_dir: str = typer.Option(None, "--presets-dir", envvar="KGC_PRESETS_DIR",
+                                    help="Extra folder of preset YAML files."),
 ) -> None:
     if presets_dir:
         os.environ["KGC_PRESETS_DIR"] = presets_dir

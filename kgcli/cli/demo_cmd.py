@@ -6,13 +6,17 @@ import typer
 
 
 def demo(
-    out: str = typer.Option("demo-report", "--out", help="Report folder (replaced if an earlier demo wrote it)."),
+    out: str = typer.Option("demo-report", "--out",
+                            help="Report folder (replaced if an earlier demo wrote it)."),
     steps: int = typer.Option(72, "--steps", min=1, help="LoRA training steps (batch 4)."),
-    train_texts: int = typer.Option(300, "--train-texts", min=10, help="Synthetic train texts (each gives NER + RE)."),
+    train_texts: int = typer.Option(300, "--train-texts", min=10,
+                                    help="Synthetic train texts (each gives NER + RE)."),
     test_texts: int = typer.Option(28, "--test-texts", min=2, help="Synthetic held-out test texts."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=8),
-    threads: int = typer.Option(None, "--threads", help="torch CPU threads (default: KGC_TORCH_THREADS or all cores)."),
-    data_only: bool = typer.Option(False, "--data-only", help="Only write the synthetic data (raw + converted)."),
+    threads: int = typer.Option(None, "--threads",
+                                help="torch CPU threads (default: KGC_TORCH_THREADS or all cores)."),
+    data_only: bool = typer.Option(False, "--data-only",
+                                   help="Only write the synthetic data (raw + converted)."),
 ) -> None:
     """Run kgc's main job on an embedded default: SmolLM2-135M, synthetic English NER + RE, CPU only."""
     import os

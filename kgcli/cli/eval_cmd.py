@@ -8,14 +8,18 @@ from kgcli.errors import KgcError
 
 
 def evaluate(
-    pred_path: str = typer.Argument("-", metavar="PRED", help="Predictions: converted test records + 'output' ('-' = stdin)."),
-    task: str = typer.Option(None, "--task", help="NER, RE, SPO, EE, EET, EEA or KG (default: each record's 'task')."),
+    pred_path: str = typer.Argument("-", metavar="PRED",
+                                    help="Predictions: converted test records + 'output' ('-' = stdin)."),
+    task: str = typer.Option(None, "--task",
+                             help="NER, RE, SPO, EE, EET, EEA or KG (default: each record's 'task')."),
     sort_by: str = typer.Option(None, "--sort-by", help="Also score each 'source' (or 'task') separately."),
     match_mode: str = typer.Option("normal", "--match-mode", help="normal (duplicates count) or set."),
-    legacy: bool = typer.Option(False, "--legacy", help="The seed's protocol: strict json.loads, F1 from rounded P/R."),
+    legacy: bool = typer.Option(False, "--legacy",
+                                help="The seed's protocol: strict json.loads, F1 from rounded P/R."),
     output_format: str = typer.Option("table", "--format", help="table or json (on stdout)."),
     out: str = typer.Option(None, "--out", help="Also write the JSON report to this file."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Count and skip malformed lines instead of stopping."),
+    skip_bad: bool = typer.Option(False, "--skip-bad",
+                                  help="Count and skip malformed lines instead of stopping."),
 ) -> None:
     """Score predictions against the gold labels of converted test records."""
     from kgcli.evaluate import evaluate_file

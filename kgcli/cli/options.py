@@ -6,15 +6,18 @@ from typing import Annotated
 
 import typer
 
-PresetOpt = Annotated[str | None, typer.Option("--preset", help="Preset name or YAML file (kgc presets list).")]
+PresetOpt = Annotated[str | None, typer.Option("--preset",
+                                               help="Preset name or YAML file (kgc presets list).")]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Base model path (overrides the preset's).")]
 AdapterOpt = Annotated[str | None, typer.Option(
     "--adapter", help="LoRA adapter folder(s), comma-separated (applied in order).")]
 DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="bf16, fp16 or fp32 (overrides the preset).")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a preset field: --set lora_r=16.")]
-ResumeOpt = Annotated[bool, typer.Option("--resume", help="Skip the records already in OUT and append the rest.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume",
+                                         help="Skip the records already in OUT and append the rest.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the resolved settings and launch command, then exit.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run",
+                                         help="Print the resolved settings and launch command, then exit.")]
 InLauncherOpt = Annotated[bool, typer.Option("--in-launcher", hidden=True)]
 TemperatureOpt = Annotated[float, typer.Option("--temperature", help="0 = greedy (the default).")]
 ApiBaseOpt = Annotated[str | None, typer.Option("--api-base", help="Server URL, e.g. http://127.0.0.1:8000/v1.")]

@@ -31,10 +31,12 @@ def predict(
     preset: PresetOpt = None,
     model: ModelOpt = None,
     adapter: AdapterOpt = None,
-    backend: str = typer.Option("hf", "--backend", help="hf (transformers), vllm, or openai (any compatible server)."),
+    backend: str = typer.Option("hf", "--backend",
+                                help="hf (transformers), vllm, or openai (any compatible server)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Default: the preset's."),
-    cutoff_len: int = typer.Option(None, "--cutoff-len", help="Prompt budget in tokens (default: the preset's)."),
+    cutoff_len: int = typer.Option(None, "--cutoff-len",
+                                   help="Prompt budget in tokens (default: the preset's)."),
     temperature: TemperatureOpt = 0.0,
     top_p: float = typer.Option(1.0, "--top-p"),
     dtype: DtypeOpt = None,
@@ -42,13 +44,19 @@ def predict(
     config: str = typer.Option(None, "--config", help="The seed's inference YAML."),
     resume: ResumeOpt = False,
     tp: int = typer.Option(1, "--tp", help="vllm: tensor_parallel_size."),
-    gpu_memory_utilization: float = typer.Option(None, "--gpu-memory-utilization", help="vllm: share of GPU memory."),
-    guided_json: bool = typer.Option(False, "--guided-json", help="vllm: constrain answers to each record's schema."),
+    gpu_memory_utilization: float = typer.Option(None, "--gpu-memory-utilization",
+                                                 help="vllm: share of GPU memory."),
+    guided_json: bool = typer.Option(False, "--guided-json",
+                                     help="vllm: constrain answers to each record's schema."),
     api_base: ApiBaseOpt = None,
-    served_model: str = typer.Option(None, "--served-model", help="openai: the model name the server serves."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: variable holding the key."),
+    served_model: str = typer.Option(None, "--served-model",
+                                     help="openai: the model name the server serves."),
+    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
+                                    help="openai: variable holding the key."),
     concurrency: ConcurrencyOpt = 4,
     prompt_format: str = typer.Option("text", "--prompt-format", help="openai: text (rendered) or ids."),
+    retries: int = typer.Option(2, "--retries", min=0,
+                                help="openai: retries of a failed request (429, 5xx, timeouts)."),
     num_processes: Annotated[int, typer.Option("--num-processes", min=1,
                                                help="hf: data-parallel GPUs (accelerate launch).")] = 1,
     dry_run: DryRunOpt = False,
@@ -64,7 +72,8 @@ def predict(
 
     if backend not in BACKENDS:
         raise KgcError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
-    resolved = resolve("predict", preset, config=config, model=model, dtype=dtype, settings=settings, adapter=adapter)
+    resolved = resolve("predict", preset, config=config, model=model, dtype=dtype, settings=settings,
+                       adapter=adapter)
     check_adapters(resolved.preset, resolved.adapters, backend)
     options = resolved.options
     in_path = options.get("input_file") or in_path if in_path == "-" else in_path
@@ -90,11 +99,15 @@ def predict(
                         temperature=temperature or float(options.get("temperature") or 0.0),
                         top_p=top_p if top_p != 1.0 else float(options.get("top_p") or 1.0))
     backend_options = {"vllm": {"tensor_parallel_size": tp, "gpu_memory_utilization": gpu_memory_utilization},
-                       "openai": {"api_base": api_base, "served_model": served_model, "api_key_env": api_key_env,
-                                  "concurrency": concurrency, "prompt_format": prompt_format}}.get(backend, {})
+                       "openai": {"api_base": api_base, "served_model": served_model,
+                                  "api_key_env": api_key_env,
+                                  "concurrency": concurrency,
+                                  "prompt_format": prompt_format}}.get(backend, {})
     launch.set_threads()
-    stats = run_predict(in_path, out_path, resolved, backend, sampling, backend_options, batch_size=batch_size,
+    stats = run_predict(in_path, out_path, resolved, backend, sampling, backend_options,
+                        batch_size=batch_size,
                         cutoff_len=cutoff_len, resume=resume, overwrite=overwrite, guided_json=guided_json,
                         in_launcher=in_launcher)
-    typer.echo(f"predicted {stats.records} record(s)" + (f", {stats.skipped_done} already done" if stats.skipped_done
+    typer.echo(f"predicted {stats.records} record(s)"
+               + (f", {stats.skipped_done} already done" if stats.skipped_done
                                                           else ""), err=True)

@@ -6,7 +6,8 @@ import typer
 
 from kgcli.errors import KgcError
 
-app = typer.Typer(help="The preset registry: model / template / precision combinations.", no_args_is_help=True)
+app = typer.Typer(help="The preset registry: model / template / precision combinations.",
+                  no_args_is_help=True)
 
 
 @app.command("list")

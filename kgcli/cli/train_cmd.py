@@ -14,7 +14,8 @@ def train(
     valid_file: str = typer.Option(None, "--valid-file", help="Validation records (else --val-size)."),
     val_size: int = typer.Option(None, "--val-size", help="Carve N validation examples from train (seeded)."),
     output_dir: str = typer.Option(None, "--output-dir", help="Where the adapter / model and logs go."),
-    model: str = typer.Option(None, "--model", help="Base model path (overrides the preset; a merged or full model)."),
+    model: str = typer.Option(None, "--model",
+                              help="Base model path (overrides the preset; a merged or full model)."),
     adapter: AdapterOpt = None,
     settings: SetOpt = None,
     config: str = typer.Option(None, "--config", help="The seed's fine-tuning YAML (fine_llama.yaml, ...)."),
@@ -31,20 +32,23 @@ def train(
     dry_run: DryRunOpt = False,
     in_launcher: InLauncherOpt = False,
 ) -> None:
-    """Fine-tune a model on converted train records (with --adapter: continue that LoRA; earlier ones merged)."""
+    """Fine-tune a model on converted train records (with --adapter: continue that LoRA; earlier ones
+    merged)."""
     import os
 
     from kgcli.resolve import resolve
     from kgcli.train.config import TrainRequest
     from kgcli.validate import check_launch
 
-    extra = {key: value for key, value in (("max_steps", max_steps), ("val_size", val_size)) if value is not None}
+    extra = {key: value for key,
+             value in (("max_steps", max_steps), ("val_size", val_size)) if value is not None}
     resolved = resolve("train", preset, config=config, model=model, dtype=dtype, settings=settings,
                        adapter=adapter, extra=extra)
     options = resolved.options
     request = TrainRequest(
         preset=resolved.preset, train_file=train_file or options.get("train_file") or "",
-        output_dir=output_dir or options.get("output_dir") or "", valid_file=valid_file or options.get("valid_file"),
+        output_dir=output_dir or options.get("output_dir") or "",
+        valid_file=valid_file or options.get("valid_file"),
         adapters=resolved.adapters, resume=resume, overwrite=overwrite or options.get("overwrite", False),
         num_processes=num_processes, num_machines=num_machines, machine_rank=machine_rank,
         main_process_ip=main_process_ip, main_process_port=main_process_port,

@@ -112,7 +112,8 @@ def predict(preset: Any, test: Path, out_file: Path, adapters: list[str], settin
     from kgcli.resolve import Resolved
 
     run_predict(str(test), str(out_file), Resolved(preset, adapters), "hf",
-                Sampling(max_new_tokens=settings.max_new_tokens), {}, batch_size=settings.batch_size, overwrite=True)
+                Sampling(max_new_tokens=settings.max_new_tokens), {}, batch_size=settings.batch_size,
+                overwrite=True)
     gc.collect()
 
 
@@ -149,7 +150,8 @@ def run_demo(settings: DemoSettings) -> dict:
     os.environ.setdefault("KGC_PLAIN_PROGRESS", "1")
     quiet_libraries()
     out = Path(settings.out)
-    preset = apply_overrides(load_preset(settings.preset), {"max_steps": settings.steps, "seed": settings.seed})
+    preset = apply_overrides(load_preset(settings.preset),
+                             {"max_steps": settings.steps, "seed": settings.seed})
     validate(preset, Hardware.detect())
     prepare_folder(out)
     stages = Stages(2 if settings.data_only else 7)
@@ -162,7 +164,8 @@ def run_demo(settings: DemoSettings) -> dict:
     else:
         stages.done(resolve_model_path(preset.base_model, preset.builder))
 
-    stages.begin(f"data: {settings.train_texts} train and {settings.test_texts} test texts (synthetic English "
+    stages.begin(f"data: {settings.train_texts} train and {settings.test_texts} test texts (synthetic "
+                 "English "
                  "NER + RE; test names never seen in training), converted to IEPile records")
     data = write_data(out, settings)
     count = {split: sum(1 for _ in open(path, encoding="utf-8")) for split, path in data.items()}
@@ -182,7 +185,8 @@ def run_demo(settings: DemoSettings) -> dict:
     from kgcli.train.config import TrainRequest
     from kgcli.train.run import train
 
-    summary = train(TrainRequest(preset=preset, train_file=str(data["train"]), output_dir=str(out / "adapter"),
+    summary = train(TrainRequest(preset=preset, train_file=str(data["train"]),
+                                 output_dir=str(out / "adapter"),
                                  overwrite=True))
     gc.collect()
     if (out / "adapter" / "loss.png").exists():
@@ -222,7 +226,8 @@ def comparison(before: dict, after: dict) -> list[dict]:
 
 def report_markdown(result: dict) -> str:
     lines = ["# kgc demo report", "",
-             f"SmolLM2-135M-Instruct, LoRA ({result['settings']['preset']}), {result['train']['steps']} steps, "
+             f"SmolLM2-135M-Instruct, LoRA ({result['settings']['preset']}), {result['train']['steps']} "
+             "steps, "
              f"synthetic English NER + RE; whole run {result['seconds']:.0f} s.", "",
              "| task | P before | R before | F1 before | P after | R after | F1 after | ΔF1 |",
              "|---|---|---|---|---|---|---|---|"]
@@ -232,7 +237,8 @@ def report_markdown(result: dict) -> str:
         lines.append(f"| {row['task']} | {b['P']} | {b['R']} | {b['F1']} | {a['P']} | {a['R']} | {a['F1']} | "
                      f"{delta:+.2f} |")
     lines += ["", "Files: `data/` (raw and converted), `pred_zero_shot.json`, `pred_lora.json`, "
-              "`eval_zero_shot.json`, `eval_lora.json`, `adapter/` (with `trainer_log.jsonl`), `loss.png`.", ""]
+              "`eval_zero_shot.json`, `eval_lora.json`, `adapter/` (with `trainer_log.jsonl`), `loss.png`.",
+              ""]
     return "\n".join(lines)
 
 

@@ -33,7 +33,8 @@ ORG_STEMS = """Apex Borealis Cobalt Dynamo Ember Fjord Granite Helix Indigo Juni
 Pinnacle Quartz Redwood Summit Tidal Umbra Vertex Willow Xenon Yarrow Zephyr Atlas Beacon Cascade Delta Falcon Harbor
 Iris Lattice Mosaic Nova Onyx Prism Sable Tundra Aurora Basalt Cedar Drift Echo Flint Glacier Horizon Ion Jasper
 Keystone Lantern Maple Nexus Opal Polaris Quill Ridge Sierra Thistle Unity Vista Wren Zenith Anvil Birch Comet""".split()
-ORG_SUFFIXES = ["Labs", "Systems", "Group", "Bank", "Motors", "Foods", "Media", "Energy", "Robotics", "Insurance",
+ORG_SUFFIXES = ["Labs", "Systems", "Group", "Bank", "Motors", "Foods", "Media", "Energy", "Robotics",
+                "Insurance",
                 "Airlines", "Pharma", "Logistics", "Studios", "Capital"]
 
 # (template, relations as (head slot, relation, tail slot)); slots: p, q (people), c (city), o (organisation).
@@ -56,7 +57,8 @@ SLOT_TYPES = {"p": "person", "q": "person", "c": "city", "o": "organization"}
 
 def _split(pool: list[str], test_share: int) -> tuple[list[str], list[str]]:
     """Every ``test_share``-th name goes to the test pool, the rest to the train pool."""
-    return ([n for i, n in enumerate(pool) if i % test_share], [n for i, n in enumerate(pool) if not i % test_share])
+    return ([n for i, n in enumerate(pool) if i % test_share],
+            [n for i, n in enumerate(pool) if not i % test_share])
 
 
 def name_pools(split: str) -> dict[str, list[str]]:

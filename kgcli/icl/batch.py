@@ -46,7 +46,8 @@ def _instruction_parts(instruction: object, name: str, number: int) -> tuple[fro
         schema = frozenset(json.dumps(item, sort_keys=True, ensure_ascii=False) for item in data[SCHEMA])
         return schema, str(data[INPUT])
     except (ValueError, KeyError, TypeError):
-        raise KgcError("'instruction' is not an IEPile instruction (JSON with schema and input)", name, number) from None
+        raise KgcError("'instruction' is not an IEPile instruction (JSON with schema and input)", name,
+                       number) from None
 
 
 class ShotPool:
@@ -59,7 +60,8 @@ class ShotPool:
         for number, record in read_jsonl(path):
             output = record.get("output")
             if not isinstance(output, str):
-                raise KgcError("an example needs an 'output' string (use the train split of kgc convert)", name, number)
+                raise KgcError("an example needs an 'output' string (use the train split of kgc convert)",
+                               name, number)
             schema, text = _instruction_parts(record.get(INSTRUCTION), name, number)
             shot = Shot(record[INSTRUCTION], output, schema, text)
             task = str(record.get("task", ""))
@@ -82,7 +84,8 @@ class ShotPool:
 def build_messages(record: dict, shots: list[Shot], system: str | None) -> list[dict]:
     messages = [{"role": "system", "content": system}] if system else []
     for shot in shots:
-        messages += [{"role": "user", "content": shot.instruction}, {"role": "assistant", "content": shot.output}]
+        messages += [{"role": "user", "content": shot.instruction},
+                     {"role": "assistant", "content": shot.output}]
     messages.append({"role": "user", "content": record[INSTRUCTION]})
     return messages
 
@@ -101,7 +104,8 @@ def _count_lines(path: str) -> int | None:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
-def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0, pool: ShotPool | None = None,
+def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0,
+              pool: ShotPool | None = None,
               system: str | None = None, concurrency: int = 4, resume: bool = False,
               overwrite: bool = False) -> BatchStats:
     stats = BatchStats()
@@ -121,14 +125,16 @@ def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0
         schema, text = _instruction_parts(record.get(INSTRUCTION), name, number)
         chosen: list[Shot] = []
         if shots and pool is not None:
-            chosen = pool.choose(str(record.get("task", "")), schema, text, shots, f"{record.get('id', '')}:{number}")
+            chosen = pool.choose(str(record.get("task", "")), schema, text, shots,
+                                 f"{record.get('id', '')}:{number}")
             stats.short_of_shots += len(chosen) < shots
         return build_messages(record, chosen, system)
 
     executor = ThreadPoolExecutor(max(1, concurrency))
     in_flight: deque[tuple[int, dict, Future]] = deque()
     try:
-        with progress("icl", total=None if total is None else max(total - done, 0), unit="records") as advance:
+        with progress("icl", total=None if total is None else max(total - done, 0),
+                      unit="records") as advance:
             exhausted = False
             while True:
                 while not exhausted and len(in_flight) < 2 * concurrency:
@@ -137,7 +143,8 @@ def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0
                         exhausted = True
                         break
                     number, record = item
-                    in_flight.append((number, record, executor.submit(client.complete, messages_of(number, record))))
+                    in_flight.append((number, record,
+                                      executor.submit(client.complete, messages_of(number, record))))
                 if not in_flight:
                     break
                 number, record, future = in_flight.popleft()
@@ -163,7 +170,8 @@ def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0
     return stats
 
 
-def run_and_report(in_path: str, out_path: str, client: ChatClient, *, shots: int, **options: Any) -> BatchStats:
+def run_and_report(in_path: str, out_path: str, client: ChatClient, *, shots: int,
+                   **options: Any) -> BatchStats:
     """``run_batch``, then token usage and cost, resumed records and short example pools on stderr."""
     stats = run_batch(in_path, out_path, client, shots=shots, **options)
     print(f"kgc: icl: {client.usage.summary(client.settings.model)}", file=sys.stderr)

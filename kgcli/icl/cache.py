@@ -27,7 +27,8 @@ class Reply:
 
 
 def request_key(description: dict) -> str:
-    return hashlib.sha256(json.dumps(description, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return hashlib.sha256(json.dumps(description, sort_keys=True,
+                                     ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def default_cache_dir() -> Path:
@@ -51,7 +52,8 @@ class ReplyCache:
 
     def get(self, key: str) -> Reply | None:
         with self._lock:
-            row = self._db.execute("SELECT text, prompt_tokens, completion_tokens, cost FROM replies WHERE key = ?",
+            row = self._db.execute("SELECT text, prompt_tokens, completion_tokens, cost FROM replies WHERE "
+                                   "key = ?",
                                    (key,)).fetchone()
         return Reply(row[0], row[1] or 0, row[2] or 0, row[3], cached=True) if row else None
 

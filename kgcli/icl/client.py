@@ -23,7 +23,8 @@ from kgcli.icl.cache import Reply, ReplyCache, request_key
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.I)
-_UNREACHABLE = ("connection refused", "connecterror", "connection error", "cannot connect", "name or service not known",
+_UNREACHABLE = ("connection refused", "connecterror", "connection error", "cannot connect",
+                "name or service not known",
                 "nodename nor servname", "failed to establish", "all connection attempts failed")
 
 
@@ -103,8 +104,10 @@ class ChatClient:
         try:
             self.litellm.get_llm_provider(settings.model, api_base=settings.api_base)
         except Exception:
-            raise KgcError(f"--model {settings.model}: litellm cannot tell its provider; write PROVIDER/MODEL "
-                           "(openai/…, deepseek/…, anthropic/…, ollama/…, hosted_vllm/NAME with --api-base)") from None
+            raise KgcError(f"--model {settings.model}: litellm cannot tell its provider; write "
+                           "PROVIDER/MODEL "
+                           "(openai/…, deepseek/…, anthropic/…, ollama/…, hosted_vllm/NAME with "
+                           "--api-base)") from None
         self.usage = Usage()
         self._lock = threading.Lock()
         self.stopped = threading.Event()  # set when the run gives up: threads still waiting to retry stop too
@@ -112,8 +115,10 @@ class ChatClient:
 
     def _supports_json_mode(self) -> bool:
         try:
-            model, provider, _, _ = self.litellm.get_llm_provider(self.settings.model, api_base=self.settings.api_base)
-            supported = self.litellm.get_supported_openai_params(model=model, custom_llm_provider=provider) or []
+            model, provider, _, _ = self.litellm.get_llm_provider(self.settings.model,
+                                                                  api_base=self.settings.api_base)
+            supported = self.litellm.get_supported_openai_params(model=model,
+                                                                 custom_llm_provider=provider) or []
         except Exception:  # a model string litellm cannot place: try JSON mode, fall back if refused
             return True
         return "response_format" in supported
@@ -193,7 +198,8 @@ class ChatClient:
                 cost = self.litellm.completion_cost(completion_response=response)
             except Exception:  # a model litellm has no price for
                 cost = None
-        return Reply(text, getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0,
+        return Reply(text, getattr(usage, "prompt_tokens", 0) or 0,
+                     getattr(usage, "completion_tokens", 0) or 0,
                      cost)
 
     def _drop_json_mode(self) -> None:
@@ -237,7 +243,8 @@ class ChatClient:
     def explain(self, exc: Exception) -> str:
         """One line for the user, with any secret blanked out."""
         if self._unreachable(exc):
-            text = (f"cannot reach the server at {self.settings.api_base} (is it running?)" if self.settings.api_base
+            text = (f"cannot reach the server at {self.settings.api_base} (is it running?)"
+                    if self.settings.api_base
                     else f"cannot reach the API of {self.settings.model} (network?)")
         elif isinstance(exc, self.litellm.AuthenticationError):
             text = (f"{self.settings.model}: authentication failed; set the provider's API key variable "

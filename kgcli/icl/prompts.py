@@ -24,7 +24,8 @@ TASKS = ("ner", "re", "ee", "rte", "da")
 RE_FIELDS = ("head_entity", "head_type", "tail_entity", "tail_type")
 # What each example of a seed example file must carry, by task.
 EXAMPLE_FIELDS = {"ner": ("text", "data"), "re": ("text", *RE_FIELDS, "relation"),
-                  "da": ("text", *RE_FIELDS, "relation"), "ee": ("text", "event_list"), "rte": ("text", "labels")}
+                  "da": ("text", *RE_FIELDS,
+                         "relation"), "ee": ("text", "event_list"), "rte": ("text", "labels")}
 GOLD_FIELD = {"ner": "data", "ee": "event_list", "rte": "labels"}
 
 
@@ -119,19 +120,22 @@ def load_examples(path: str | None, task: str, language: str) -> list[dict]:
     """A seed-format example file (the shipped ``<task>_<language>.json`` when ``path`` is None)."""
     if path is None:
         name = f"{task}_{language}.json"
-        data = json.loads(resources.files("kgcli.data").joinpath("icl_examples", name).read_text(encoding="utf-8"))
+        data = json.loads(resources.files("kgcli.data").joinpath("icl_examples",
+                                                                 name).read_text(encoding="utf-8"))
         path = f"<kgc>/icl_examples/{name}"
     else:
         data = read_json_file(path)
     if task == "ner":
         if not isinstance(data, dict) or not isinstance(data.get("samples"), list):
-            raise KgcError('an NER example file is {"samples": [{"text": ..., "data": [{"E": type, "W": entity}]}]}',
+            raise KgcError('an NER example file is {"samples": [{"text": ..., "data": [{"E": type, "W": '
+                           'entity}]}]}',
                            path)
         data = data["samples"]
     if not isinstance(data, list):
         raise KgcError(f"a {task} example file is a JSON list of examples", path)
     for number, example in enumerate(data, 1):
-        missing = [name for name in EXAMPLE_FIELDS[task] if not isinstance(example, dict) or name not in example]
+        missing = [name for name in EXAMPLE_FIELDS[task] if not isinstance(example, dict)
+                   or name not in example]
         if missing:
             raise KgcError(f"example {number} lacks {', '.join(map(repr, missing))}", path)
     return data
@@ -143,7 +147,8 @@ def parse_reply(request: SingleRequest, reply: str) -> Any:
     text = reply.strip()
     if request.task == "re":
         relation = text.splitlines()[0].strip().strip("'\"。.") if text else ""
-        return {"head": request.head_entity, "relation": relation, "tail": request.tail_entity} if relation else None
+        return {"head": request.head_entity, "relation": relation,
+                "tail": request.tail_entity} if relation else None
     if request.task == "da":
         return None
     start, end = text.find("["), text.rfind("]")

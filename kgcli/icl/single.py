@@ -26,9 +26,11 @@ class SingleResult:
     extracted: Any
 
 
-def ask(request: SingleRequest, examples: list[dict], client: ChatClient, system: str | None = None) -> SingleResult:
+def ask(request: SingleRequest, examples: list[dict], client: ChatClient,
+        system: str | None = None) -> SingleResult:
     prompt = build_prompt(request, examples)
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user",
+                                                                               "content": prompt}]
     reply = client.complete(messages).text
     return SingleResult(prompt, reply, parse_reply(request, reply))
 

@@ -45,7 +45,8 @@ class Backend(Protocol):
 
 
 # backend name → "module:class" inside kgcli.predict (imported on first use)
-BACKENDS = {"hf": "hf:HFBackend", "vllm": "vllm_backend:VLLMBackend", "openai": "openai_backend:OpenAIBackend"}
+BACKENDS = {"hf": "hf:HFBackend", "vllm": "vllm_backend:VLLMBackend",
+            "openai": "openai_backend:OpenAIBackend"}
 
 
 def load_setup(preset: Preset, model_path: str, sampling: Sampling, adapters: list[str]) -> Setup:

@@ -30,7 +30,8 @@ class HFBackend:
                 model = PeftModel.from_pretrained(model, adapters[0])
         self.model = model.eval()
         self.stop_ids = self.template.stop_token_ids(self.tokenizer)
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else self.stop_ids[0]
 
     def generate(self, prompts: list[list[int]], schemas: list[dict] | None = None) -> list[str]:
         import torch
@@ -41,7 +42,8 @@ class HFBackend:
         ids = [[self.pad_id] * (longest - len(p)) + p for p in prompts]
         mask = [[0] * (longest - len(p)) + [1] * len(p) for p in prompts]
         device = next(self.model.parameters()).device
-        kwargs: dict[str, Any] = {"max_new_tokens": self.sampling.max_new_tokens, "eos_token_id": self.stop_ids,
+        kwargs: dict[str, Any] = {"max_new_tokens": self.sampling.max_new_tokens,
+                                  "eos_token_id": self.stop_ids,
                                   "pad_token_id": self.pad_id}
         if self.sampling.temperature > 0:
             kwargs.update(do_sample=True, temperature=self.sampling.temperature, top_p=self.sampling.top_p)

@@ -18,7 +18,8 @@ class OpenAIBackend:
     name = "openai"
 
     def __init__(self, setup: Setup, *, api_base: str, served_model: str, api_key_env: str = "OPENAI_API_KEY",
-                 concurrency: int = 4, prompt_format: str = "text", max_retries: int = 5, timeout: float = 600.0):
+                 concurrency: int = 4, prompt_format: str = "text", max_retries: int = 2,
+                 timeout: float = 600.0):
         from openai import OpenAI
 
         if prompt_format not in ("text", "ids"):
@@ -26,15 +27,18 @@ class OpenAIBackend:
         self.template, self.tokenizer, sampling = setup.template, setup.tokenizer, setup.sampling
         self.sampling, self.served_model, self.prompt_format = sampling, served_model, prompt_format
         self.concurrency = max(1, concurrency)
-        self.stop = [self.tokenizer.convert_ids_to_tokens(i) for i in self.template.stop_token_ids(self.tokenizer)]
+        self.stop = [self.tokenizer.convert_ids_to_tokens(i)
+                     for i in self.template.stop_token_ids(self.tokenizer)]
         self.client = OpenAI(base_url=api_base, api_key=os.environ.get(api_key_env) or "EMPTY",
                              max_retries=max_retries, timeout=timeout)
 
     def _one(self, ids: list[int]) -> str:
         import openai
 
-        prompt: Any = ids if self.prompt_format == "ids" else self.tokenizer.decode(ids, skip_special_tokens=False)
-        kwargs: dict[str, Any] = {"model": self.served_model, "prompt": prompt, "max_tokens": self.sampling.max_new_tokens,
+        prompt: Any = (ids if self.prompt_format == "ids"
+                       else self.tokenizer.decode(ids, skip_special_tokens=False))
+        kwargs: dict[str, Any] = {"model": self.served_model, "prompt": prompt,
+                                  "max_tokens": self.sampling.max_new_tokens,
                                   "temperature": self.sampling.temperature, "stop": self.stop}
         if self.sampling.temperature > 0:
             kwargs["top_p"] = self.sampling.top_p

@@ -58,7 +58,8 @@ def output_schema(record: dict) -> dict:
 
 def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]], template: Template,
                  tokenizer: Any, *, batch_size: int, cutoff_len: int, resume: bool = False,
-                 overwrite: bool = False, guided_json: bool = False, shard: tuple[int, int] = (0, 1)) -> PredictStats:
+                 overwrite: bool = False, guided_json: bool = False,
+                 shard: tuple[int, int] = (0, 1)) -> PredictStats:
     """``shard`` = (rank, world): this process answers records rank, rank + world, ... (data parallel)."""
     stats = PredictStats()
     name = display_name(in_path)
@@ -82,14 +83,16 @@ def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]]
                         raise KgcError("record has no 'instruction' string", name, number)
                     ids, shortened = fit_prompt(template, tokenizer, instruction, cutoff_len)
                     if ids is None:
-                        raise KgcError(f"the template alone is longer than cutoff_len {cutoff_len}", name, number)
+                        raise KgcError(f"the template alone is longer than cutoff_len {cutoff_len}", name,
+                                       number)
                     stats.shortened += shortened
                     prompts.append(ids)
                     if guided_json:
                         try:
                             schemas.append(output_schema(record))
                         except (KeyError, TypeError, ValueError, KgcError):
-                            raise KgcError("--guided-json needs converted records (task + JSON instruction with a "
+                            raise KgcError("--guided-json needs converted records (task + JSON instruction "
+                                           "with a "
                                            "schema)", name, number) from None
                 order = sorted(range(len(window)), key=lambda i: -len(prompts[i]))
                 outputs: list[str | None] = [None] * len(window)
@@ -97,7 +100,8 @@ def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]]
                 for start in range(0, len(order), batch_size):
                     chosen = order[start : start + batch_size]
                     batch = [prompts[i] for i in chosen]
-                    answers = generate(batch, [schemas[i] for i in chosen]) if guided_json else generate(batch)
+                    answers = generate(batch, [schemas[i]
+                                               for i in chosen]) if guided_json else generate(batch)
                     for index, text in zip(chosen, answers, strict=True):
                         outputs[index] = text
                     while written < len(window) and outputs[written] is not None:
@@ -157,9 +161,11 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
 
     preset = resolved.preset
     check_adapters(preset, resolved.adapters, backend)
-    setup = load_setup(preset, resolve_model_path(preset.base_model, preset.builder), sampling, resolved.adapters)
+    setup = load_setup(preset, resolve_model_path(preset.base_model, preset.builder), sampling,
+                       resolved.adapters)
     engine = open_backend(backend, setup, **backend_options)
-    rank, world = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))) if in_launcher else (0, 1)
+    rank, world = (int(os.environ.get("RANK", 0)),
+                   int(os.environ.get("WORLD_SIZE", 1))) if in_launcher else (0, 1)
     target = part_path(out_path, rank) if world > 1 else out_path
     try:
         stats = predict_file(in_path, target, engine.generate, setup.template, setup.tokenizer,

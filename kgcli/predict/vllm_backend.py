@@ -38,9 +38,11 @@ def vllm_python() -> str:
 class VLLMBackend:
     name = "vllm"
 
-    def __init__(self, setup: Setup, *, tensor_parallel_size: int = 1, gpu_memory_utilization: float | None = None,
+    def __init__(self, setup: Setup, *, tensor_parallel_size: int = 1,
+                 gpu_memory_utilization: float | None = None,
                  max_model_len: int | None = None):
-        preset, model_path, adapters, sampling = setup.preset, setup.model_path, setup.adapters, setup.sampling
+        preset, model_path = setup.preset, setup.model_path
+        adapters, sampling = setup.adapters, setup.sampling
         self.template, self.tokenizer = setup.template, setup.tokenizer
         on_gpu = device() != "cpu"
         config: dict[str, Any] = {
@@ -49,7 +51,8 @@ class VLLMBackend:
             "tensor_parallel_size": tensor_parallel_size, "trust_remote_code": preset.trust_remote_code,
             "enforce_eager": not on_gpu, "gpu_memory_utilization": gpu_memory_utilization,
             "max_num_seqs": None if on_gpu else 8,
-            "temperature": sampling.temperature, "top_p": sampling.top_p, "max_new_tokens": sampling.max_new_tokens,
+            "temperature": sampling.temperature, "top_p": sampling.top_p,
+            "max_new_tokens": sampling.max_new_tokens,
             "stop_token_ids": self.template.stop_token_ids(self.tokenizer),
         }
         if adapters:
@@ -59,7 +62,8 @@ class VLLMBackend:
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         if not on_gpu:
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-        self.process = subprocess.Popen([vllm_python(), "-m", "kgcli.predict.vllm_worker"], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([vllm_python(), "-m", "kgcli.predict.vllm_worker"],
+                                        stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, env=env, text=True, encoding="utf-8")
         self._send(config)
         ready = self._receive()
@@ -76,7 +80,8 @@ class VLLMBackend:
         while True:
             line = self.process.stdout.readline()
             if not line:
-                raise KgcError(f"the vLLM engine stopped (exit status {self.process.wait()}); its log is above")
+                raise KgcError(f"the vLLM engine stopped (exit status {self.process.wait()}); its log is "
+                               "above")
             if line.startswith("{"):
                 return json.loads(line)
 

@@ -14,7 +14,8 @@ import sys
 def _sampling(config: dict, schema: dict | None):
     from vllm import SamplingParams
 
-    kwargs = {"temperature": config["temperature"], "top_p": config["top_p"], "max_tokens": config["max_new_tokens"],
+    kwargs = {"temperature": config["temperature"], "top_p": config["top_p"],
+              "max_tokens": config["max_new_tokens"],
               "stop_token_ids": config["stop_token_ids"], "skip_special_tokens": True}
     if schema is not None:
         try:

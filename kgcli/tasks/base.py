@@ -98,7 +98,8 @@ class Task:
     gold_is_rows: ClassVar[bool] = False  # gold tuples are exactly the required fields (NER, RE, KG)
     dedup_fields: ClassVar[tuple[str, ...]] = ()  # annotations equal on these are one annotation
     drops_empty: ClassVar[bool] = False  # records without annotations yield no instruction (EEA)
-    schema_from_record: ClassVar[bool] = False  # the test schema depends on the record (EEA), not only the file
+    # the test schema depends on the record (EEA), not only the file
+    schema_from_record: ClassVar[bool] = False
     default_split_num: ClassVar[int] = 4
     supports_cluster: ClassVar[bool] = True
 
@@ -210,7 +211,8 @@ class Task:
     def test_elements(self, items: list[dict] | None, schema: Schema) -> list[Any]:
         return [self.element(k) for k in self.all_keys(schema)]
 
-    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random, opts: Options) -> list[Any] | None:
+    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random,
+                       opts: Options) -> list[Any] | None:
         """Schema elements for one training record; None = the record yields no instruction."""
         positives = self.positive_keys(items)
         all_keys = self.all_keys(schema)
@@ -233,7 +235,8 @@ class Task:
         elements = [self.element(k) for k in keys]
         return order(rng, elements, opts.random_sort, key=self.sort_key)
 
-    def _cluster_keys(self, positives: list[str], all_keys: list[str], rng: random.Random, opts: Options) -> list[str] | None:
+    def _cluster_keys(self, positives: list[str], all_keys: list[str], rng: random.Random,
+                      opts: Options) -> list[str] | None:
         if len(all_keys) == 1:
             return list(all_keys)
         if not positives:

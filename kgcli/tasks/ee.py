@@ -60,7 +60,8 @@ class EE(Task):
     def sort_key(self, element: dict) -> str:
         return element["event_type"]
 
-    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random, opts: Options) -> list[Any] | None:
+    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random,
+                       opts: Options) -> list[Any] | None:
         grouped = by_type(items)
         positives = list(grouped)
         all_types = self.all_keys(schema)
@@ -79,7 +80,8 @@ class EE(Task):
             negative_types = [t for t in all_types if t not in set(positives)]
         else:
             negatives = [t for t in all_types if t not in set(positives)]
-            negative_types = sample_negatives(rng, negatives, len(schema.type_roles) or len(all_types), p, not positives)
+            negative_types = sample_negatives(rng, negatives, len(schema.type_roles) or len(all_types), p,
+                                              not positives)
         elements = []
         for event_type in positives:
             known = self.roles_of(schema, event_type)
@@ -103,7 +105,8 @@ class EE(Task):
         return [self._element(t, roles) for t, roles in elements]
 
     @staticmethod
-    def _draw_roles(rng: random.Random, roles: list[str], trials: int, p: float, at_least_one: bool) -> list[str]:
+    def _draw_roles(rng: random.Random, roles: list[str], trials: int, p: float,
+                    at_least_one: bool) -> list[str]:
         if p < 0 or p >= 1:
             return list(roles)
         return sample_negatives(rng, roles, trials, p, at_least_one)

@@ -39,7 +39,8 @@ class EEA(EE):
     def test_elements(self, items: list[dict] | None, schema: Schema) -> list[Any]:
         grouped = by_type(items or [])
         return [
-            self._element_with(t, [trigger_of(e) for e in events if trigger_of(e)], self._roles(schema, t, events))
+            self._element_with(t, [trigger_of(e) for e in events if trigger_of(e)],
+                               self._roles(schema, t, events))
             for t, events in grouped.items()
         ]
 
@@ -47,7 +48,8 @@ class EEA(EE):
         known = self.roles_of(schema, event_type)
         return known + [r for r in positive_roles(events) if r not in set(known)]
 
-    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random, opts: Options) -> list[Any] | None:
+    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random,
+                       opts: Options) -> list[Any] | None:
         p = opts.neg_schema
         elements = []
         for event_type, events in by_type(items).items():
@@ -58,7 +60,8 @@ class EEA(EE):
                 roles = sample_negatives(rng, roles, len(roles), p, True)
             triggers = [trigger_of(e) for e in events if trigger_of(e)]
             if 0 < p < 1 and triggers:
-                keep = set(rng.sample(range(len(triggers)), max(1, min(len(triggers), binomial(rng, len(triggers), p)))))
+                keep = set(rng.sample(range(len(triggers)),
+                                      max(1, min(len(triggers), binomial(rng, len(triggers), p)))))
                 triggers = [t for i, t in enumerate(triggers) if i in keep]
             roles = order(rng, roles, opts.random_sort)
             if opts.random_sort:

@@ -60,9 +60,11 @@ class KG(Task):
     def sort_key(self, element: dict) -> str:
         return element["entity_type"]
 
-    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random, opts: Options) -> list[Any] | None:
+    def train_elements(self, items: list[dict], schema: Schema, rng: random.Random,
+                       opts: Options) -> list[Any] | None:
         if not schema.type_roles:
-            raise AnnotationError("KG training needs the schema's type→attributes line ({entity_type: [attributes]})")
+            raise AnnotationError("KG training needs the schema's type→attributes line ({entity_type: "
+                                  "[attributes]})")
         entity_type = next(iter(schema.type_roles))
         known = self._attributes(schema, entity_type)
         present = unique(i["relation"] for i in items)

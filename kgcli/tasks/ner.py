@@ -1,4 +1,5 @@
-"""NER: ``{"entity": [{"entity", "entity_type"}]}`` → ``{"<type>": ["<entity>", ...]}``; tuples (entity, type)."""
+"""NER: ``{"entity": [{"entity", "entity_type"}]}`` → ``{"<type>": ["<entity>", ...]}``; tuples
+(entity, type)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class NER(Task):
 
     def collect_main(self, output: dict, allowed: set[str] | None, found: list[tuple]) -> int:
         off_schema = 0  # collect() inlined: this runs once per predicted chunk
-        check = allowed is not None and output.keys() != allowed  # usually the answer has exactly the schema keys
+        # usually the answer has exactly the schema keys
+        check = allowed is not None and output.keys() != allowed
         for key, value in output.items():
             if check and key not in allowed:
                 off_schema += 1

@@ -63,7 +63,8 @@ class SPO(RE):
         wanted: dict[tuple, str] = {}
         for element in elements:
             output.setdefault(element["predicate"], [])
-            wanted[(element["subject_type"], element["predicate"], element["object_type"])] = element["predicate"]
+            wanted[(element["subject_type"], element["predicate"],
+                    element["object_type"])] = element["predicate"]
         for item in items:
             predicate = wanted.get((item["head_type"], item["relation"], item["tail_type"]))
             if predicate is not None:

@@ -64,7 +64,8 @@ def read_examples(path: str) -> Iterable[tuple[int, str, str]]:
         if not isinstance(instruction, str) or not instruction:
             raise KgcError("training record has no 'instruction' string", name, number)
         if not isinstance(output, str) or not output:
-            raise KgcError("training record has no 'output' string (convert with --split train)", name, number)
+            raise KgcError("training record has no 'output' string (convert with --split train)", name,
+                           number)
         yield number, instruction, output
 
 
@@ -100,4 +101,5 @@ class Collator:
             labels.append(item["labels"] + [IGNORE] * pad)
             mask.append([1] * len(item["input_ids"]) + [0] * pad)
             self.tokens_seen += len(item["input_ids"])
-        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}
+        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels),
+                "attention_mask": torch.tensor(mask)}

@@ -27,7 +27,8 @@ CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:
-    found = [(int(m.group(1)), p) for p in output_dir.iterdir() if (m := CHECKPOINT.match(p.name)) and p.is_dir()]
+    found = [(int(m.group(1)),
+              p) for p in output_dir.iterdir() if (m := CHECKPOINT.match(p.name)) and p.is_dir()]
     return max(found)[1] if found else None
 
 
@@ -44,7 +45,8 @@ def prepare_output_dir(request: TrainRequest) -> Path | None:
         return checkpoint
     if busy:
         if not request.overwrite:
-            raise KgcError("output folder is not empty; pass --resume to continue or --overwrite to start again",
+            raise KgcError("output folder is not empty; pass --resume to continue or --overwrite to start "
+                           "again",
                            str(out))
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,8 @@ def attach_method(model: Any, request: TrainRequest) -> Any:
             parameter.requires_grad = True
         return model
     if preset.finetuning_type == "ptuning":
-        return get_peft_model(model, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=preset.pre_seq_len))
+        return get_peft_model(model, PrefixTuningConfig(task_type="CAUSAL_LM",
+                                                        num_virtual_tokens=preset.pre_seq_len))
     if preset.bits in (4, 8):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     adapters = list(request.adapters)
@@ -98,7 +101,8 @@ def attach_method(model: Any, request: TrainRequest) -> Any:
         saved = model.peft_config["default"]
         for field, value in (("lora_r", saved.r), ("lora_alpha", saved.lora_alpha)):
             if getattr(preset, field) != value:
-                request.notes.append(f"continuing {adapters[-1]}: its saved {field} {value} is used, not the preset's "
+                request.notes.append(f"continuing {adapters[-1]}: its saved {field} {value} is used, not the "
+                                     "preset's "
                                      f"{getattr(preset, field)}")
         return model
     targets = preset.resolved_targets(family_targets(preset.family))
@@ -173,7 +177,8 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
                                     TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
                                     console=Console(stderr=True), transient=True)
                 self.bar.start()
-                self.task = self.bar.add_task("train", total=state.max_steps, completed=state.global_step, info="")
+                self.task = self.bar.add_task("train", total=state.max_steps, completed=state.global_step,
+                                              info="")
 
         def rate(self) -> float:
             elapsed = time.perf_counter() - self.start
@@ -183,7 +188,8 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
             if self.plain is not None and state.is_world_process_zero:
                 loss = next((r["loss"] for r in reversed(state.log_history) if "loss" in r), None)
                 done = state.global_step - self.first_step
-                eta = (time.perf_counter() - self.start) / done * (state.max_steps - state.global_step) if done else 0
+                left = state.max_steps - state.global_step
+                eta = (time.perf_counter() - self.start) / done * left if done else 0
                 self.plain.tick(f"train: step {state.global_step}/{state.max_steps}"
                                 + (f", loss {loss:.4f}" if loss is not None else "")
                                 + f", {self.rate():,.0f} tokens/s, about {eta:.0f} s left",
@@ -191,7 +197,8 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
             if self.bar is not None:
                 loss = next((r["loss"] for r in reversed(state.log_history) if "loss" in r), None)
                 info = f"loss {loss:.4f}  " if loss is not None else ""
-                self.bar.update(self.task, completed=state.global_step, info=f"{info}{self.rate():,.0f} tok/s")
+                self.bar.update(self.task, completed=state.global_step,
+                                info=f"{info}{self.rate():,.0f} tok/s")
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not state.is_world_process_zero or not logs:
@@ -205,7 +212,8 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
             done = state.global_step - self.first_step
             elapsed = time.perf_counter() - self.start
             row["tokens_per_second"] = round(self.rate(), 1)
-            row["eta_seconds"] = round(elapsed / done * (state.max_steps - state.global_step), 1) if done else None
+            row["eta_seconds"] = round(elapsed / done * (state.max_steps - state.global_step),
+                                       1) if done else None
             with open(log_path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
 
@@ -240,7 +248,8 @@ def train(request: TrainRequest) -> dict[str, Any]:
     else:
         examples, valid = _split_validation(examples, preset.val_size, preset.seed)
     if stats.shortened or stats.response_cut or stats.dropped:
-        warn(f"{stats.shortened} example(s) had their input text shortened to fit cutoff_len {preset.cutoff_len} / "
+        warn(f"{stats.shortened} example(s) had their input text shortened to fit cutoff_len "
+             f"{preset.cutoff_len} / "
              f"max_source_length {preset.max_source_length}; {stats.response_cut} response(s) cut to "
              f"max_target_length {preset.max_target_length}; {stats.dropped} dropped")
     model = attach_method(load_model(model_path, preset, tokenizer), request)
@@ -249,13 +258,15 @@ def train(request: TrainRequest) -> dict[str, Any]:
     args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=preset.per_device_train_batch_size,
         per_device_eval_batch_size=preset.per_device_eval_batch_size,
-        gradient_accumulation_steps=preset.gradient_accumulation_steps, num_train_epochs=preset.num_train_epochs,
+        gradient_accumulation_steps=preset.gradient_accumulation_steps,
+        num_train_epochs=preset.num_train_epochs,
         max_steps=preset.max_steps, learning_rate=preset.learning_rate, max_grad_norm=preset.max_grad_norm,
         optim=preset.optim, lr_scheduler_type=preset.lr_scheduler_type,
         # transformers 5 reads a float below 1 in warmup_steps as a share of all steps (the old warmup_ratio)
         warmup_steps=preset.warmup_ratio, logging_steps=preset.logging_steps, logging_first_step=True,
         eval_strategy=preset.eval_strategy if valid else "no", eval_steps=preset.eval_steps,
-        save_strategy=preset.save_strategy, save_steps=preset.save_steps, save_total_limit=preset.save_total_limit,
+        save_strategy=preset.save_strategy, save_steps=preset.save_steps,
+        save_total_limit=preset.save_total_limit,
         bf16=on_gpu and preset.dtype == "bf16" and preset.bits == 16,
         fp16=on_gpu and preset.dtype == "fp16" and preset.bits == 16,
         use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, **_length_grouping(TrainingArguments),
@@ -280,9 +291,11 @@ def train(request: TrainRequest) -> dict[str, Any]:
         "examples": {"train": len(examples), "valid": len(valid), "shortened": stats.shortened,
                      "response_cut": stats.response_cut, "dropped": stats.dropped},
         "steps": trainer.state.global_step, "train_loss": result.training_loss,
-        "seconds": round(seconds, 2), "tokens_per_second": round(collator.tokens_seen / seconds, 1) if seconds else None,
+        "seconds": round(seconds, 2), "tokens_per_second": round(collator.tokens_seen / seconds,
+                                                                 1) if seconds else None,
         "device": device(), "torch_threads": torch.get_num_threads(),
-        "peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None,
+        "peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20,
+                                    1) if torch.cuda.is_available() else None,
         "adapter_rank": adapter_rank(str(out)),
     }
     write_text_atomic(str(out / "kgc_train.json"), json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -294,8 +307,11 @@ def train(request: TrainRequest) -> dict[str, Any]:
 
 
 def _length_grouping(arguments: Any) -> dict[str, Any]:
-    """Batches of similar length: ``train_sampling_strategy`` in recent transformers, ``group_by_length`` before."""
+    """Batches of similar length: ``train_sampling_strategy`` in recent transformers, ``group_by_length``
+    before."""
     import inspect
 
     names = inspect.signature(arguments.__init__).parameters
-    return {"train_sampling_strategy": "group_by_length"} if "train_sampling_strategy" in names else {"group_by_length": True}
+    if "train_sampling_strategy" in names:
+        return {"train_sampling_strategy": "group_by_length"}
+    return {"group_by_length": True}
