@@ -94,6 +94,23 @@ def _scores(into: dict[str, Any], metrics: dict[str, Counts], legacy: bool) -> N
         into[f"{prefix}gold"] = counts.gold
 
 
+def _count(tuples: list[tuple], left: dict[tuple, int], pred_types: list[str], hit_types: list[str],
+           type_of: Any) -> None:
+    """Predicted tuples of one metric; a hit while the gold multiset (or set) still has the tuple."""
+    pred_types.extend(map(type_of, tuples))
+    for item in tuples:
+        if left.get(item, 0) > 0:
+            left[item] -= 1
+            hit_types.append(type_of(item))
+
+
+def _unseen(tuples: list[tuple], seen: set[tuple]) -> list[tuple]:
+    """Set mode: each distinct prediction of an instance counts once, over all its chunks."""
+    fresh = [t for t in dict.fromkeys(tuples) if t not in seen]
+    seen.update(fresh)
+    return fresh
+
+
 class Tally:
     """Counts of one report block (one source or task, or everything when there is no --sort-by).
 
@@ -159,15 +176,11 @@ class Tally:
                 type_counts.tp += hit
 
 
-class Group:
-    """One instance being scored (all chunks of one task + source + id): what its later records still need."""
-
-    __slots__ = ("task", "tally", "remaining", "tables", "seen")
-
-    def __init__(self, task: Task, tally: Tally, remaining: dict[str, dict[tuple, int]],
-                 tables: dict[str, Any],
-                 seen: dict[str, set] | None):
-        self.task, self.tally, self.remaining, self.tables, self.seen = task, tally, remaining, tables, seen
+# One instance being scored (all chunks of one task + source + id), as the tuple (task, tally, plan, seen):
+# ``plan`` holds, per metric of the task (in the task's order), (unmatched gold tuple → count, predicted
+# types, hit types, the tuple's type getter); ``seen`` the predictions so far in set mode, else None. A tuple
+# (not an object) because one is made per instance and unpacked into the scoring loop's locals.
+Group = tuple[Task, "Tally", list[tuple], "dict[str, set] | None"]
 
 
 class Evaluator:
@@ -190,7 +203,7 @@ class Evaluator:
         self._open_key: str | None = None
         self._open: Group | None = None
         self._done: dict[str, Group | None] = {}  # closed groups; None: settled (all gold matched, no set)
-        self._tables: dict[str, dict[str, Any]] = {}
+        self._layouts: dict[str, tuple[Tally, list[tuple]]] = {}
         self._schemas: dict[str, set[str] | None] = {}  # schema text → output keys (see _allowed_keys)
         self._last_head = "\x00"  # the last instruction's head (up to its input) and its keys
         self._last_allowed: set[str] | None = None
@@ -203,7 +216,11 @@ class Evaluator:
         """
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         fields = operator.itemgetter("id", "output", "source", "task")
-        legacy, done, open_key, group = self.legacy, self._done, self._open_key, self._open
+        gold_of = operator.itemgetter(0)
+        legacy, done, open_key = self.legacy, self._done, self._open_key
+        task, tally, plan, seen = self._open or (None, None, None, None)
+        single = task is not None and task.metrics == MAIN
+        last_head, last_allowed = self._last_head, self._last_allowed
         gc_was_enabled = gc.isenabled()
         gc.disable()  # nothing here forms reference cycles; the collector would only rescan the group table
         try:
@@ -227,11 +244,11 @@ class Evaluator:
                         key = f"{task_name}\x1f{'None' if source is None else source}\x1f{record_id}"
                     if key != open_key:
                         if open_key is not None:
-                            settled = group.seen is None and not any(map(any, map(dict.values,
-                                                                                  group.remaining.values())))
-                            done[open_key] = None if settled else group
+                            settled = seen is None and not any(map(any, map(dict.values, map(gold_of, plan))))
+                            done[open_key] = None if settled else (task, tally, plan, seen)
                             open_key = None
-                        group = self._group(key, record)
+                        task, tally, plan, seen = self._group(key, record)
+                        single = task.metrics == MAIN
                         open_key = key
                 except (ValueError, KgcError) as exc:
                     if not self.skip_bad:
@@ -248,47 +265,42 @@ class Evaluator:
                 if type(answer) is not dict:
                     answer, repaired = parse_answer(output, repair=not legacy)
                     if answer is None:
-                        group.tally.parse_errors += 1
+                        tally.parse_errors += 1
                         continue
                     if repaired:
-                        group.tally.repaired += 1
+                        tally.repaired += 1
                 if legacy:
                     allowed = None
                 else:
                     instruction = record.get(INSTRUCTION)
-                    if type(instruction) is str and instruction.startswith(self._last_head):
-                        allowed = self._last_allowed  # the same schema chunk as the last record
+                    if type(instruction) is str and instruction.startswith(last_head):
+                        allowed = last_allowed  # the same schema chunk as the last record
                     else:
-                        allowed = self._allowed_keys(group.task, instruction)
-                task = group.task
-                if task.metrics == MAIN:
+                        allowed = self._allowed_keys(task, instruction)
+                        last_head, last_allowed = self._last_head, self._last_allowed
+                if single:
                     main: list[tuple] = []
                     off_schema = task.collect_main(answer, allowed, main)
-                    found: Iterable[tuple[str, list[tuple]]] = (("main", main),)
+                    by_metric = None
                 else:
-                    by_metric: dict[str, list[tuple]] = {m: [] for m in task.metrics}
+                    by_metric = {m: [] for m in task.metrics}
                     off_schema = task.collect_all(answer, allowed, by_metric)
-                    found = by_metric.items()
                 if off_schema and not legacy:
-                    group.tally.off_schema += off_schema
-                for metric, tuples in found:  # predicted; a hit while the gold multiset (or set) still has it
-                    if not tuples:
-                        continue
-                    if group.seen is not None:
-                        seen_here = group.seen[metric]
-                        tuples = [t for t in dict.fromkeys(tuples) if t not in seen_here]
-                        seen_here.update(tuples)
-                    left, (_, pred_types, hit_types) = group.remaining[metric], group.tables[metric]
-                    index = task.type_index[metric]
-                    pred_types.extend([item[index] for item in tuples])
-                    for item in tuples:
-                        if left.get(item, 0) > 0:
-                            left[item] -= 1
-                            hit_types.append(item[index])
+                    tally.off_schema += off_schema
+                if by_metric is None:
+                    if main:
+                        _count(main if seen is None else _unseen(main, seen["main"]), *plan[0])
+                else:
+                    for entry, metric in zip(plan, task.metrics, strict=True):
+                        tuples = by_metric[metric]
+                        if tuples:
+                            _count(tuples if seen is None else _unseen(tuples, seen[metric]), *entry)
         finally:
             if gc_was_enabled:
                 gc.enable()
-            self._open_key, self._open = open_key, group if open_key is not None else None
+            self._open_key = open_key
+            self._open = (task, tally, plan, seen) if open_key is not None else None
+            self._last_head, self._last_allowed = last_head, last_allowed
 
     def _group(self, key: str, record: dict) -> Group:
         """The group ``key`` starts (its gold from the record's label), or resumes if seen before."""
@@ -297,38 +309,31 @@ class Evaluator:
             earlier = self._done.pop(key)
             if earlier is not None:
                 return earlier
-            tables = self._tables_for(task, record)  # settled: later answers still count, on nothing left
-            return Group(task, tables[""], {m: {} for m in task.metrics}, tables, None)
+            tally, layout = self._layout(task, record)  # settled: later answers still count, on nothing left
+            return task, tally, [({}, preds, hits, type_of) for _, _, preds, hits, type_of in layout], None
         gold = task.gold_counts(record.get("label"))
-        tables = self._tables.get(task.name) if self.sort_by is None else None
-        if tables is None:
-            tables = self._tables_for(task, record)
-        tally = tables[""]
+        tally, layout = self._layouts.get(task.name) or self._layout(task, record)
         tally.samples += 1
-        type_index = task.type_index
-        for metric in task.metrics:
-            left = gold.get(metric)
-            if left is None:
-                left = gold[metric] = {}
-            elif self.set_mode:
-                left = gold[metric] = dict.fromkeys(left, 1)
-            index = type_index[metric]
+        plan = []
+        for metric, gold_types, pred_types, hit_types, type_of in layout:
+            left = gold.get(metric) or {}
+            if self.set_mode:
+                left = dict.fromkeys(left, 1)
             if len(left) == sum(left.values()):
-                tables[metric][0].extend([item[index] for item in left])
+                gold_types.extend(map(type_of, left))
             else:
-                tables[metric][0].extend([item[index] for item, n in left.items() for _ in range(n)])
-        return Group(task, tally, gold, tables, {m: set() for m in task.metrics} if self.set_mode else None)
+                gold_types.extend([type_of(item) for item, n in left.items() for _ in range(n)])
+            plan.append((left, pred_types, hit_types, type_of))
+        return task, tally, plan, {m: set() for m in task.metrics} if self.set_mode else None
 
-    def _tables_for(self, task: Task, record: dict) -> dict[str, Any]:
-        """The record's report block (key "") and its (gold, predicted, hit) type lists per metric of the
-        task;
-        cached by task while there is one block."""
+    def _layout(self, task: Task, record: dict) -> tuple[Tally, list[tuple]]:
+        """The record's report block and, per metric of the task, (metric, gold types, predicted types, hit
+        types, type getter): cached by task while there is one block (no --sort-by)."""
         tally = self._tally_for(record)
-        tables: dict[str, Any] = {m: tally.table(m) for m in task.metrics}
-        tables[""] = tally
+        layout = [(metric, *tally.table(metric), type_of) for metric, type_of in task.type_getters.items()]
         if self.sort_by is None:
-            self._tables[task.name] = tables
-        return tables
+            self._layouts[task.name] = tally, layout
+        return tally, layout
 
     def _allowed_keys(self, task: Task, instruction: Any) -> set[str] | None:
         """The output keys the record's chunk asked for (None: unknown, every key counts), looked up by the

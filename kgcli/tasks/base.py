@@ -22,6 +22,7 @@ from kgcli.schema import Schema, unique
 
 NAN = "NAN"
 _STRINGS = {str}
+_chain = itertools.chain.from_iterable
 
 # JSON-schema pieces for constrained decoding (--guided-json), bounded so an answer can always close within
 # the generation budget: at most 10 items per list, 64 characters per string.
@@ -277,11 +278,9 @@ class Task:
         ``read_items`` + ``gold``, with the same result."""
         if self.gold_is_rows and type(label) is str:
             try:
-                items = orjson.loads(label)
-                if type(items) is list:
-                    rows = dict.fromkeys(map(self.fields_getter, items), 1)
-                    if _STRINGS.issuperset(map(type, itertools.chain.from_iterable(rows))):
-                        return {"main": rows}
+                rows = dict.fromkeys(map(self.fields_getter, orjson.loads(label)), 1)
+                if _STRINGS.issuperset(map(type, _chain(rows))):
+                    return {"main": rows}
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 pass
         if not isinstance(label, str):
@@ -321,6 +320,11 @@ class Task:
 
     def type_of(self, metric: str, item: tuple) -> str:
         return item[self.type_index[metric]]
+
+    @functools.cached_property
+    def type_getters(self) -> dict[str, Any]:
+        """metric → the getter of a tuple's type, in the order of ``metrics``."""
+        return {metric: operator.itemgetter(self.type_index[metric]) for metric in self.metrics}
 
 
 def easy_count(easy: list, opts: Options) -> int:
