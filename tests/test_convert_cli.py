@@ -85,6 +85,15 @@ def test_stdin_stdout_pipe_into_head(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_a_reader_that_goes_away_is_not_a_failure_under_pipefail(tmp_path):
+    folder = dataset(tmp_path, n=3000)  # far more output than a pipe buffer holds: the write must fail
+    command = (f"{sys.executable} -m kgcli convert {folder / 'train.json'} - --task NER --split test "
+               f"--schema {folder / 'schema.json'} | head -n 1")
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 1 and result.stderr == ""
+
+
 def test_stdin_needs_a_source(tmp_path):
     folder = dataset(tmp_path, n=1)
     result = run_kgc("convert", "--task", "NER", "--schema", str(folder / "schema.json"),

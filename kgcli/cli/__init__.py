@@ -58,6 +58,13 @@ def _root(
         os.environ["KGC_PRESETS_DIR"] = presets_dir
 
 
+def _reader_gone() -> None:
+    """The reader went away (`| head`): stop quietly with status 0, so `set -o pipefail` pipelines pass."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.__stdout__.fileno())
+    sys.exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="kgc")
@@ -65,10 +72,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"kgc: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except BrokenPipeError:
-        # The reader went away (`| head`): stop quietly, as cat does.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+        _reader_gone()
+    except SystemExit as exc:
+        # Click turns a broken pipe inside a command into exit status 1, wrapping stdout to silence it.
+        if exc.code == 1 and type(sys.stdout).__name__ == "_PacifyFlushWrapper":
+            _reader_gone()
+        raise
     except KeyboardInterrupt:
         print("kgc: interrupted", file=sys.stderr)
         sys.exit(130)
