@@ -9,14 +9,11 @@ import sys
 import pytest
 
 from kgcli.evaluate import evaluate_file
-from tests.conftest import ROOT, run_kgc, write_jsonl
+from tests.conftest import ROOT, iepile_record, run_kgc, write_jsonl
 
 
 def rec(rid, source, task, schema, label, output):
-    instruction = json.dumps({"instruction": "x", "schema": schema, "input": "t"}, ensure_ascii=False)
-    return {"id": rid, "task": task, "source": source, "instruction": instruction,
-            "label": json.dumps(label, ensure_ascii=False),
-            "output": output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)}
+    return iepile_record(task, schema, "t", label=label, output=output, record_id=rid, source=source)
 
 
 NER_GOLD_A = [{"entity": "张三", "entity_type": "人物"}, {"entity": "北京", "entity_type": "地点"},

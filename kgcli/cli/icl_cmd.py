@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from kgcli.cli.options import ApiBaseOpt, ConcurrencyOpt, TemperatureOpt
 from kgcli.errors import KgcError
 
 
@@ -34,14 +35,14 @@ def icl(
     instruction: str = typer.Option(None, "--instruction",
                                     help="Single mode: replaces the built instruction."),
     system: str = typer.Option(None, "--system", help="A system message before the prompt."),
-    temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy (the default)."),
+    temperature: TemperatureOpt = 0.0,
     top_p: float = typer.Option(None, "--top-p"),
     max_tokens: int = typer.Option(512, "--max-tokens", min=1, help="Reply length limit."),
-    api_base: str = typer.Option(None, "--api-base", help="Server URL, e.g. http://127.0.0.1:8000/v1."),
+    api_base: ApiBaseOpt = None,
     api_key_env: str = typer.Option(None, "--api-key-env",
                                     help="Variable holding the key (default: the provider's "
                                     "own, e.g. OPENAI_API_KEY)."),
-    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Batch: requests in flight."),
+    concurrency: ConcurrencyOpt = 4,
     retries: int = typer.Option(4, "--retries", min=0,
                                 help="Retries on 429 / 5xx / timeouts / refused connections."),
     backoff: float = typer.Option(1.0, "--backoff", min=0.0,
