@@ -117,6 +117,7 @@ class ConvertStats:
     skipped: int = 0
     unknown_types: Counter = field(default_factory=Counter)
     duplicate_texts: int = 0
+    unasked_roles: Counter = field(default_factory=Counter)  # "type/role" of records, not in the schema
 
     def merge(self, other: ConvertStats) -> None:
         """Add a worker's counts (duplicate texts are counted by the caller, across workers)."""
@@ -129,6 +130,11 @@ class ConvertStats:
             total = sum(self.unknown_types.values())
             names = ", ".join(f"{k!r}×{v}" for k, v in self.unknown_types.most_common(5))
             warn(f"{total} annotation(s) use types not in the schema (still used, as in the seed): {names}")
+        if self.unasked_roles:
+            total = sum(self.unasked_roles.values())
+            names = ", ".join(f"{k!r}×{v}" for k, v in self.unasked_roles.most_common(5))
+            warn(f"{total} argument role(s) of the records are not among their event type's roles in the "
+                 f"schema and were not asked (as in the seed): {names}")
         if self.duplicate_texts:
             warn(f"{self.duplicate_texts} record(s) repeat an earlier text: they share its id, and eval "
                  "merges them")
@@ -211,6 +217,9 @@ class Converter:
         if items:
             self.stats.unknown_types.update(self.task.unknown_keys(items, self._known))
         elements = self.task.train_elements(items, self.schema, self.rng, self.options)
+        if self.task.notes:
+            self.stats.unasked_roles.update(self.task.notes)
+            self.task.notes.clear()
         if elements is None:
             self.stats.skipped += 1
             return []

@@ -192,10 +192,10 @@ class Evaluator:
             raise KgcError(f"--match-mode must be normal or set, got {match_mode!r}")
         if sort_by not in (None, "", *SORT_BY):
             raise KgcError(f"--sort-by must be source or task, got {sort_by!r}")
-        self.fixed_task = get_task(task) if task else None
+        self.legacy = legacy
+        self.fixed_task = self._protocol(get_task(task)) if task else None
         self.sort_by = sort_by or None
         self.set_mode = match_mode == "set"
-        self.legacy = legacy
         self.skip_bad = skip_bad
         self.bad_lines = 0
         self.tallies: dict[str, Tally] = {}
@@ -204,6 +204,7 @@ class Evaluator:
         self._open: Group | None = None
         self._done: dict[str, Group | None] = {}  # closed groups; None: settled (all gold matched, no set)
         self._layouts: dict[str, tuple[Tally, list[tuple]]] = {}
+        self._merged_notes: Counter = Counter()  # notes of worker processes
         self._schemas: dict[str, set[str] | None] = {}  # schema text → output keys (see _allowed_keys)
         self._last_head = "\x00"  # the last instruction's head (up to its input) and its keys
         self._last_allowed: set[str] | None = None
@@ -364,8 +365,20 @@ class Evaluator:
         if not isinstance(name, str):
             raise ValueError("record has no 'task'; pass --task")
         if name not in self._tasks:
-            self._tasks[name] = get_task(name)
+            self._tasks[name] = self._protocol(get_task(name))
         return self._tasks[name]
+
+    def _protocol(self, task: Task) -> Task:
+        task.legacy = self.legacy
+        return task
+
+    def notes(self) -> Counter:
+        """Notices from the tasks (e.g. what the seed's protocol would have scored differently)."""
+        found = Counter(self._merged_notes)
+        for task in [self.fixed_task, *self._tasks.values()]:
+            if task is not None:
+                found.update(task.notes)
+        return found
 
     def _tally_for(self, record: dict) -> Tally:
         name = ""
@@ -386,16 +399,18 @@ class Evaluator:
         self._open = self._open_key = None
 
     # -- workers ---------------------------------------------------------------------------------------
-    def partial(self) -> tuple[dict[str, tuple], int, array.array]:
-        """What a worker sends back (picklable): tally summaries, bad lines, and its instance keys as hashes
-        (forked workers share the hash seed), to spot an instance scored in two shards."""
+    def partial(self) -> tuple[dict[str, tuple], int, array.array, Counter]:
+        """What a worker sends back (picklable): tally summaries, bad lines, its instance keys as hashes
+        (forked workers share the hash seed, to spot an instance scored in two shards), and its notes."""
         self._close_open()
         keys = array.array("q", map(hash, self._done))
-        return {name: tally.summary() for name, tally in self.tallies.items()}, self.bad_lines, keys
+        summaries = {name: tally.summary() for name, tally in self.tallies.items()}
+        return summaries, self.bad_lines, keys, self.notes()
 
-    def merge(self, partial: tuple[dict[str, tuple], int, array.array]) -> None:
-        summaries, bad_lines, _ = partial
+    def merge(self, partial: tuple[dict[str, tuple], int, array.array, Counter]) -> None:
+        summaries, bad_lines, _, notes = partial
         self.bad_lines += bad_lines
+        self._merged_notes.update(notes)
         for name, summary in summaries.items():
             self.tally_named(name).merge_summary(summary)
 
@@ -416,6 +431,9 @@ class Evaluator:
         result = {"total": total.to_json(self.legacy)}
         if self.bad_lines:
             result["total"]["skipped_lines"] = self.bad_lines
+        notes = self.notes()
+        if notes:
+            result["total"]["notes"] = {note: count for note, count in sorted(notes.items())}
         for name in sorted(named):
             result[name] = named[name].to_json(self.legacy)
         return result

@@ -67,6 +67,11 @@ class Preset(BaseModel):
     save_total_limit: int | None = 10
     val_size: int = 0
     seed: int = 42
+    # Where a training run reads and writes by default (the seed's fine-tuning YAMLs name them; paths are
+    # relative to the folder kgc runs in); --train-file / --valid-file / --output-dir override them.
+    train_file: str | None = None
+    valid_file: str | None = None
+    output_dir: str | None = None
 
     @field_validator("lora_target_modules", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, warn
 
 
 def evaluate(
@@ -29,6 +29,8 @@ def evaluate(
         raise KgcError(f"--format must be table or json, got {output_format!r}")
     report = evaluate_file(pred_path, task=task, sort_by=sort_by, match_mode=match_mode, legacy=legacy,
                            skip_bad=skip_bad)
+    for note, count in report["total"].get("notes", {}).items():
+        warn(f"{count} {note}")
     if out:
         write_json(out, report)
     if output_format == "json":

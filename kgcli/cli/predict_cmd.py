@@ -81,7 +81,8 @@ def predict(
     if num_processes > 1 and not in_launcher:
         if backend != "hf" or out_path == "-":
             raise KgcError("--num-processes shards the hf backend and needs an output file (vllm: use --tp)")
-        command = launch.accelerate_command(launch.rerun_argv(), num_processes)
+        command = launch.accelerate_command(launch.rerun_argv(), ["--multi_gpu", "--num_processes",
+                                                                  str(num_processes)])
         if dry_run:
             typer.echo(f"launch: {launch.shell(command)}")
             return

@@ -34,21 +34,21 @@ def train(
 ) -> None:
     """Fine-tune a model on converted train records (with --adapter: continue that LoRA; earlier ones
     merged)."""
-    import os
-
     from kgcli.resolve import resolve
-    from kgcli.train.config import TrainRequest
+    from kgcli.train.config import TrainRequest, check_data
     from kgcli.validate import check_launch
 
     extra = {key: value for key,
              value in (("max_steps", max_steps), ("val_size", val_size)) if value is not None}
     resolved = resolve("train", preset, config=config, model=model, dtype=dtype, settings=settings,
                        adapter=adapter, extra=extra)
-    options = resolved.options
+    options, base = resolved.options, resolved.preset
+    data = train_file or options.get("train_file")
+    defaults = not data and bool(base.train_file)  # the preset's data files, used as a pair
     request = TrainRequest(
-        preset=resolved.preset, train_file=train_file or options.get("train_file") or "",
-        output_dir=output_dir or options.get("output_dir") or "",
-        valid_file=valid_file or options.get("valid_file"),
+        preset=base, train_file=data or base.train_file or "",
+        valid_file=valid_file or options.get("valid_file") or (base.valid_file if defaults else None),
+        output_dir=output_dir or options.get("output_dir") or base.output_dir or "",
         adapters=resolved.adapters, resume=resume, overwrite=overwrite or options.get("overwrite", False),
         num_processes=num_processes, num_machines=num_machines, machine_rank=machine_rank,
         main_process_ip=main_process_ip, main_process_port=main_process_port,
@@ -58,10 +58,10 @@ def train(
         raise KgcError("--train-file is required")
     if not request.output_dir:
         raise KgcError("--output-dir is required")
-    if not os.path.isfile(request.train_file):
-        raise KgcError("no such file", request.train_file)
     if num_machines > 1 and not main_process_ip:
         raise KgcError("--num-machines > 1 needs --main-process-ip")
+    if not dry_run:  # a dry run shows the plan before the data exists
+        check_data(request, from_preset=base.name if defaults else None)
     check_launch(request.preset, deepspeed=request.deepspeed, adapters=request.adapters)
     from kgcli.train.launch import start
 

@@ -86,8 +86,9 @@ class EE(Task):
         for event_type in positives:
             known = self.roles_of(schema, event_type)
             filled = positive_roles(grouped[event_type])
-            if p == 0:
-                roles = unique(known + filled)
+            if p == 0:  # the seed: every role the schema gives the type, and only those
+                roles = list(known)
+                self.note_unasked(event_type, filled, known)
             else:
                 spare = [r for r in known if r not in set(filled)]
                 roles = self._draw_roles(rng, spare, len(known), p, not filled) + filled
@@ -103,6 +104,11 @@ class EE(Task):
             elements.sort(key=lambda e: e[0])
             elements = [(t, sorted(roles)) for t, roles in elements]
         return [self._element(t, roles) for t, roles in elements]
+
+    def note_unasked(self, event_type: str, filled: list[str], asked: list[str]) -> None:
+        for role in filled:
+            if role not in asked:
+                self.notes[f"{event_type}/{role}"] += 1
 
     @staticmethod
     def _draw_roles(rng: random.Random, roles: list[str], trials: int, p: float,
@@ -130,7 +136,7 @@ class EE(Task):
         return array_of(event)
 
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
-        return gold_events(items, with_trigger=True)
+        return gold_events(items, with_trigger=True, keep_empty=self.legacy)
 
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
         if not isinstance(value, list):
@@ -144,7 +150,7 @@ class EE(Task):
             into["event"].append((key, "" if trigger == NAN else trigger))
             arguments = event.get("arguments", {})
             if isinstance(arguments, dict):
-                collect_arguments(key, arguments, into["argument"])
+                collect_arguments(key, arguments, into["argument"], legacy=self.legacy)
 
     type_index: ClassVar[dict[str, int]] = {"event": 0, "argument": 0}
 

@@ -54,11 +54,15 @@ class EEA(EE):
         elements = []
         for event_type, events in by_type(items).items():
             roles = self._roles(schema, event_type, events)
+            triggers = [trigger_of(e) for e in events if trigger_of(e)]
             if p == 0:
-                roles = positive_roles(events) or roles
+                # The seed: every role the schema gives the type, and one of its triggers (drawn); the
+                # answer still lists every event of the type.
+                roles = self.roles_of(schema, event_type)
+                self.note_unasked(event_type, positive_roles(events), roles)
+                triggers = rng.sample(triggers, 1) if triggers else []
             elif 0 < p < 1:
                 roles = sample_negatives(rng, roles, len(roles), p, True)
-            triggers = [trigger_of(e) for e in events if trigger_of(e)]
             if 0 < p < 1 and triggers:
                 keep = set(rng.sample(range(len(triggers)),
                                       max(1, min(len(triggers), binomial(rng, len(triggers), p)))))
@@ -88,7 +92,7 @@ class EEA(EE):
         return array_of({"type": "object", "properties": roles, "additionalProperties": False})
 
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
-        return gold_events(items, with_trigger=False)
+        return gold_events(items, with_trigger=False, keep_empty=self.legacy)
 
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
         if not isinstance(value, list):
@@ -98,7 +102,7 @@ class EEA(EE):
                 continue
             into["event"].append((key, ""))
             if isinstance(event.get("arguments"), dict):  # DeepKE shape
-                collect_arguments(key, event["arguments"], into["argument"])
+                collect_arguments(key, event["arguments"], into["argument"], legacy=self.legacy)
             else:  # IEPile flat shape
-                collect_arguments(key, event, into["argument"], skip=("trigger",))
+                collect_arguments(key, event, into["argument"], skip=("trigger",), legacy=self.legacy)
 

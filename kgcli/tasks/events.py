@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kgcli.schema import unique
@@ -83,19 +84,36 @@ def render_ee_events(events: list[dict], roles: list[str], text: str) -> list[di
     return rendered
 
 
-def gold_events(items: list[dict], with_trigger: bool) -> dict[str, list[tuple]]:
+def gold_events(items: list[dict], with_trigger: bool, keep_empty: bool = False) -> dict[str, list[tuple]]:
+    """Event tuples (type, trigger) and argument tuples (type, argument, role); an empty argument string is
+    dropped unless ``keep_empty`` (the seed's eval keeps it, and a predicted "" then matches it)."""
     events, arguments = [], []
     for item in items:
         events.append((item["event_type"], trigger_of(item) if with_trigger else ""))
         for argument in item.get("arguments") or []:
-            if argument["argument"]:
+            if argument["argument"] or keep_empty:
                 arguments.append((item["event_type"], argument["argument"], argument["role"]))
     return {"event": events, "argument": arguments}
 
 
-def collect_arguments(key: str, arguments: dict, into: list[tuple], skip: tuple[str, ...] = ()) -> None:
+def collect_arguments(key: str, arguments: dict, into: list[tuple], skip: tuple[str, ...] = (),
+                      legacy: bool = False) -> None:
+    """Argument tuples of one predicted event: non-empty strings other than NAN, one per value of a list.
+    ``legacy`` reads as the seed's eval does: every value that is not exactly "NAN" counts, "" and
+    non-strings included (a list or object as its JSON text, so it can be counted but never matches)."""
     for role, value in arguments.items():
         if role in skip:
             continue
+        if legacy:
+            for item in value if isinstance(value, list) else [value]:
+                if item != NAN:
+                    into.append((key, _countable(item), role))
+            continue
         for text in string_values(value):
             into.append((key, text, role))
+
+
+def _countable(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return ("\x00json", json.dumps(value, ensure_ascii=False, sort_keys=True))
+    return value

@@ -33,7 +33,9 @@ class KG(Task):
     annotation_key = "relation"
     gold_is_rows = True
     required_fields = ("head", "relation", "tail")
-    dedup_fields = ("head", "relation", "tail")
+    # Repeated triples are kept as annotated (the seed's shape rule counts them; see render), and written
+    # once in the answer; gold tuples are distinct.
+    dedup_fields = ()
     default_split_num = 1
     supports_cluster = False
 
@@ -89,10 +91,12 @@ class KG(Task):
             for head in heads:
                 attributes = {}
                 for attribute in element["attributes"]:
-                    found = unique(values.get((head, attribute), []))
-                    if found:
-                        ordered = sorted(found, key=lambda v: text.find(v))
-                        attributes[attribute] = ordered[0] if len(ordered) == 1 else ordered
+                    annotated = values.get((head, attribute), [])
+                    if annotated:
+                        # The seed's shape: one annotated value is a string, several a list, even when they
+                        # repeat one value (the seed writes ["v", "v"]; kgc writes each value once: ["v"]).
+                        ordered = sorted(unique(annotated), key=lambda v: text.find(v))
+                        attributes[attribute] = ordered[0] if len(annotated) == 1 else ordered
                 entities[head] = attributes
             output[element["entity_type"]] = entities
         return output
@@ -107,7 +111,7 @@ class KG(Task):
         return {"type": "object", "additionalProperties": entity}
 
     def gold(self, items: list[dict]) -> dict[str, list[tuple]]:
-        return {"main": [(i["head"], i["relation"], i["tail"]) for i in items]}
+        return {"main": unique((i["head"], i["relation"], i["tail"]) for i in items)}
 
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
         if not isinstance(value, dict):

@@ -28,6 +28,10 @@ def collect_pairs(key: str, value: Any, into: list[tuple]) -> None:
                 into.append((head, key, tail))
 
 
+SUBJECT_OBJECT_NOTE = ("answers keyed subject/object were scored; the seed's eval_func.py reads head/tail "
+                       "only and would have scored them 0")
+
+
 class RE(Task):
     name = "RE"
     annotation_key = "relation"
@@ -61,4 +65,9 @@ class RE(Task):
         return {"main": [(item["head"], item["relation"], item["tail"]) for item in items]}
 
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
-        collect_pairs(key, value, into["main"])
+        found = into["main"]
+        before = len(found)
+        collect_pairs(key, value, found)
+        if self.legacy and len(found) > before and any(
+                isinstance(item, dict) and ("subject" in item or "object" in item) for item in value):
+            self.notes[SUBJECT_OBJECT_NOTE] += len(found) - before

@@ -39,6 +39,16 @@ class TrainRequest:
         return data
 
 
+def check_data(request: TrainRequest, from_preset: str | None = None) -> None:
+    """The data files exist; ``from_preset`` names the preset whose default files these are, so the error
+    says where the path came from and which flag overrides it."""
+    for name, flag in (("train_file", "--train-file"), ("valid_file", "--valid-file")):
+        path = getattr(request, name)
+        if path and not Path(path).is_file():
+            where = f" (the {name} of preset {from_preset}; give {flag} PATH)" if from_preset else ""
+            raise KgcError(f"no such file{where}", path)
+
+
 def deepspeed_config(value: str) -> str:
     """``zero2`` / ``zero3`` name the shipped bf16 ZeRO configs; anything else is a JSON file path."""
     if value in ("zero2", "zero3"):
@@ -48,18 +58,17 @@ def deepspeed_config(value: str) -> str:
     return value
 
 
-def accelerate_config(request: TrainRequest) -> dict[str, Any]:
-    config: dict[str, Any] = {
-        "compute_environment": "LOCAL_MACHINE",
-        "distributed_type": "DEEPSPEED" if request.deepspeed else "MULTI_GPU",
-        "num_machines": request.num_machines, "machine_rank": request.machine_rank,
-        "num_processes": request.num_processes * request.num_machines,
-        "mixed_precision": {"bf16": "bf16", "fp16": "fp16"}.get(request.preset.dtype, "no"),
-        "main_training_function": "main", "rdzv_backend": "static", "same_network": True,
-    }
-    if request.num_machines > 1:
-        config["main_process_ip"] = request.main_process_ip
-        config["main_process_port"] = request.main_process_port
+def accelerate_flags(request: TrainRequest) -> list[str]:
+    """The ``accelerate launch`` options of a distributed run, written out on the command line (no config
+    file to create, keep or clean up)."""
     if request.deepspeed:
-        config["deepspeed_config"] = {"deepspeed_config_file": deepspeed_config(request.deepspeed)}
-    return config
+        flags = ["--use_deepspeed", "--deepspeed_config_file", deepspeed_config(request.deepspeed)]
+    else:
+        flags = ["--multi_gpu"]
+    flags += ["--mixed_precision", {"bf16": "bf16", "fp16": "fp16"}.get(request.preset.dtype, "no"),
+              "--num_processes", str(request.num_processes * request.num_machines),
+              "--num_machines", str(request.num_machines), "--machine_rank", str(request.machine_rank)]
+    if request.num_machines > 1:
+        flags += ["--main_process_ip", request.main_process_ip or "", "--main_process_port",
+                  str(request.main_process_port), "--rdzv_backend", "static", "--same_network"]
+    return flags

@@ -3,28 +3,20 @@ DeepSpeed, several machines), with ``--dry-run`` printing the settings and the c
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 
 import yaml
 
 from kgcli import launch
-from kgcli.train.config import TrainRequest, accelerate_config
+from kgcli.train.config import TrainRequest, accelerate_flags
 
 
 def start(request: TrainRequest, *, dry_run: bool = False, in_launcher: bool = False) -> dict | None:
     """Run (or, with ``dry_run``, describe) the training; the summary of an in-process run."""
     resolved = yaml.safe_dump({"train": request.resolved()}, sort_keys=False, allow_unicode=True)
     if request.distributed and not in_launcher:
-        config_path = os.path.join(tempfile.mkdtemp(prefix="kgc-accelerate-"), "accelerate.yaml")
-        with open(config_path, "w", encoding="utf-8") as handle:
-            yaml.safe_dump(accelerate_config(request), handle, sort_keys=False)
-        command = launch.accelerate_command(
-            launch.rerun_argv(), request.num_processes * request.num_machines, config_file=config_path,
-            num_machines=request.num_machines, machine_rank=request.machine_rank,
-            main_process_ip=request.main_process_ip, main_process_port=request.main_process_port)
+        command = launch.accelerate_command(launch.rerun_argv(), accelerate_flags(request))
         if dry_run:
             print(resolved, end="")
             print(f"launch: {launch.shell(command)}")
