@@ -222,6 +222,7 @@ class Evaluator:
         task, tally, plan, seen = self._open or (None, None, None, None)
         single = task is not None and task.metrics == MAIN
         last_head, last_allowed = self._last_head, self._last_allowed
+        fixed, layouts, set_mode = self.fixed_task, self._layouts, self.set_mode
         gc_was_enabled = gc.isenabled()
         gc.disable()  # nothing here forms reference cycles; the collector would only rescan the group table
         try:
@@ -248,7 +249,18 @@ class Evaluator:
                             settled = seen is None and not any(map(any, map(dict.values, map(gold_of, plan))))
                             done[open_key] = None if settled else (task, tally, plan, seen)
                             open_key = None
-                        task, tally, plan, seen = self._group(key, record)
+                        if key in done or set_mode or legacy:
+                            task, tally, plan, seen = self._group(key, record)
+                        else:  # the usual new group, as _group starts it (distinct gold, no set)
+                            task = fixed or self._task_for(record)
+                            gold = task.gold_counts(record.get("label"))
+                            tally, layout = layouts.get(task.name) or self._layout(task, record)
+                            tally.samples += 1
+                            plan, seen = [], None
+                            for metric, gold_types, pred_types, hit_types, type_of in layout:
+                                left = gold.get(metric) or {}
+                                gold_types.extend(map(type_of, left))
+                                plan.append((left, pred_types, hit_types, type_of))
                         single = task.metrics == MAIN
                         open_key = key
                 except (ValueError, KgcError) as exc:
@@ -288,9 +300,16 @@ class Evaluator:
                     off_schema = task.collect_all(answer, allowed, by_metric)
                 if off_schema and not legacy:
                     tally.off_schema += off_schema
-                if by_metric is None:
+                if by_metric is None:  # one metric: _count written out (it runs for nearly every record)
                     if main:
-                        _count(main if seen is None else _unseen(main, seen["main"]), *plan[0])
+                        if seen is not None:
+                            main = _unseen(main, seen["main"])
+                        left, pred_types, hit_types, type_of = plan[0]
+                        pred_types.extend(map(type_of, main))
+                        for item in main:
+                            if left.get(item, 0) > 0:
+                                left[item] -= 1
+                                hit_types.append(type_of(item))
                 else:
                     for entry, metric in zip(plan, task.metrics, strict=True):
                         tuples = by_metric[metric]

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -73,12 +74,19 @@ def iter_lines(path: str) -> Iterator[tuple[int, bytes]]:
             stream.close()
 
 
+BATCH = 256  # lines parsed together (see parse_lines)
+
+
 def read_jsonl(path: str, *, objects_only: bool = True, tolerant: bool = False) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed value); a line that is not JSON is a one-line error (``tolerant``: the
-    value None instead, for callers that count bad lines)."""
+    """(line number, parsed value) for every non-blank line; a line that is not JSON is a one-line error
+    (``tolerant``: the value None instead, for callers that count bad lines)."""
+    return itertools.chain.from_iterable(_read_batches(path, objects_only, tolerant))
+
+
+def _read_batches(path: str, objects_only: bool, tolerant: bool) -> Iterator[Iterable[tuple[int, Any]]]:
     stream = _open_binary(path)
     try:
-        yield from parse_lines(stream, display_name(path), objects_only=objects_only, tolerant=tolerant)
+        yield from _batches(stream, display_name(path), 1, objects_only, tolerant)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -86,9 +94,38 @@ def read_jsonl(path: str, *, objects_only: bool = True, tolerant: bool = False) 
 
 def parse_lines(lines: Iterable[bytes], name: str, first_number: int = 1, *,
                 objects_only: bool = True, tolerant: bool = False) -> Iterator[tuple[int, Any]]:
-    """Parse raw JSON lines. The hot path hands each line straight to orjson (which accepts the trailing
-    CR/LF); blank lines and a leading BOM are dealt with only when that fails. ``tolerant``: a bad line
-    (not JSON, or not an object) comes as None instead of an error."""
+    """Parse raw JSON lines into (line number, value). Lines are taken in batches: a batch of well-formed
+    objects — the usual case — is parsed in one C-level pass and handed on without a Python frame per
+    line; a batch with anything else (a blank line, a BOM, a bad line) is parsed line by line, for the
+    exact error and line number. ``tolerant``: a bad line (not JSON, or not an object) comes as None."""
+    return itertools.chain.from_iterable(_batches(lines, name, first_number, objects_only, tolerant))
+
+
+def _batches(lines: Iterable[bytes], name: str, first_number: int, objects_only: bool,
+             tolerant: bool) -> Iterator[Iterable[tuple[int, Any]]]:
+    loads, decode_error, lines = orjson.loads, orjson.JSONDecodeError, iter(lines)
+    number = first_number
+    while True:
+        batch = list(itertools.islice(lines, BATCH))
+        if not batch:
+            return
+        try:
+            values = list(map(loads, batch))
+            regular = not objects_only or _DICTS.issuperset(map(type, values))
+        except decode_error:
+            regular = False
+        if regular:
+            yield zip(itertools.count(number), values)
+        else:
+            yield list(_line_by_line(batch, name, number, objects_only, tolerant))
+        number += len(batch)
+
+
+_DICTS = {dict}
+
+
+def _line_by_line(lines: Iterable[bytes], name: str, first_number: int, objects_only: bool,
+                  tolerant: bool) -> Iterator[tuple[int, Any]]:
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for number, raw in enumerate(lines, first_number):
         try:

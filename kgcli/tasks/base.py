@@ -22,6 +22,7 @@ from kgcli.schema import Schema, unique
 
 NAN = "NAN"
 _STRINGS = {str}
+_NONE: list = []  # shared, never appended to: "no unknown types" without a new list per record
 _chain = itertools.chain.from_iterable
 
 # JSON-schema pieces for constrained decoding (--guided-json), bounded so an answer can always close within
@@ -163,12 +164,12 @@ class Task:
                 regular = set(map(type, itertools.chain.from_iterable(rows))) == _STRINGS
             except (KeyError, TypeError):
                 regular = False
-            if regular and len(set(rows)) == len(rows):
+            if regular and (len(rows) == 1 or len(set(rows)) == len(rows)):
                 if type_of is not None and known.issuperset(map(type_of, items)):
-                    return items, []
+                    return items, _NONE
                 return items, self.unknown_keys(items, known)
         items = self.read_items(record)
-        return items, (self.unknown_keys(items, known) if items else [])
+        return items, (self.unknown_keys(items, known) if items else _NONE)
 
     def _slow_check(self, items: list) -> None:
         for index, item in enumerate(items):
