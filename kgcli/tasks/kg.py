@@ -39,8 +39,6 @@ class KG(Task):
     default_split_num = 1
     supports_cluster = False
 
-
-
     def all_keys(self, schema: Schema) -> list[str]:
         return list(schema.type_roles)
 

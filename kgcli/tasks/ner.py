@@ -18,8 +18,6 @@ class NER(Task):
     type_field = "entity_type"
     default_split_num = 6
 
-
-
     def all_keys(self, schema: Schema) -> list[str]:
         return schema.types
 

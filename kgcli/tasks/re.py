@@ -40,8 +40,6 @@ class RE(Task):
     dedup_fields = ("head", "relation", "tail")
     type_field = "relation"
 
-
-
     def all_keys(self, schema: Schema) -> list[str]:
         return schema.roles
 
