@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from kgcli.errors import KgcError
 from kgcli.io import read_yaml
-from kgcli.presets import Preset, apply_overrides, build_preset
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # presets import pydantic: only the commands that read presets pay for it
     from kgcli.convert import ConvertConfig
+    from kgcli.presets import Preset
 
 
 
@@ -62,6 +62,8 @@ TRAINING_KEYS: dict[str, str | None] = {
 
 def training_config(path: str, base: Preset | None) -> tuple[Preset, dict[str, Any]]:
     """A preset and run options from the seed's fine-tuning YAML (``fine_llama.yaml`` and friends)."""
+    from kgcli.presets import apply_overrides, build_preset
+
     data, fields = read_seed_yaml(path, TRAINING_KEYS, "fine-tuning")
     if data.get("stage", "sft") not in ("sft", "sft-custom"):
         raise KgcError(f"stage {data['stage']!r} is not supported; kgc trains supervised (sft)", path)

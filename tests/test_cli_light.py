@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -37,3 +38,27 @@ def test_user_error_is_one_line_and_exit_2(tmp_path):
     assert result.stderr_text.strip().count("\n") == 0
     assert result.stderr_text.startswith("kgc: error: ")
     assert "Traceback" not in result.stderr_text
+
+
+@pytest.mark.parametrize("command", ["convert", "eval"])
+def test_convert_and_eval_runs_import_no_preset_or_model_stack(tmp_path, command):
+    """A real conversion and a real scoring stay light: no torch, and not even pydantic or yaml (presets)."""
+    raw = tmp_path / "raw.json"
+    raw.write_text('{"text": "Alice", "entity": [{"entity": "Alice", "entity_type": "person"}]}\n')
+    (tmp_path / "schema.json").write_text('["person"]\n[]\n{}\n')
+    converted = tmp_path / "test.json"
+    argv = ["convert", str(raw), str(converted), "--task", "NER", "--split", "test", "--schema",
+            str(tmp_path / "schema.json"), "--source", "s"]
+    if command == "eval":
+        run_kgc(*argv, check=True)
+        record = json.loads(converted.read_text())
+        (tmp_path / "pred.json").write_text(json.dumps({**record, "output": '{"person": ["Alice"]}'}) + "\n")
+        argv = ["eval", str(tmp_path / "pred.json"), "--format", "json"]
+    code = (
+        "import sys\n"
+        "from kgcli.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        f"print(sorted(m for m in {(*HEAVY, 'pydantic', 'yaml')!r} if m in sys.modules), file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stderr.strip().splitlines()[-1] == "[]"

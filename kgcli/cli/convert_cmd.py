@@ -38,9 +38,10 @@ def convert(
     """Turn IE records into instruction data (train: task, source, instruction, output; test: id, ...,
     label)."""
     from kgcli.convert import ConvertConfig, convert_file
-    from kgcli.seed_yaml import convert_config
 
     if config:
+        from kgcli.seed_yaml import convert_config
+
         cfg, src, tgt = convert_config(config)
         in_path = in_path if in_path != "-" or src is None else src
         out_path = out_path if out_path != "-" or tgt is None else tgt
