@@ -329,7 +329,8 @@ class Evaluator:
             earlier = self._done.pop(key)
             if earlier is not None:
                 return earlier
-            tally, layout = self._layout(task, record)  # settled: later answers still count, on nothing left
+            # settled: later answers still count, on nothing left
+            tally, layout = self._layouts.get(task.name) or self._layout(task, record)
             return task, tally, [({}, preds, hits, type_of) for _, _, preds, hits, type_of in layout], None
         gold = task.gold_counts(record.get("label"))
         tally, layout = self._layouts.get(task.name) or self._layout(task, record)

@@ -9,14 +9,13 @@ text by its fixed markers (eval's hot path) and fall back to a full JSON parse.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from kgcli.io import compat_dumps, encode_str
 
-# Field names of an instruction record and of the instruction inside it.
-ID, TASK, SOURCE, INSTRUCTION, OUTPUT, LABEL = "id", "task", "source", "instruction", "output", "label"
+# Field names of an instruction record and of the instruction inside it (those read outside the writers).
+TASK, INSTRUCTION, OUTPUT = "task", "instruction", "output"
 SCHEMA, INPUT = "schema", "input"
 
 SCHEMA_MARK = '"schema": '
@@ -25,6 +24,8 @@ INPUT_MARK = ', "input": '
 
 def text_id(text: str) -> str:
     """A record's id: the sha256 of its text (NER and RE records of one text share it)."""
+    import hashlib  # here, not at the top: eval reads records but never makes ids
+
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -84,13 +85,6 @@ def parse_instruction(instruction: Any) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return inner if isinstance(inner, dict) else None
-
-
-def input_text(instruction: str) -> str | None:
-    """The instruction's input text, or None if it has none."""
-    inner = parse_instruction(instruction)
-    value = inner.get(INPUT) if inner is not None else None
-    return value if isinstance(value, str) else None
 
 
 def with_input(inner: dict[str, Any], text: str) -> str:
