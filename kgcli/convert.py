@@ -191,7 +191,7 @@ class Converter:
         self._seen_ids: set[str] = set()
         self._source = config.source or ""
         self.layout = RecordLayout(self.task.name, self._source, self.sentence)
-        self._test_prefixes: list[str] | None = None
+        self._test_heads: list[str] | None = None
         self._known = self.task.known_keys(self.schema)
 
     # -- one record (train split; tests and the bench) -------------------------------------------------
@@ -227,13 +227,13 @@ class Converter:
         return [layout.train_line(chunk, text, render(chunk, items, text, self.options))
                 for chunk in split_chunks(elements, self.split_num)]
 
-    def _test_instruction_prefixes(self, items: list[dict] | None) -> list[str]:
-        """Test schemas depend only on the schema file (EEA: on the record's events), so cache them."""
+    def _test_heads_for(self, items: list[dict] | None) -> list[str]:
+        """Test record heads depend only on the schema file (EEA: on the record's events), so cache them."""
         elements = self.task.test_elements(items, self.schema)
-        prefixes = [self.layout.prefix(chunk) for chunk in split_chunks(elements, self.split_num)]
+        heads = self.layout.test_heads(split_chunks(elements, self.split_num))
         if not self.task.schema_from_record:
-            self._test_prefixes = prefixes
-        return prefixes
+            self._test_heads = heads
+        return heads
 
     # -- streams ---------------------------------------------------------------------------------
     def convert_records(self, records: Iterable[tuple[int, dict]], name: str) -> Iterator[str]:
@@ -261,28 +261,31 @@ class Converter:
         task, stats, known, seen = self.task, self.stats, self._known, self._seen_ids
         read_items, drops_empty = task.read_test_items, task.drops_empty
         write, sha256 = self.layout.test_lines, hashlib.sha256
-        fixed = self._test_prefixes or (None if task.schema_from_record
-                                        else self._test_instruction_prefixes(None))
-        for number, record in records:
-            stats.records_in += 1
-            text = record.get("text")
-            if type(text) is not str:
-                raise KgcError("record has no 'text' string", name, number)
-            try:
-                items, unknown = read_items(record, known)
-            except AnnotationError as exc:
-                raise KgcError(str(exc), name, number) from None
-            if unknown:
-                stats.unknown_types.update(unknown)
-            elif drops_empty and not items:
-                stats.skipped += 1
-                continue
-            digest = sha256(text.encode("utf-8")).hexdigest()  # = records.text_id, inlined
-            size = len(seen)
-            seen.add(digest)
-            if len(seen) == size:
-                stats.duplicate_texts += 1
-            yield write(digest, fixed or self._test_instruction_prefixes(items), text, items)
+        fixed = self._test_heads or (None if task.schema_from_record else self._test_heads_for(None))
+        count = 0
+        try:
+            for number, record in records:
+                count += 1
+                text = record.get("text")
+                if type(text) is not str:
+                    raise KgcError("record has no 'text' string", name, number)
+                try:
+                    items, unknown = read_items(record, known)
+                except AnnotationError as exc:
+                    raise KgcError(str(exc), name, number) from None
+                if unknown:
+                    stats.unknown_types.update(unknown)
+                elif drops_empty and not items:
+                    stats.skipped += 1
+                    continue
+                digest = sha256(text.encode("utf-8")).hexdigest()  # = records.text_id, inlined
+                size = len(seen)
+                seen.add(digest)
+                if len(seen) == size:
+                    stats.duplicate_texts += 1
+                yield write(digest, fixed or self._test_heads_for(items), text, items)
+        finally:
+            stats.records_in += count
 
     def partial(self) -> tuple[ConvertStats, array.array]:
         """What a worker sends back: its counts, and its text ids as hashes (forked workers share the hash

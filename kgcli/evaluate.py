@@ -221,6 +221,8 @@ class Evaluator:
         legacy, done, open_key = self.legacy, self._done, self._open_key
         task, tally, plan, seen = self._open or (None, None, None, None)
         single = task is not None and task.metrics == MAIN
+        if single:
+            left, pred_types, hit_types, type_of = plan[0]
         last_head, last_allowed = self._last_head, self._last_allowed
         fixed, layouts, set_mode = self.fixed_task, self._layouts, self.set_mode
         gc_was_enabled = gc.isenabled()
@@ -246,8 +248,11 @@ class Evaluator:
                         key = f"{task_name}\x1f{'None' if source is None else source}\x1f{record_id}"
                     if key != open_key:
                         if open_key is not None:
-                            settled = seen is None and not any(map(any, map(dict.values, map(gold_of, plan))))
-                            done[open_key] = None if settled else (task, tally, plan, seen)
+                            if single:
+                                settled = not any(left.values())
+                            else:
+                                settled = not any(map(any, map(dict.values, map(gold_of, plan))))
+                            done[open_key] = None if settled and seen is None else (task, tally, plan, seen)
                             open_key = None
                         if key in done or set_mode or legacy:
                             task, tally, plan, seen = self._group(key, record)
@@ -262,6 +267,8 @@ class Evaluator:
                                 gold_types.extend(map(type_of, left))
                                 plan.append((left, pred_types, hit_types, type_of))
                         single = task.metrics == MAIN
+                        if single:  # the one metric's state, in locals for the loop below
+                            left, pred_types, hit_types, type_of = plan[0]
                         open_key = key
                 except (ValueError, KgcError) as exc:
                     if not self.skip_bad:
@@ -304,7 +311,6 @@ class Evaluator:
                     if main:
                         if seen is not None:
                             main = _unseen(main, seen["main"])
-                        left, pred_types, hit_types, type_of = plan[0]
                         pred_types.extend(map(type_of, main))
                         for item in main:
                             if left.get(item, 0) > 0:

@@ -37,6 +37,7 @@ class RecordLayout:
         sources = ', "source": ' + encode_str(source) + ', "instruction": '
         self.train_head = '{"task": ' + encode_str(task) + sources
         self.test_head = '", "task": ' + encode_str(task) + sources
+        self._train_heads: dict[tuple, str] = {}
 
     def prefix(self, elements: list[Any]) -> str:
         """The instruction string up to (not including) its encoded input text."""
@@ -46,18 +47,36 @@ class RecordLayout:
         return self.prefix(elements) + encode_str(text) + "}"
 
     def train_line(self, elements: list[Any], text: str, output: Any) -> str:
-        """One training record (no newline)."""
-        return (self.train_head + encode_str(self.instruction(elements, text))
-                + ', "output": ' + encode_str(compat_dumps(output)) + "}")
+        """One training record (no newline). The escaped head of its instruction is cached by schema chunk
+        (a file has few distinct ones); escaping works character by character, so only the text and the
+        output are escaped per record."""
+        key = tuple(elements)
+        try:
+            head = self._train_heads[key]
+        except (KeyError, TypeError):  # TypeError: unhashable elements (event schemas)
+            head = self.train_head + encode_str(self.prefix(elements))[:-1]
+            if all(type(element) is str for element in key):  # (1 == 1.0 == True: only strings are keys)
+                if len(self._train_heads) > 4096:
+                    self._train_heads.clear()
+                self._train_heads[key] = head
+        return "".join((head, encode_str(encode_str(text) + "}")[1:], ', "output": ',
+                        encode_str(compat_dumps(output)), "}"))
 
-    def test_lines(self, digest: str, prefixes: list[str], text: str, label: list | None) -> str:
-        """The test records of one text, one per schema chunk (given as ``prefix``es), newline-terminated."""
+    def test_heads(self, elements_chunks: list[list[Any]]) -> list[str]:
+        """What ``test_lines`` writes after a record's id, one per schema chunk, up to the input text.
+
+        The instruction is a JSON string inside the record, so it is escaped twice; escaping works character
+        by character, so the escaped instruction head is made once here and only the text is escaped per
+        record."""
+        return [self.test_head + encode_str(self.prefix(chunk))[:-1] for chunk in elements_chunks]
+
+    def test_lines(self, digest: str, heads: list[str], text: str, label: list | None) -> str:
+        """The test records of one text, one per schema chunk (its ``test_heads``), newline-terminated."""
         tail = "}\n" if label is None else ', "label": ' + encode_str(compat_dumps(label)) + "}\n"
-        head = '{"id": "' + digest + self.test_head
-        encoded_text = encode_str(text) + "}"
-        if len(prefixes) == 1:
-            return head + encode_str(prefixes[0] + encoded_text) + tail
-        return "".join([head + encode_str(prefix + encoded_text) + tail for prefix in prefixes])
+        body = encode_str(encode_str(text) + "}")[1:] + tail
+        if len(heads) == 1:
+            return "".join(('{"id": "', digest, heads[0], body))
+        return "".join(['{"id": "' + digest + head + body for head in heads])
 
 
 def schema_span(instruction: str) -> tuple[int, int] | None:

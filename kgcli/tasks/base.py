@@ -13,6 +13,7 @@ import itertools
 import operator
 import random
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -21,7 +22,6 @@ import orjson
 from kgcli.schema import Schema, unique
 
 NAN = "NAN"
-_STRINGS = {str}
 _NONE: list = []  # shared, never appended to: "no unknown types" without a new list per record
 _chain = itertools.chain.from_iterable
 
@@ -90,6 +90,17 @@ def require_str(item: dict, key: str, where: str) -> str:
     return value
 
 
+def string_rows(rows_of: Any, items: Iterable[Any]) -> list[tuple] | None:
+    """The annotation rows (``rows_of`` applied to each item) when every item has every field and every
+    field is a string (the usual record, checked in a few C-level calls); None otherwise."""
+    try:
+        rows = list(map(rows_of, items))
+        "".join(_chain(rows))  # a TypeError unless every field is a string, as ``require_str`` checks
+    except (KeyError, TypeError):
+        return None
+    return rows
+
+
 class Task:
     """Base for key-list tasks (NER, RE, SPO, EET): one schema key per element."""
 
@@ -126,15 +137,10 @@ class Task:
         if len(fields) < 2:
             self._slow_check(items)
             return self.dedup(items)
-        # Fast path: C-level field access and type checks; any failure is re-checked item by item for a
-        # precise message.
-        try:
-            rows = list(map(self.fields_getter, items))
-        except (KeyError, TypeError):
-            self._slow_check(items)
-            raise  # not reached: _slow_check raises
-        if set(map(type, itertools.chain.from_iterable(rows))) != {str}:
-            self._slow_check(items)
+        rows = string_rows(self.fields_getter, items)
+        if rows is None:
+            self._slow_check(items)  # raises, naming the item and field that is wrong
+            return self.dedup(items)
         if self.dedup_fields == fields and len(set(rows)) == len(rows):
             return items
         return self.dedup(items)
@@ -159,12 +165,8 @@ class Task:
         flat = self._flat
         if flat is not None and type(items) is list and items:
             rows_of, type_of = flat
-            try:
-                rows = list(map(rows_of, items))
-                regular = set(map(type, itertools.chain.from_iterable(rows))) == _STRINGS
-            except (KeyError, TypeError):
-                regular = False
-            if regular and (len(rows) == 1 or len(set(rows)) == len(rows)):
+            rows = string_rows(rows_of, items)
+            if rows is not None and (len(rows) == 1 or len(set(rows)) == len(rows)):
                 if type_of is not None and known.issuperset(map(type_of, items)):
                     return items, _NONE
                 return items, self.unknown_keys(items, known)
@@ -285,10 +287,10 @@ class Task:
         de-duplicated) read the usual label in a few C-level calls; anything unusual goes through
         ``read_items`` + ``gold``, with the same result."""
         if self.gold_is_rows and type(label) is str and not self.legacy:
-            try:
+            try:  # string_rows, made straight into the count table (once per group: eval's hot path)
                 rows = dict.fromkeys(map(self.fields_getter, orjson.loads(label)), 1)
-                if _STRINGS.issuperset(map(type, _chain(rows))):
-                    return {"main": rows}
+                "".join(_chain(rows))
+                return {"main": rows}
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 pass
         if not isinstance(label, str):
