@@ -26,14 +26,8 @@ from typing import IO
 
 from kgcli import shards
 from kgcli.errors import KgcError, warn
-from kgcli.io import (
-    STDIO,
-    atomic_output,
-    display_name,
-    parse_lines,
-    read_json_file,
-    read_jsonl,
-)
+from kgcli.io import STDIO, display_name, parse_lines, read_json_file, read_jsonl
+from kgcli.outputs import check_output
 from kgcli.progress import progress
 from kgcli.records import RecordLayout
 from kgcli.schema import Schema, load_schema
@@ -336,18 +330,23 @@ def resolve_source(config: ConvertConfig, in_path: str) -> None:
 
 
 def convert_file(in_path: str, out_path: str, config: ConvertConfig) -> ConvertStats:
-    """Convert IN to OUT (``-`` for stdin/stdout); OUT appears only when the whole input converted."""
+    """Convert IN to OUT (``-`` for stdin/stdout). OUT is checked first and appears (or reaches stdout) only
+    when the whole input converted: a bad line leaves nothing written."""
+    inputs = [p for p in (in_path, config.schema_path, config.hard_negatives) if p]
+    output = check_output(out_path, inputs=inputs, spool=True)
     resolve_source(config, in_path)
     converter = Converter(config)
     name = display_name(in_path)
     if config.split == "test" and shards.worth_it(in_path):
-        out_dir = os.path.dirname(os.path.abspath(out_path)) if out_path != STDIO else tempfile.gettempdir()
-        with atomic_output(out_path) as out, progress(f"convert {config.task} test (parallel)") as advance:
+        out_dir = (os.path.dirname(os.path.abspath(out_path)) if output.mode == "replace"
+                   else tempfile.gettempdir())
+        with output.open() as out, progress(f"convert {config.task} test (parallel)") as advance:
             stats = convert_parallel(in_path, name, config, out, out_dir)
+            _require_records(stats, name)
             advance(stats.records_in)
         stats.report()
         return stats
-    with atomic_output(out_path) as out, progress(f"convert {config.task} {config.split}") as advance:
+    with output.open() as out, progress(f"convert {config.task} {config.split}") as advance:
         write = out.write
         pending = 0
         for block in converter.convert_records(read_jsonl(in_path), name):
@@ -357,5 +356,11 @@ def convert_file(in_path: str, out_path: str, config: ConvertConfig) -> ConvertS
                 advance(pending)
                 pending = 0
         advance(pending)
+        _require_records(converter.stats, name)
     converter.stats.report()
     return converter.stats
+
+
+def _require_records(stats: ConvertStats, name: str) -> None:
+    if not stats.records_in:
+        raise KgcError("no records: expected JSON lines, one IE record (with 'text') per line", name)

@@ -513,11 +513,11 @@ def evaluate_parallel(path: str, name: str, options: dict[str, Any]) -> Evaluato
 def evaluate_file(path: str, **options: Any) -> dict[str, Any]:
     """Score a prediction file (``-`` = stdin) and return the report dictionary."""
     name = display_name(path)
-    if shards.worth_it(path):
-        evaluator = evaluate_parallel(path, name, options)
-        if evaluator is not None:
-            return evaluator.report()
-    evaluator = Evaluator(**options)
-    evaluator.consume(read_jsonl(path, tolerant=evaluator.skip_bad), name)
+    evaluator = evaluate_parallel(path, name, options) if shards.worth_it(path) else None
+    if evaluator is None:
+        evaluator = Evaluator(**options)
+        evaluator.consume(read_jsonl(path, tolerant=evaluator.skip_bad), name)
+    if not evaluator.tallies and not evaluator.bad_lines:
+        raise KgcError("no records: expected predictions, one JSON object per line (kgc predict's output)",
+                       name)
     return evaluator.report()
-

@@ -4,18 +4,15 @@
   are skipped. Every record comes with its 1-based line number so errors can point at it.
 * Output: ``compat_dumps`` is ``json.dumps(..., ensure_ascii=False)`` with the default separators, because the
   published checkpoints saw exactly those bytes (orjson's compact form would differ).
-* Files are written to a temporary sibling and renamed into place only when the writer finishes, so a
-  failed run never leaves a half-written OUT (and never clobbers an existing one).
+* Output files: ``kgcli.outputs`` (checked first, written to a temporary sibling, renamed at the end).
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
@@ -42,8 +39,39 @@ def compat_dumps(obj: Any) -> str:
     return "".join(_c_encoder(obj, 0))
 
 
+_SPOOLED: set[str] = set()  # stdin copied to a temporary file (see spool_stdin): still named <stdin>
+
+
 def display_name(path: str) -> str:
-    return "<stdin>" if path == STDIO else path
+    return "<stdin>" if path == STDIO or path in _SPOOLED else path
+
+
+def spool_stdin(path: str) -> str:
+    """``-`` copied to a temporary file (removed at exit), for commands that check every line before they
+    start work (predict, icl) and then read the records again; any other path is returned as it is."""
+    if path != STDIO:
+        return path
+    import atexit
+    import shutil
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("wb", prefix="kgc-stdin-", suffix=".jsonl", delete=False) as copy:
+        shutil.copyfileobj(sys.stdin.buffer, copy, 1 << 20)
+    _SPOOLED.add(copy.name)
+    atexit.register(os.unlink, copy.name)
+    return copy.name
+
+
+def check_input(path: str) -> None:
+    """IN exists and is a readable file (``-`` = stdin): a one-line error before any work."""
+    if path == STDIO:
+        return
+    if not os.path.exists(path):
+        raise KgcError("no such file", path)
+    if os.path.isdir(path):
+        raise KgcError("is a directory, expected a JSON-lines file", path)
+    if not os.access(path, os.R_OK):
+        raise KgcError("permission denied", path)
 
 
 def _open_binary(path: str) -> IO[bytes]:
@@ -169,9 +197,14 @@ def _short_reason(exc: Exception) -> str:
 def read_json_file(path: str) -> Any:
     """A whole file holding one JSON value (schema files, hard-negative dictionaries)."""
     try:
-        data = open(path, "rb").read()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except FileNotFoundError:
         raise KgcError("no such file", path) from None
+    except IsADirectoryError:
+        raise KgcError("is a directory, expected a JSON file", path) from None
+    except OSError as exc:
+        raise KgcError(f"cannot read ({(exc.strerror or str(exc)).lower()})", path) from None
     if data.startswith(_BOM):
         data = data[3:]
     try:
@@ -190,66 +223,13 @@ def read_yaml(path: str) -> Any:
             return yaml.safe_load(handle)
     except FileNotFoundError:
         raise KgcError("no such file", path) from None
+    except IsADirectoryError:
+        raise KgcError("is a directory, expected a YAML file", path) from None
+    except OSError as exc:
+        raise KgcError(f"cannot read ({(exc.strerror or str(exc)).lower()})", path) from None
+    except UnicodeDecodeError as exc:
+        raise KgcError(f"not UTF-8 text (byte {exc.start})", path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise KgcError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path,
                        mark.line + 1 if mark else None) from None
-
-
-@contextlib.contextmanager
-def atomic_output(path: str, *, append_from: str | None = None) -> Iterator[IO[str]]:
-    """Open OUT for text writing; the file appears (or is replaced) only if the block succeeds.
-
-    ``-`` writes straight to stdout (there is nothing to protect). ``append_from`` copies an existing file
-    first, for resumable writers that still want all-or-nothing replacement.
-    """
-    if path == STDIO:
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise KgcError("output folder does not exist", path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            if append_from and os.path.exists(append_from):
-                with open(append_from, encoding="utf-8") as old:
-                    for line in old:
-                        handle.write(line)
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    with atomic_output(path) as handle:
-        handle.write(text)
-
-
-def complete_lines(path: str) -> int:
-    """How many complete lines OUT holds; a partial last line (a killed write) is cut off."""
-    with open(path, "rb+") as handle:
-        data = handle.read()
-        end = data.rfind(b"\n") + 1
-        if end != len(data):
-            handle.truncate(end)
-    return data[:end].count(b"\n")
-
-
-def open_resumable(out_path: str, resume: bool, overwrite: bool) -> tuple[IO[str], int]:
-    """OUT for a resumable, in-order writer, and how many of its records are already done (``--resume``)."""
-    if out_path == STDIO:
-        if resume:
-            raise KgcError("--resume needs an output file, not stdout")
-        return sys.stdout, 0
-    if resume and os.path.exists(out_path):
-        done = complete_lines(out_path)
-        return open(out_path, "a", encoding="utf-8", newline="\n"), done
-    if os.path.exists(out_path) and os.path.getsize(out_path) and not overwrite:
-        raise KgcError("output file exists; pass --resume to continue it or --overwrite to replace it",
-                       out_path)
-    return open(out_path, "w", encoding="utf-8", newline="\n"), 0

@@ -5,9 +5,7 @@ Shared by train, predict and merge. Heavy imports happen inside the functions.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError
@@ -79,14 +77,6 @@ def load_model(path: str, preset: Preset, tokenizer: Any | None = None) -> Any:
     if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))  # template fix-ups added tokens
     return model
-
-
-def adapter_rank(adapter: str) -> int | None:
-    config = Path(adapter) / "adapter_config.json"
-    if not config.is_file():
-        return None
-    data = json.loads(config.read_text(encoding="utf-8"))
-    return data.get("r")
 
 
 def template_of(preset: Preset) -> Template:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kgcli.io import write_text_atomic
+from kgcli.outputs import write_text_atomic
 
 _COUNTS = ("samples", "parse_errors", "repaired", "off_schema")
 

@@ -1,7 +1,8 @@
 """Preset resolution for the heavy commands (train, predict, merge): kgc's one load-and-validate step.
 
 preset (by name or file) → the seed's YAML (``--config``) → ``--set`` / ``--model`` / ``--dtype`` and the
-command's own overrides → adapters → every cross-field rule (``validate``), before anything heavy starts.
+command's own overrides → adapters (folders, configs, tensor shapes) → every cross-field rule that needs no
+torch (``validate``); ``Resolved.check_hardware`` adds the machine's rules when the command is ready to load.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from kgcli.adapters import adapter_rank, check_adapter
 from kgcli.errors import KgcError
 from kgcli.presets import Preset, apply_overrides, build_preset, load_preset, parse_set_options
 
@@ -25,6 +27,14 @@ class Resolved:
     adapters: list[str]
     # run options from the seed's YAML (files, sampling)
     options: dict[str, Any] = field(default_factory=dict)
+    adapter_rank: int | None = None
+
+    def check_hardware(self) -> None:
+        """The rules that need the machine (bf16, bitsandbytes, a GPU): they import torch, so commands run
+        them after their own file checks, just before loading anything."""
+        from kgcli.validate import Hardware, validate
+
+        validate(self.preset, Hardware.detect(), adapter_rank=self.adapter_rank)
 
 
 def split_adapters(value: str | None) -> list[str]:
@@ -33,11 +43,12 @@ def split_adapters(value: str | None) -> list[str]:
 
 def resolve(kind: Kind, preset: str | None = None, *, config: str | None = None, model: str | None = None,
             dtype: str | None = None, settings: list[str] | None = None, adapter: str | None = None,
-            extra: dict[str, Any] | None = None, hardware: bool = True) -> Resolved:
+            extra: dict[str, Any] | None = None, dry_run: bool = False) -> Resolved:
     """The validated preset, its adapters (``--adapter``, else the seed YAML's ``checkpoint_dir``, else the
-    preset's own adapter for predict and merge) and the seed YAML's run options."""
+    preset's own adapter for predict and merge) and the seed YAML's run options. ``dry_run``: the plan is
+    shown before the files exist, so adapter folders are read only where they are there."""
     from kgcli.seed_yaml import inference_config, training_config
-    from kgcli.validate import Hardware, validate
+    from kgcli.validate import validate
 
     if preset is None and config is None and (kind != "merge" or model is None):
         raise KgcError("--preset NAME or --model PATH is required" if kind == "merge"
@@ -64,11 +75,10 @@ def resolve(kind: Kind, preset: str | None = None, *, config: str | None = None,
     adapters = split_adapters(adapter) or list(options.get("adapters") or [])
     if not adapters and kind != "train" and resolved.adapter:
         adapters = [resolved.adapter]
-    if kind == "merge":
-        validate(resolved)
+    local_base = resolved.base_model if not resolved.builder and os.path.isdir(resolved.base_model) else None
+    if dry_run:
+        rank = adapter_rank(adapters[-1]) if adapters else None
     else:
-        from kgcli.loading import adapter_rank
-
-        validate(resolved, Hardware.detect() if hardware else None,
-                 adapter_rank=adapter_rank(adapters[-1]) if adapters else None)
-    return Resolved(resolved, adapters, options)
+        rank = [check_adapter(path, local_base) for path in adapters][-1].get("r") if adapters else None
+    validate(resolved, adapter_rank=None if kind == "merge" else rank)
+    return Resolved(resolved, adapters, options, rank)

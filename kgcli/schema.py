@@ -56,11 +56,14 @@ def _check_map(value, path: str, line: int | None) -> dict[str, list[str]]:
 
 def load_schema(path: str) -> Schema:
     try:
-        data = open(path, "rb").read()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except FileNotFoundError:
         raise KgcError("schema file not found", path) from None
     except IsADirectoryError:
         raise KgcError("schema path is a directory", path) from None
+    except OSError as exc:
+        raise KgcError(f"cannot read the schema file ({(exc.strerror or str(exc)).lower()})", path) from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:

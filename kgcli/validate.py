@@ -127,6 +127,9 @@ def check_launch(preset: Preset, *, deepspeed: str | None = None, adapters: list
 
 def check_adapters(preset: Preset, adapters: list[str], backend: str) -> None:
     """How many adapters a prediction backend can apply to this base."""
+    if backend == "vllm" and preset.bits != 16:
+        raise KgcError(f"the vllm backend loads the base in 16 bits; preset {preset.name} is "
+                       f"{preset.bits}-bit: use --backend hf, or --set bits=16")
     if backend == "vllm" and len(adapters) > 1:
         raise KgcError("vLLM serves one adapter per request: merge the others first (kgc merge)")
     if backend == "hf" and preset.bits != 16 and len(adapters) > 1:

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from kgcli.errors import KgcError
-from kgcli.io import atomic_output, compat_dumps, read_jsonl
+from kgcli.io import compat_dumps, read_jsonl
+from kgcli.outputs import check_output
 
 
 def test_bom_crlf_and_blank_lines_are_tolerated(tmp_path):
@@ -20,18 +21,18 @@ def test_bad_line_reports_file_and_line(tmp_path):
     assert str(info.value).startswith(f"{path}:2: not valid JSON")
 
 
-def test_atomic_output_leaves_nothing_on_failure_and_keeps_old_file(tmp_path):
+def test_output_leaves_nothing_on_failure_and_keeps_old_file(tmp_path):
     target = tmp_path / "out.json"
-    with pytest.raises(RuntimeError), atomic_output(str(target)) as handle:
+    with pytest.raises(RuntimeError), check_output(str(target)).open() as handle:
         handle.write("half")
         raise RuntimeError("boom")
     assert not target.exists() and list(tmp_path.iterdir()) == []
     target.write_text("old\n")
-    with pytest.raises(RuntimeError), atomic_output(str(target)) as handle:
+    with pytest.raises(RuntimeError), check_output(str(target)).open() as handle:
         handle.write("new")
         raise RuntimeError("boom")
     assert target.read_text() == "old\n"
-    with atomic_output(str(target)) as handle:
+    with check_output(str(target)).open() as handle:
         handle.write("new\n")
     assert target.read_text() == "new\n"
 

@@ -66,11 +66,22 @@ def _reader_gone() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    import click
+
     try:
-        app(args=argv, prog_name="kgc")
+        status = app(args=argv, prog_name="kgc", standalone_mode=False)
     except KgcError as exc:
-        print(f"kgc: error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except click.UsageError as exc:  # a bad flag or value: one line too, with where to read more
+        command = exc.ctx.command_path if exc.ctx else "kgc"
+        message = exc.format_message().rstrip(".")
+        if not message:  # `kgc` alone: the help was the answer
+            sys.exit(exc.exit_code)
+        _fail(f"{message} (see {command} --help)", exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except click.Abort:
+        _fail("interrupted", 130)
     except BrokenPipeError:
         _reader_gone()
     except SystemExit as exc:
@@ -79,5 +90,17 @@ def main(argv: list[str] | None = None) -> None:
             _reader_gone()
         raise
     except KeyboardInterrupt:
-        print("kgc: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail("interrupted", 130)
+    except OSError as exc:  # the machine's words about a file (permissions, a full disk): still one line
+        if exc.filename is None or isinstance(exc, BlockingIOError):
+            raise
+        _fail(f"{exc.filename}: {(exc.strerror or str(exc)).lower()}", 2)
+    except UnicodeDecodeError as exc:
+        _fail(f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})", 2)
+    if isinstance(status, int) and status:
+        sys.exit(status)
+
+
+def _fail(message: str, status: int) -> None:
+    print(f"kgc: error: {message}", file=sys.stderr)
+    sys.exit(status)

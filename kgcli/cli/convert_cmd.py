@@ -18,7 +18,7 @@ def convert(
     source: str = typer.Option(None, "--source", help="Dataset name (default: IN's folder name)."),
     split_num: int = typer.Option(None, "--split-num",
                                   help="Schema items per instruction (NER 6, KG 1, else 4; -1 = all)."),
-    neg_schema: float = typer.Option(1.0, "--neg-schema",
+    neg_schema: float = typer.Option(1.0, "--neg-schema", min=0.0, max=1.0,
                                      help="Negative-schema rate: 0 positives only, 1 all negatives."),
     random_sort: bool = typer.Option(False, "--random-sort",
                                      help="Shuffle schema order (seeded) instead of sorting."),

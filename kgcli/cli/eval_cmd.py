@@ -27,6 +27,12 @@ def evaluate(
 
     if output_format not in ("table", "json"):
         raise KgcError(f"--format must be table or json, got {output_format!r}")
+    if out:  # checked before scoring: a bad --out must not cost the whole run
+        from kgcli.io import check_input
+        from kgcli.outputs import check_output
+
+        check_input(pred_path)
+        check_output(out, inputs=[pred_path])
     report = evaluate_file(pred_path, task=task, sort_by=sort_by, match_mode=match_mode, legacy=legacy,
                            skip_bad=skip_bad)
     for note, count in report["total"].get("notes", {}).items():

@@ -70,10 +70,23 @@ def icl(
     from kgcli.icl.client import CallSettings, ChatClient
 
     single = text is not None
+    if single and not text.strip():
+        raise KgcError("--text is empty: give the text to extract from")
     if single and in_path != "-":
         raise KgcError("give --text (one text) or IN (a file of records), not both")
     if not single and sys.stdin.isatty() and in_path == "-":
         raise KgcError("give --text TEXT for one text, or IN, a file of converted records")
+    prepared = None
+    if not single:  # every check before the client library loads
+        for flag, value in (("--task", task), ("--domain", domain), ("--labels", labels),
+                            ("--instruction", instruction),
+                            ("--head-entity", head_entity), ("--zero-shot", zero_shot)):
+            if value:
+                raise KgcError(f"{flag} is for single mode (--text); batch records carry their own "
+                               "instruction")
+        from kgcli.icl.batch import prepare as prepare_batch
+
+        prepared = prepare_batch(in_path, out_path, resume=resume, overwrite=overwrite)
     settings = CallSettings(model=model, api_base=api_base, temperature=temperature, top_p=top_p,
                             max_tokens=max_tokens, json_mode=json_mode and not single, timeout=timeout,
                             retries=retries, backoff=backoff, api_key_env=api_key_env)
@@ -85,12 +98,6 @@ def icl(
                                   tail_type=tail_type, instruction=instruction, examples=examples,
                                   zero_shot=zero_shot, shots=shots)
     else:
-        for flag, value in (("--task", task), ("--domain", domain), ("--labels", labels),
-                            ("--instruction", instruction),
-                            ("--head-entity", head_entity), ("--zero-shot", zero_shot)):
-            if value:
-                raise KgcError(f"{flag} is for single mode (--text); batch records carry their own "
-                               "instruction")
         from kgcli.icl.batch import ShotPool, run_and_report
 
         pool = ShotPool(examples) if examples else None
@@ -101,7 +108,7 @@ def icl(
             show(request, chosen, client, system, as_json=as_json, show_prompt=show_prompt)
         else:
             run_and_report(in_path, out_path, client, shots=shots or 0, pool=pool, system=system,
-                           concurrency=concurrency, resume=resume, overwrite=overwrite)
+                           concurrency=concurrency, resume=resume, overwrite=overwrite, prepared=prepared)
     finally:
         if cache:
             cache.close()

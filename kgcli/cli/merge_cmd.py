@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kgcli.cli.options import AdapterOpt, DtypeOpt, ModelOpt, OverwriteOpt, PresetOpt, SetOpt
+from kgcli.errors import KgcError
 
 
 def merge(
@@ -20,11 +21,15 @@ def merge(
     """Merge adapters into their base model and save model + tokenizer (with chat template)."""
     from kgcli.merge import merge as run_merge
     from kgcli.models import resolve_model_path
+    from kgcli.outputs import check_output_dir
     from kgcli.resolve import resolve
     from kgcli.validate import check_mergeable
 
     resolved = resolve("merge", preset, model=model, dtype=dtype, settings=settings, adapter=adapter)
     check_mergeable(resolved.preset)  # before a local builder makes the base model
+    if not resolved.adapters:
+        raise KgcError("nothing to merge: give --adapter PATH (or a preset with an adapter)")
+    check_output_dir(out, overwrite=overwrite)
     base = resolved.preset
     run_merge(base, resolve_model_path(base.base_model, base.builder), resolved.adapters, out, max_shard_size,
               overwrite)

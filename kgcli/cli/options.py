@@ -19,6 +19,6 @@ OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an exis
 DryRunOpt = Annotated[bool, typer.Option("--dry-run",
                                          help="Print the resolved settings and launch command, then exit.")]
 InLauncherOpt = Annotated[bool, typer.Option("--in-launcher", hidden=True)]
-TemperatureOpt = Annotated[float, typer.Option("--temperature", help="0 = greedy (the default).")]
+TemperatureOpt = Annotated[float, typer.Option("--temperature", min=0.0, help="0 = greedy (the default).")]
 ApiBaseOpt = Annotated[str | None, typer.Option("--api-base", help="Server URL, e.g. http://127.0.0.1:8000/v1.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight.")]

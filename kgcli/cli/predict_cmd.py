@@ -34,11 +34,11 @@ def predict(
     backend: str = typer.Option("hf", "--backend",
                                 help="hf (transformers), vllm, or openai (any compatible server)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
-    max_new_tokens: int = typer.Option(None, "--max-new-tokens", help="Default: the preset's."),
-    cutoff_len: int = typer.Option(None, "--cutoff-len",
+    max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
+    cutoff_len: int = typer.Option(None, "--cutoff-len", min=1,
                                    help="Prompt budget in tokens (default: the preset's)."),
     temperature: TemperatureOpt = 0.0,
-    top_p: float = typer.Option(1.0, "--top-p"),
+    top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0),
     dtype: DtypeOpt = None,
     settings: SetOpt = None,
     config: str = typer.Option(None, "--config", help="The seed's inference YAML."),
@@ -65,6 +65,8 @@ def predict(
 ) -> None:
     """Generate an answer for every record (greedy by default), in input order."""
     from kgcli import launch
+    from kgcli.io import check_input
+    from kgcli.outputs import check_output
     from kgcli.predict.base import Sampling
     from kgcli.predict.run import run_predict
     from kgcli.resolve import resolve
@@ -72,30 +74,33 @@ def predict(
 
     if backend not in BACKENDS:
         raise KgcError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    if guided_json and backend != "vllm":
+        raise KgcError("--guided-json needs --backend vllm")
+    if backend == "openai" and not (api_base and served_model):
+        raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
     resolved = resolve("predict", preset, config=config, model=model, dtype=dtype, settings=settings,
-                       adapter=adapter)
+                       adapter=adapter, dry_run=dry_run)
     check_adapters(resolved.preset, resolved.adapters, backend)
     options = resolved.options
     in_path = options.get("input_file") or in_path if in_path == "-" else in_path
     out_path = options.get("output_file") or out_path if out_path == "-" else out_path
     if num_processes > 1 and not in_launcher:
-        if backend != "hf" or out_path == "-":
-            raise KgcError("--num-processes shards the hf backend and needs an output file (vllm: use --tp)")
+        if backend != "hf" or "-" in (in_path, out_path):
+            raise KgcError("--num-processes shards the hf backend over IN and OUT files (vllm: use --tp)")
         command = launch.accelerate_command(launch.rerun_argv(), ["--multi_gpu", "--num_processes",
                                                                   str(num_processes)])
         if dry_run:
             typer.echo(f"launch: {launch.shell(command)}")
             return
+        check_input(in_path)
+        check_output(out_path, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
         import subprocess
 
         raise SystemExit(subprocess.call(command))
     if dry_run:
         typer.echo(f"launch: in this process ({backend} backend, {len(resolved.adapters)} adapter(s))")
         return
-    if guided_json and backend != "vllm":
-        raise KgcError("--guided-json needs --backend vllm")
-    if backend == "openai" and not (api_base and served_model):
-        raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
+    check_input(in_path)
     sampling = Sampling(max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens,
                         temperature=temperature or float(options.get("temperature") or 0.0),
                         top_p=top_p if top_p != 1.0 else float(options.get("top_p") or 1.0))
@@ -103,7 +108,7 @@ def predict(
                        "openai": {"api_base": api_base, "served_model": served_model,
                                   "api_key_env": api_key_env,
                                   "concurrency": concurrency,
-                                  "prompt_format": prompt_format}}.get(backend, {})
+                                  "prompt_format": prompt_format, "max_retries": retries}}.get(backend, {})
     launch.set_threads()
     stats = run_predict(in_path, out_path, resolved, backend, sampling, backend_options,
                         batch_size=batch_size,

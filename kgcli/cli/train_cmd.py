@@ -41,7 +41,7 @@ def train(
     extra = {key: value for key,
              value in (("max_steps", max_steps), ("val_size", val_size)) if value is not None}
     resolved = resolve("train", preset, config=config, model=model, dtype=dtype, settings=settings,
-                       adapter=adapter, extra=extra)
+                       adapter=adapter, extra=extra, dry_run=dry_run)
     options, base = resolved.options, resolved.preset
     data = train_file or options.get("train_file")
     defaults = not data and bool(base.train_file)  # the preset's data files, used as a pair
@@ -60,9 +60,10 @@ def train(
         raise KgcError("--output-dir is required")
     if num_machines > 1 and not main_process_ip:
         raise KgcError("--num-machines > 1 needs --main-process-ip")
+    check_launch(request.preset, deepspeed=request.deepspeed, adapters=request.adapters)
     if not dry_run:  # a dry run shows the plan before the data exists
         check_data(request, from_preset=base.name if defaults else None)
-    check_launch(request.preset, deepspeed=request.deepspeed, adapters=request.adapters)
+        resolved.check_hardware()
     from kgcli.train.launch import start
 
     start(request, dry_run=dry_run, in_launcher=in_launcher)

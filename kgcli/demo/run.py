@@ -62,11 +62,18 @@ class Stages:
         return time.perf_counter() - self.started
 
 
+def check_folder(out: Path) -> None:
+    """--out can take the demo: a folder that is empty, missing, or an earlier demo's (replaced)."""
+    if out.exists() and not out.is_dir():
+        raise KgcError("--out names a file, not a folder; choose another --out", str(out))
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise KgcError("folder exists and was not written by kgc demo; choose another --out", str(out))
+
+
 def prepare_folder(out: Path) -> None:
     """OUT is created, or replaced if an earlier demo wrote it; any other non-empty folder is left alone."""
+    check_folder(out)
     if out.exists() and any(out.iterdir()):
-        if not (out / MARKER).exists():
-            raise KgcError("folder exists and was not written by kgc demo; choose another --out", str(out))
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(json.dumps({"status": "running"}) + "\n")
@@ -152,6 +159,7 @@ def run_demo(settings: DemoSettings) -> dict:
     out = Path(settings.out)
     preset = apply_overrides(load_preset(settings.preset),
                              {"max_steps": settings.steps, "seed": settings.seed})
+    check_folder(out)
     validate(preset, Hardware.detect())
     prepare_folder(out)
     stages = Stages(2 if settings.data_only else 7)

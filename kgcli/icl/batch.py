@@ -14,7 +14,6 @@ them is done, and flushed, so ``--resume`` continues after the last complete lin
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 from collections import defaultdict, deque
@@ -24,7 +23,8 @@ from typing import Any
 
 from kgcli.errors import KgcError, warn
 from kgcli.icl.client import ChatClient
-from kgcli.io import STDIO, display_name, open_resumable, read_jsonl
+from kgcli.io import check_input, display_name, read_jsonl, spool_stdin
+from kgcli.outputs import Output, check_output
 from kgcli.progress import progress
 from kgcli.records import INPUT, INSTRUCTION, SCHEMA, parse_instruction
 
@@ -97,25 +97,41 @@ class BatchStats:
     short_of_shots: int = 0
 
 
-def _count_lines(path: str) -> int | None:
-    if path == STDIO:
-        return None
-    with open(path, "rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+def check_records(in_path: str) -> int:
+    """Every line of IN checked before the first request (a bad line 3 stops the run with nothing sent and
+    nothing written): an IEPile instruction record. Returns how many records IN holds."""
+    name, count = display_name(in_path), 0
+    for number, record in read_jsonl(in_path):
+        _instruction_parts(record.get(INSTRUCTION), name, number)
+        count += 1
+    if not count:
+        raise KgcError("no records: expected converted records, one JSON object per line "
+                       "(kgc convert --split test)", name)
+    return count
+
+
+def prepare(in_path: str, out_path: str, *, resume: bool = False,
+            overwrite: bool = False) -> tuple[str, Output, int]:
+    """The batch's checks, before any request: IN readable, OUT checked, every record an IEPile
+    instruction. Returns (IN, stdin spooled to a file; the checked OUT; how many records)."""
+    check_input(in_path)
+    output = check_output(out_path, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
+    in_path = spool_stdin(in_path)
+    return in_path, output, check_records(in_path)
 
 
 def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0,
               pool: ShotPool | None = None,
               system: str | None = None, concurrency: int = 4, resume: bool = False,
-              overwrite: bool = False) -> BatchStats:
+              overwrite: bool = False, prepared: tuple[str, Output, int] | None = None) -> BatchStats:
+    """Answer every record of IN into OUT; ``prepared``: what ``prepare`` returned, when the caller ran the
+    checks before importing the client library."""
     stats = BatchStats()
     name = display_name(in_path)
     if shots and pool is None:
         raise KgcError("--shots needs --examples FILE (IEPile train records)")
-    total = _count_lines(in_path)
-    created = out_path != STDIO and not os.path.exists(out_path)
-    out, done = open_resumable(out_path, resume, overwrite)
-    stats.skipped_done = done
+    in_path, output, total = prepared or prepare(in_path, out_path, resume=resume, overwrite=overwrite)
+    done = stats.skipped_done = output.done
     records = read_jsonl(in_path)
     for _ in range(done):
         if next(records, None) is None:
@@ -133,8 +149,7 @@ def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0
     executor = ThreadPoolExecutor(max(1, concurrency))
     in_flight: deque[tuple[int, dict, Future]] = deque()
     try:
-        with progress("icl", total=None if total is None else max(total - done, 0),
-                      unit="records") as advance:
+        with output.open() as out, progress("icl", total=max(total - done, 0), unit="records") as advance:
             exhausted = False
             while True:
                 while not exhausted and len(in_flight) < 2 * concurrency:
@@ -158,15 +173,9 @@ def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0
                 advance(1)
     except BaseException:
         client.stopped.set()
-        if out_path != STDIO:
-            out.close()
-            if created and stats.records == 0:
-                os.unlink(out_path)  # nothing answered: leave no empty OUT behind
         raise
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
-    if out_path != STDIO:
-        out.close()
     return stats
 
 

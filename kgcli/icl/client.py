@@ -13,33 +13,18 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from kgcli.errors import KgcError, warn
 from kgcli.icl.cache import Reply, ReplyCache, request_key
+from kgcli.secrets import scrub, secrets_in_environment
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.I)
 _UNREACHABLE = ("connection refused", "connecterror", "connection error", "cannot connect",
                 "name or service not known",
                 "nodename nor servname", "failed to establish", "all connection attempts failed")
-
-
-def secrets_in_environment(extra: str | None = None) -> list[str]:
-    """Values that must never be shown: every variable named like a key, token or password."""
-    values = [value for name, value in os.environ.items() if _SECRET_NAME.search(name) and len(value) >= 6]
-    if extra:
-        values.append(extra)
-    return sorted(set(values), key=len, reverse=True)
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def import_litellm() -> Any:
@@ -99,7 +84,7 @@ class ChatClient:
             self.api_key = os.environ.get(settings.api_key_env)
             if not self.api_key:
                 raise KgcError(f"--api-key-env: the variable {settings.api_key_env} is not set")
-        self.secrets = secrets_in_environment(self.api_key)
+        self.secrets = secrets_in_environment(settings.api_key_env)
         self.litellm = import_litellm()
         try:
             self.litellm.get_llm_provider(settings.model, api_base=settings.api_base)
@@ -190,7 +175,7 @@ class ChatClient:
 
     def _reply(self, response: Any) -> Reply:
         choice = response.choices[0]
-        text = getattr(choice.message, "content", None) or ""
+        text = scrub(getattr(choice.message, "content", None) or "", self.secrets)
         usage = getattr(response, "usage", None)
         cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
         if cost is None:

@@ -1,7 +1,11 @@
 """The OpenAI-compatible backend: any server with a completions endpoint (``vllm serve``, TGI, llama.cpp,
 hosted APIs). Raw completions with the template-rendered prompt (or the encoder's token ids with
-``--prompt-format ids``), greedy by default, several requests in flight, retries with backoff by the
-client library. The API key is read from an environment variable and never printed.
+``--prompt-format ids``), greedy by default, several requests in flight, ``--retries`` retries with backoff
+by the client library.
+
+The server is asked for its model list first, without retries: a closed port or a failing server is one
+line at once, not after a round of retries per record. The API key is read from an environment variable
+and never shown: every text from the server goes through ``kgcli.secrets.scrub``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 from kgcli.errors import KgcError
 from kgcli.predict.base import Setup
+from kgcli.secrets import scrub, secrets_in_environment
 
 
 class OpenAIBackend:
@@ -27,14 +32,37 @@ class OpenAIBackend:
         self.template, self.tokenizer, sampling = setup.template, setup.tokenizer, setup.sampling
         self.sampling, self.served_model, self.prompt_format = sampling, served_model, prompt_format
         self.concurrency = max(1, concurrency)
+        self.secrets = secrets_in_environment(api_key_env)
         self.stop = [self.tokenizer.convert_ids_to_tokens(i)
                      for i in self.template.stop_token_ids(self.tokenizer)]
         self.client = OpenAI(base_url=api_base, api_key=os.environ.get(api_key_env) or "EMPTY",
                              max_retries=max_retries, timeout=timeout)
+        self._check_server()
 
-    def _one(self, ids: list[int]) -> str:
+    def _check_server(self) -> None:
+        """One request, no retries: the server is there and answers (a 404 for the list is fine)."""
         import openai
 
+        try:
+            self.client.with_options(max_retries=0, timeout=10.0).models.list()
+        except openai.NotFoundError:
+            pass
+        except Exception as exc:  # any failure here is the server's or the network's, not kgc's
+            raise self._error(exc) from None
+
+    def _error(self, exc: Exception) -> KgcError:
+        import openai
+
+        if isinstance(exc, openai.APIConnectionError):
+            text = f"cannot reach the server at {self.client.base_url} (is it running?)"
+        elif isinstance(exc, openai.APIStatusError):
+            text = f"the server answered HTTP {exc.status_code}: {' '.join(str(exc.message).split())[:200]}"
+        else:
+            text = ("the server's answer is not an OpenAI-compatible completion "
+                    f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})")
+        return KgcError(scrub(text, self.secrets))
+
+    def _one(self, ids: list[int]) -> str:
         prompt: Any = (ids if self.prompt_format == "ids"
                        else self.tokenizer.decode(ids, skip_special_tokens=False))
         kwargs: dict[str, Any] = {"model": self.served_model, "prompt": prompt,
@@ -43,12 +71,12 @@ class OpenAIBackend:
         if self.sampling.temperature > 0:
             kwargs["top_p"] = self.sampling.top_p
         try:
-            response = self.client.completions.create(**kwargs)
-        except openai.APIConnectionError:
-            raise KgcError(f"cannot reach the server at {self.client.base_url} (is it running?)") from None
-        except openai.APIStatusError as exc:
-            raise KgcError(f"the server answered HTTP {exc.status_code}: {str(exc.message)[:200]}") from None
-        return response.choices[0].text
+            text = self.client.completions.create(**kwargs).choices[0].text
+        except Exception as exc:
+            raise self._error(exc) from None
+        if not isinstance(text, str):
+            raise KgcError("the server's answer is not an OpenAI-compatible completion (no text)")
+        return scrub(text, self.secrets)
 
     def generate(self, prompts: list[list[int]], schemas: list[dict] | None = None) -> list[str]:
         if schemas:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kgcli.errors import KgcError, warn
-from kgcli.io import display_name, open_resumable, read_jsonl
-from kgcli.predict.base import Sampling, load_setup, open_backend
+from kgcli.io import display_name, read_jsonl, spool_stdin
+from kgcli.outputs import Output, check_output
+from kgcli.predict.base import Sampling, Setup, load_setup, open_backend
 from kgcli.progress import progress
 from kgcli.prompting import fit_prompt
 from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, parse_instruction
@@ -56,15 +56,38 @@ def output_schema(record: dict) -> dict:
     return task.output_schema(inner[SCHEMA])
 
 
-def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]], template: Template,
-                 tokenizer: Any, *, batch_size: int, cutoff_len: int, resume: bool = False,
-                 overwrite: bool = False, guided_json: bool = False,
+def check_records(in_path: str, *, guided_json: bool = False) -> int:
+    """Every line of IN read and checked before a model loads (a bad line 9000 is one line at once, not
+    after an hour of generation): a JSON object with an 'instruction' string, and for ``--guided-json`` a
+    task and schema. Returns how many records IN holds."""
+    name, count = display_name(in_path), 0
+    for number, record in read_jsonl(in_path):
+        if not isinstance(record.get(INSTRUCTION), str):
+            raise KgcError("record has no 'instruction' string", name, number)
+        if guided_json:
+            try:
+                output_schema(record)
+            except (KeyError, TypeError, ValueError, KgcError):
+                raise KgcError("--guided-json needs converted records (task + JSON instruction with a "
+                               "schema)", name, number) from None
+        count += 1
+    if not count:
+        raise KgcError("no records: expected converted records, one JSON object per line "
+                       "(kgc convert --split test)", name)
+    return count
+
+
+def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., list[str]],
+                 template: Template, tokenizer: Any, *, batch_size: int, cutoff_len: int,
+                 resume: bool = False, overwrite: bool = False, guided_json: bool = False,
                  shard: tuple[int, int] = (0, 1)) -> PredictStats:
-    """``shard`` = (rank, world): this process answers records rank, rank + world, ... (data parallel)."""
+    """``shard`` = (rank, world): this process answers records rank, rank + world, ... (data parallel).
+    ``out_path``: a path (checked here) or the ``Output`` the caller checked before loading the model."""
     stats = PredictStats()
     name = display_name(in_path)
-    out, done = open_resumable(out_path, resume, overwrite)
-    stats.skipped_done = done
+    output = out_path if isinstance(out_path, Output) else check_output(
+        out_path, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
+    done = stats.skipped_done = output.done
     rank, world = shard
     records = read_jsonl(in_path) if world == 1 else (
         item for index, item in enumerate(read_jsonl(in_path)) if index % world == rank)
@@ -73,48 +96,43 @@ def predict_file(in_path: str, out_path: str, generate: Callable[..., list[str]]
             next(records)
     except StopIteration:
         pass
-    try:
-        with progress("predict", unit="samples") as advance:
-            for window in _windows(records, batch_size * 8):
-                prompts, schemas = [], []
-                for number, record in window:
-                    instruction = record.get(INSTRUCTION)
-                    if not isinstance(instruction, str):
-                        raise KgcError("record has no 'instruction' string", name, number)
-                    ids, shortened = fit_prompt(template, tokenizer, instruction, cutoff_len)
-                    if ids is None:
-                        raise KgcError(f"the template alone is longer than cutoff_len {cutoff_len}", name,
-                                       number)
-                    stats.shortened += shortened
-                    prompts.append(ids)
-                    if guided_json:
-                        try:
-                            schemas.append(output_schema(record))
-                        except (KeyError, TypeError, ValueError, KgcError):
-                            raise KgcError("--guided-json needs converted records (task + JSON instruction "
-                                           "with a "
-                                           "schema)", name, number) from None
-                order = sorted(range(len(window)), key=lambda i: -len(prompts[i]))
-                outputs: list[str | None] = [None] * len(window)
-                written = 0
-                for start in range(0, len(order), batch_size):
-                    chosen = order[start : start + batch_size]
-                    batch = [prompts[i] for i in chosen]
-                    answers = generate(batch, [schemas[i]
-                                               for i in chosen]) if guided_json else generate(batch)
-                    for index, text in zip(chosen, answers, strict=True):
-                        outputs[index] = text
-                    while written < len(window) and outputs[written] is not None:
-                        record = dict(window[written][1])
-                        record[OUTPUT] = outputs[written]
-                        out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                        written += 1
-                    out.flush()
-                    advance(len(chosen))
-                stats.records += len(window)
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    with output.open() as out, progress("predict", unit="samples") as advance:
+        for window in _windows(records, batch_size * 8):
+            prompts, schemas = [], []
+            for number, record in window:
+                instruction = record.get(INSTRUCTION)
+                if not isinstance(instruction, str):
+                    raise KgcError("record has no 'instruction' string", name, number)
+                ids, shortened = fit_prompt(template, tokenizer, instruction, cutoff_len)
+                if ids is None:
+                    raise KgcError(f"the template alone is longer than cutoff_len {cutoff_len}", name,
+                                   number)
+                stats.shortened += shortened
+                prompts.append(ids)
+                if guided_json:
+                    try:
+                        schemas.append(output_schema(record))
+                    except (KeyError, TypeError, ValueError, KgcError):
+                        raise KgcError("--guided-json needs converted records (task + JSON instruction "
+                                       "with a schema)", name, number) from None
+            order = sorted(range(len(window)), key=lambda i: -len(prompts[i]))
+            outputs: list[str | None] = [None] * len(window)
+            written = 0
+            for start in range(0, len(order), batch_size):
+                chosen = order[start : start + batch_size]
+                batch = [prompts[i] for i in chosen]
+                answers = generate(batch, [schemas[i]
+                                           for i in chosen]) if guided_json else generate(batch)
+                for index, text in zip(chosen, answers, strict=True):
+                    outputs[index] = text
+                while written < len(window) and outputs[written] is not None:
+                    record = dict(window[written][1])
+                    record[OUTPUT] = outputs[written]
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    written += 1
+                out.flush()
+                advance(len(chosen))
+            stats.records += len(window)
     if stats.shortened:
         warn(f"{stats.shortened} prompt(s) had their input text shortened to fit cutoff_len {cutoff_len}")
     return stats
@@ -126,11 +144,9 @@ def part_path(out_path: str, rank: int) -> str:
 
 def merge_parts(out_path: str, world: int) -> None:
     """Interleave the ranks' part files back into input order (record i came from rank i % world)."""
-    from kgcli.io import atomic_output
-
     parts = [open(part_path(out_path, rank), encoding="utf-8") for rank in range(world)]
     try:
-        with atomic_output(out_path) as out:
+        with check_output(out_path).open() as out:
             while True:
                 wrote = False
                 for part in parts:
@@ -161,21 +177,39 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
 
     preset = resolved.preset
     check_adapters(preset, resolved.adapters, backend)
-    setup = load_setup(preset, resolve_model_path(preset.base_model, preset.builder), sampling,
-                       resolved.adapters)
-    engine = open_backend(backend, setup, **backend_options)
     rank, world = (int(os.environ.get("RANK", 0)),
                    int(os.environ.get("WORLD_SIZE", 1))) if in_launcher else (0, 1)
     target = part_path(out_path, rank) if world > 1 else out_path
+    # Everything that needs no model first: IN (every line), OUT, the machine; then the tokenizer, the
+    # prompt budget, and only then the model.
+    in_path = spool_stdin(in_path)
+    check_records(in_path, guided_json=guided_json)
+    output = check_output(target, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
+    if backend != "openai":  # a server runs the model elsewhere: this machine's rules do not apply
+        resolved.check_hardware()
+    setup = load_setup(preset, resolve_model_path(preset.base_model, preset.builder), sampling,
+                       resolved.adapters)
+    budget = cutoff_len or preset.cutoff_len
+    check_budget(in_path, setup, budget)
+    engine = open_backend(backend, setup, **backend_options)
     try:
-        stats = predict_file(in_path, target, engine.generate, setup.template, setup.tokenizer,
-                             batch_size=batch_size, cutoff_len=cutoff_len or preset.cutoff_len, resume=resume,
-                             overwrite=overwrite, guided_json=guided_json, shard=(rank, world))
+        stats = predict_file(in_path, output, engine.generate, setup.template, setup.tokenizer,
+                             batch_size=batch_size, cutoff_len=budget, guided_json=guided_json,
+                             shard=(rank, world))
         if world > 1:
             finish_shard(out_path, rank, world)
     finally:
         engine.close()
     return stats
+
+
+def check_budget(in_path: str, setup: Setup, budget: int) -> None:
+    """The first record's prompt fits ``budget`` tokens with its input text shortened at most (the
+    template and instruction alone must fit): checked with the tokenizer, before the model loads."""
+    number, record = next(iter(read_jsonl(in_path)))
+    if fit_prompt(setup.template, setup.tokenizer, record[INSTRUCTION], budget)[0] is None:
+        raise KgcError(f"the template and instruction alone are longer than cutoff_len {budget} tokens; "
+                       "raise --cutoff-len", display_name(in_path), number)
 
 
 def finish_shard(out_path: str, rank: int, world: int) -> None:

@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kgcli.adapters import adapter_rank
 from kgcli.errors import KgcError
 from kgcli.families import VLLM_LORA_RANKS
-from kgcli.loading import DTYPES, adapter_rank, device
+from kgcli.loading import DTYPES, device
 from kgcli.predict.base import Setup
 
 

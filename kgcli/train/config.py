@@ -40,13 +40,26 @@ class TrainRequest:
 
 
 def check_data(request: TrainRequest, from_preset: str | None = None) -> None:
-    """The data files exist; ``from_preset`` names the preset whose default files these are, so the error
-    says where the path came from and which flag overrides it."""
+    """Everything a run needs from its files, before any heavy import: the data files exist and every line
+    is a training record (``from_preset`` names the preset whose default files these are, so the error says
+    where the path came from and which flag overrides it), and the output folder can take the run."""
+    from kgcli.outputs import check_output_dir
+    from kgcli.train.data import read_examples
+
     for name, flag in (("train_file", "--train-file"), ("valid_file", "--valid-file")):
         path = getattr(request, name)
         if path and not Path(path).is_file():
             where = f" (the {name} of preset {from_preset}; give {flag} PATH)" if from_preset else ""
-            raise KgcError(f"no such file{where}", path)
+            raise KgcError(f"is a folder, not a file{where}" if Path(path).is_dir() else
+                           f"no such file{where}", path)
+        if path and not any(True for _ in read_examples(path)):
+            raise KgcError("no training records: expected converted records (kgc convert --split train)",
+                           path)
+    check_output_dir(request.output_dir, overwrite=request.overwrite, resume=request.resume,
+                     flag="--output-dir")
+    out = Path(request.output_dir)
+    if request.resume and not (out.is_dir() and any(p.name.startswith("checkpoint-") for p in out.iterdir())):
+        raise KgcError("--resume: no checkpoint-* folder to continue from", str(out))
 
 
 def deepspeed_config(value: str) -> str:

@@ -14,10 +14,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from kgcli.adapters import adapter_rank
 from kgcli.errors import KgcError, warn
-from kgcli.io import write_text_atomic
-from kgcli.loading import adapter_rank, device, load_model, load_tokenizer, template_of
+from kgcli.loading import device, load_model, load_tokenizer, template_of
 from kgcli.models import resolve_model_path
+from kgcli.outputs import write_text_atomic
 from kgcli.progress import PlainLines, plain_progress
 from kgcli.train.config import TrainRequest, deepspeed_config
 from kgcli.train.data import Collator, EncodeStats, Limits, encode_file
@@ -229,11 +230,22 @@ def train(request: TrainRequest) -> dict[str, Any]:
     from kgcli.validate import check_launch
 
     check_launch(request.preset, deepspeed=request.deepspeed, adapters=request.adapters)
+    out = Path(request.output_dir)
+    created = not out.exists()
+    checkpoint = prepare_output_dir(request)
+    try:
+        return _run(request, checkpoint)
+    except BaseException:
+        if created and last_checkpoint(out) is None:  # a run that failed early leaves no empty folder
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _run(request: TrainRequest, checkpoint: Path | None) -> dict[str, Any]:
     import torch
     from transformers import PrinterCallback, Trainer, TrainingArguments, set_seed
 
     preset = request.preset
-    checkpoint = prepare_output_dir(request)
     out = Path(request.output_dir)
     set_seed(preset.seed)
     template = template_of(preset)
