@@ -20,10 +20,12 @@ def demo(
 ) -> None:
     """Run kgc's main job on an embedded default: SmolLM2-135M, synthetic English NER + RE, CPU only."""
     import os
+    from pathlib import Path
 
     from kgcli import launch
-    from kgcli.demo.run import DemoSettings, print_comparison, run_demo
+    from kgcli.demo.run import DemoSettings, check_folder, print_comparison, run_demo
 
+    check_folder(Path(out))  # before torch: a wrong --out costs nothing
     if threads:
         os.environ["KGC_TORCH_THREADS"] = str(threads)
     launch.set_threads()

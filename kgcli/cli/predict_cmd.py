@@ -109,7 +109,6 @@ def predict(
                                   "api_key_env": api_key_env,
                                   "concurrency": concurrency,
                                   "prompt_format": prompt_format, "max_retries": retries}}.get(backend, {})
-    launch.set_threads()
     stats = run_predict(in_path, out_path, resolved, backend, sampling, backend_options,
                         batch_size=batch_size,
                         cutoff_len=cutoff_len, resume=resume, overwrite=overwrite, guided_json=guided_json,

@@ -187,6 +187,9 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     output = check_output(target, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
     if backend != "openai":  # a server runs the model elsewhere: this machine's rules do not apply
         resolved.check_hardware()
+    from kgcli.launch import set_threads
+
+    set_threads()
     setup = load_setup(preset, resolve_model_path(preset.base_model, preset.builder), sampling,
                        resolved.adapters)
     budget = cutoff_len or preset.cutoff_len

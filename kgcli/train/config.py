@@ -52,7 +52,7 @@ def check_data(request: TrainRequest, from_preset: str | None = None) -> None:
             where = f" (the {name} of preset {from_preset}; give {flag} PATH)" if from_preset else ""
             raise KgcError(f"is a folder, not a file{where}" if Path(path).is_dir() else
                            f"no such file{where}", path)
-        if path and not any(True for _ in read_examples(path)):
+        if path and not sum(1 for _ in read_examples(path)):  # every line read: a bad one stops here
             raise KgcError("no training records: expected converted records (kgc convert --split train)",
                            path)
     check_output_dir(request.output_dir, overwrite=request.overwrite, resume=request.resume,
