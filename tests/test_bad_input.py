@@ -879,6 +879,20 @@ def test_a_canary_key_never_leaves_the_process(command, server, tmp_path):
         assert CANARY.encode() not in everything
 
 
+def test_a_canary_key_stays_out_of_a_local_prediction(tmp_path):
+    """The hf backend with keys in the environment: no key in its output or messages either."""
+    folder = tmp_path / "user"
+    folder.mkdir()
+    (folder / "test.json").write_text(TEST)
+    env = {"OPENAI_API_KEY": CANARY, "MY_LLM_CRED": CANARY, "KGC_TORCH_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "kgcli", *PREDICT, "--max-new-tokens", "4"], cwd=folder,
+                            capture_output=True, env={**os.environ, **env}, timeout=300)
+    assert result.returncode == 0, result.stderr.decode()
+    assert len((folder / "out.json").read_text().splitlines()) == 3
+    everything = result.stdout + result.stderr + (folder / "out.json").read_bytes()
+    assert CANARY.encode() not in everything
+
+
 def test_runner_sees_heavy_imports(tmp_path):
     """The module check can fail: a command that does load torch is seen."""
     modules = tmp_path / "m.txt"

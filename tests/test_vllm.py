@@ -7,6 +7,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,10 +124,37 @@ def test_guided_json_answers_parse_and_use_only_schema_keys(tmp_path, records, s
 
 
 def test_openai_backend_against_vllm_serve_matches_hf(tmp_path, records, vllm_server, hf_answers):
-    predict(str(records / "NER.json"), str(tmp_path / "api.json"), "--backend", "openai", "--api-base",
-            vllm_server,
-            "--served-model", "smol", "--concurrency", "3")
+    canary = "sk-canary-vllm-5d1e9a"
+    result = predict(str(records / "NER.json"), str(tmp_path / "api.json"), "--backend", "openai",
+                     "--api-base", vllm_server, "--served-model", "smol", "--concurrency", "3",
+                     env={"OPENAI_API_KEY": canary})
     assert answers(tmp_path / "api.json") == hf_answers["base"]
+    assert canary not in result.stdout_text + result.stderr_text + (tmp_path / "api.json").read_text()
+
+
+def test_openai_backend_killed_run_resumes_to_the_same_bytes(tmp_path, records, vllm_server, hf_answers):
+    """kill -9 in the middle of an openai-backend run, then --resume: the file an uninterrupted run writes."""
+    lines = (records / "NER.json").read_text().splitlines() * 4
+    source = tmp_path / "in.json"
+    source.write_text("\n".join(lines) + "\n")
+    expected = "".join(json.dumps({**json.loads(line), "output": answer}, ensure_ascii=False) + "\n"
+                       for line, answer in zip(lines, hf_answers["base"] * 4, strict=True))
+    out = tmp_path / "out.json"
+    args = [sys.executable, "-m", "kgcli", "predict", str(source), str(out), "--preset", "smollm2-135m-lora",
+            "--max-new-tokens", str(MAX_NEW_TOKENS), "--backend", "openai", "--api-base", vllm_server,
+            "--served-model", "smol", "--concurrency", "1", "--batch-size", "1"]
+    process = subprocess.Popen(args, env={**os.environ, **THREADS}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not out.exists() or out.read_bytes().count(b"\n") < 3:
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 3 <= out.read_bytes().count(b"\n") < len(lines)
+    predict(str(source), str(out), "--backend", "openai", "--api-base", vllm_server, "--served-model", "smol",
+            "--resume")
+    assert out.read_text() == expected
 
 
 def test_openai_backend_server_down_is_one_line(tmp_path, records):
