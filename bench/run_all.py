@@ -21,6 +21,7 @@ BENCHES = [
     ("eval_bench.py", [], ["--records", "5000"]),
     ("train_bench.py", [], ["--steps", "10"]),
     ("predict_bench.py", [], ["--records", "8", "--max-new-tokens", "16", "--no-vllm"]),
+    ("extract_bench.py", [], []),
 ]
 
 

@@ -29,7 +29,7 @@ from kgcli.errors import KgcError, warn
 from kgcli.io import STDIO, display_name, parse_lines, read_json_file, read_jsonl
 from kgcli.outputs import check_output
 from kgcli.progress import progress
-from kgcli.records import RecordLayout
+from kgcli.records import RecordLayout, extra_fields
 from kgcli.schema import Schema, load_schema
 from kgcli.tasks import AnnotationError, Options, Task, get_task
 
@@ -229,6 +229,12 @@ class Converter:
             self._test_heads = heads
         return heads
 
+    def instruction_prefixes(self) -> list[str]:
+        """The test instructions up to their input text, one per schema chunk (what a chunk's text is
+        embedded in: ``kgc chunk`` sizes chunks so that the longest of these still fits)."""
+        elements = self.task.test_elements(None, self.schema)
+        return [self.layout.prefix(chunk) for chunk in split_chunks(elements, self.split_num)]
+
     # -- streams ---------------------------------------------------------------------------------
     def convert_records(self, records: Iterable[tuple[int, dict]], name: str) -> Iterator[str]:
         """Output text, one string per input record (its lines, each ending in a newline)."""
@@ -256,6 +262,7 @@ class Converter:
         read_items, drops_empty = task.read_test_items, task.drops_empty
         write, sha256 = self.layout.test_lines, hashlib.sha256
         fixed = self._test_heads or (None if task.schema_from_record else self._test_heads_for(None))
+        skip = ("text", task.annotation_key, "id")
         count = 0
         try:
             for number, record in records:
@@ -277,7 +284,8 @@ class Converter:
                 seen.add(digest)
                 if len(seen) == size:
                     stats.duplicate_texts += 1
-                yield write(digest, fixed or self._test_heads_for(items), text, items)
+                extra = extra_fields(record, skip) if "doc_id" in record else ""  # a chunk record
+                yield write(digest, fixed or self._test_heads_for(items), text, items, extra)
         finally:
             stats.records_in += count
 

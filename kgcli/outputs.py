@@ -166,11 +166,19 @@ def _replace(path: str) -> Iterator[IO[str]]:
             yield handle
         if os.path.exists(path):
             shutil.copymode(path, tmp)
+        else:  # a new file gets the usual mode (mkstemp makes it private)
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 class _OnFirstWrite:

@@ -70,13 +70,27 @@ class RecordLayout:
         record."""
         return [self.test_head + encode_str(self.prefix(chunk))[:-1] for chunk in elements_chunks]
 
-    def test_lines(self, digest: str, heads: list[str], text: str, label: list | None) -> str:
-        """The test records of one text, one per schema chunk (its ``test_heads``), newline-terminated."""
-        tail = "}\n" if label is None else ', "label": ' + encode_str(compat_dumps(label)) + "}\n"
+    def test_lines(self, digest: str, heads: list[str], text: str, label: list | None,
+                   extra: str = "") -> str:
+        """The test records of one text, one per schema chunk (its ``test_heads``), newline-terminated;
+        ``extra``: more fields, as ``extra_fields`` wrote them."""
+        tail = (extra + "}\n" if label is None
+                else ', "label": ' + encode_str(compat_dumps(label)) + extra + "}\n")
         body = encode_str(encode_str(text) + "}")[1:] + tail
         if len(heads) == 1:
             return "".join(('{"id": "', digest, heads[0], body))
         return "".join(['{"id": "' + digest + head + body for head in heads])
+
+
+# A chunk record (kgc chunk) is an IE record with these fields beside its text; convert keeps them, and every
+# other field of the record (the document's metadata), in each instruction record it writes.
+CHUNK_FIELDS = ("doc_id", "chunk", "start", "end")
+
+
+def extra_fields(record: dict[str, Any], skip: tuple[str, ...]) -> str:
+    """``, "key": value`` for the record's fields other than ``skip`` (its text and annotations)."""
+    return "".join(", " + encode_str(key) + ": " + compat_dumps(value) for key, value in record.items()
+                   if key not in skip)
 
 
 def schema_span(instruction: str) -> tuple[int, int] | None:

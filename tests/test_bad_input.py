@@ -553,6 +553,45 @@ CASES = [
         "names a file",
         {"train.json": TRAIN, "run.txt": "x"},
     ),
+    Case(
+        "chunk a binary file",
+        2,
+        ["chunk", "doc.txt", "chunks.json", "--preset", "tiny-random-llama-lora", "--budget", "50"],
+        "binary",
+        {"doc.txt": b"text\n\x00\x01\x02"},
+        where="doc.txt:2",
+    ),
+    Case(
+        "chunk invalid UTF-8",
+        2,
+        ["chunk", "docs", "chunks.json", "--preset", "tiny-random-llama-lora", "--budget", "50"],
+        "not UTF-8",
+        {"docs/a.txt": "fine\n", "docs/b.txt": b"line one\nbad \xff\xfe here\n"},
+        where="b.txt:2",
+    ),
+    Case(
+        "chunk an empty folder",
+        3,
+        ["chunk", "docs", "chunks.json", "--preset", "tiny-random-llama-lora", "--budget", "50"],
+        "no documents",
+        {},
+        make_dir("docs"),
+    ),
+    Case(
+        "chunk a JSON line without text",
+        3,
+        ["chunk", "docs.json", "chunks.json", "--preset", "tiny-random-llama-lora", "--budget", "50"],
+        "needs a 'text' string",
+        {"docs.json": '{"text": "ok"}\n{"body": "no text"}\n'},
+        where="docs.json:2",
+    ),
+    Case(
+        "chunk onto its input",
+        1,
+        ["chunk", "docs.json", "docs.json", "--preset", "tiny-random-llama-lora", "--budget", "50"],
+        "is also the input",
+        {"docs.json": '{"text": "ok"}\n'},
+    ),
     # 3. bad values
     Case("--neg-schema 2.5", 3, CONVERT + ["--neg-schema", "2.5"], "--neg-schema", CONVERT_FILES),
     Case("--neg-schema -0.5", 3, CONVERT + ["--neg-schema", "-0.5"], "--neg-schema", CONVERT_FILES),
@@ -785,7 +824,8 @@ def run_case(case: Case, folder: Path, modules: Path, server: Server) -> subproc
 def test_the_corpus_covers_every_class_and_command():
     assert len(CASES) >= 60 and len({c.name for c in CASES}) == len(CASES)
     assert {c.kind for c in CASES} == {1, 2, 3, 4, 5, 6}
-    assert {c.argv[0] for c in CASES} >= {"convert", "eval", "train", "predict", "merge", "icl", "demo"}
+    assert {c.argv[0] for c in CASES} >= {"convert", "eval", "train", "predict", "merge", "icl", "demo",
+                                          "chunk"}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -26,9 +26,11 @@ app = typer.Typer(
 
 def _register() -> None:
     from kgcli.cli import (
+        chunk_cmd,
         convert_cmd,
         demo_cmd,
         eval_cmd,
+        extract_cmd,
         icl_cmd,
         merge_cmd,
         predict_cmd,
@@ -38,6 +40,8 @@ def _register() -> None:
 
     app.add_typer(presets_cmd.app, name="presets")
     app.command("convert")(convert_cmd.convert)
+    app.command("chunk")(chunk_cmd.chunk)
+    app.command("extract")(extract_cmd.extract)
     app.command("eval")(eval_cmd.evaluate)
     app.command("train")(train_cmd.train)
     app.command("predict")(predict_cmd.predict)

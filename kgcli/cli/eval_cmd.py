@@ -20,6 +20,9 @@ def evaluate(
     out: str = typer.Option(None, "--out", help="Also write the JSON report to this file."),
     skip_bad: bool = typer.Option(False, "--skip-bad",
                                   help="Count and skip malformed lines instead of stopping."),
+    documents: str = typer.Option(None, "--documents",
+                                  help="Score kgc extract's merged documents against this raw gold file "
+                                       "(entities, triples, events; offsets where the gold has them)."),
 ) -> None:
     """Score predictions against the gold labels of converted test records."""
     from kgcli.evaluate import evaluate_file
@@ -32,9 +35,14 @@ def evaluate(
         from kgcli.outputs import check_output
 
         check_input(pred_path)
-        check_output(out, inputs=[pred_path])
-    report = evaluate_file(pred_path, task=task, sort_by=sort_by, match_mode=match_mode, legacy=legacy,
-                           skip_bad=skip_bad)
+        check_output(out, inputs=[pred_path, *([documents] if documents else [])])
+    if documents:
+        from kgcli.doc_eval import evaluate_documents
+
+        report = evaluate_documents(pred_path, documents)
+    else:
+        report = evaluate_file(pred_path, task=task, sort_by=sort_by, match_mode=match_mode, legacy=legacy,
+                               skip_bad=skip_bad)
     for note, count in report["total"].get("notes", {}).items():
         warn(f"{count} {note}")
     if out:

@@ -22,3 +22,8 @@ InLauncherOpt = Annotated[bool, typer.Option("--in-launcher", hidden=True)]
 TemperatureOpt = Annotated[float, typer.Option("--temperature", min=0.0, help="0 = greedy (the default).")]
 ApiBaseOpt = Annotated[str | None, typer.Option("--api-base", help="Server URL, e.g. http://127.0.0.1:8000/v1.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight.")]
+
+
+def comma_list(value: str | None) -> list[str]:
+    """``a, b,c`` → ``["a", "b", "c"]`` (options that take several values in one word)."""
+    return [part.strip() for part in value.split(",") if part.strip()] if value else []

@@ -331,6 +331,13 @@ class Task:
 
     # Position, in each metric's tuples, of the label the per-type report breaks scores down by.
     type_index: ClassVar[dict[str, int]] = {"main": 1}
+    # metric → the tuple positions that are strings of the text (grounded to offsets when documents are
+    # merged); the others are types and relation names from the schema.
+    span_index: ClassVar[dict[str, tuple[int, ...]]] = {"main": (0,)}
+    # what one tuple of each metric is, in a merged document: entities, relations, events, arguments
+    result_kind: ClassVar[dict[str, str]] = {"main": "entities"}
+    # and the name of each tuple position in that result
+    result_fields: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("text", "type")}
 
     def type_of(self, metric: str, item: tuple) -> str:
         return item[self.type_index[metric]]

@@ -153,5 +153,9 @@ class EE(Task):
                 collect_arguments(key, arguments, into["argument"], legacy=self.legacy)
 
     type_index: ClassVar[dict[str, int]] = {"event": 0, "argument": 0}
+    span_index: ClassVar[dict[str, tuple[int, ...]]] = {"event": (1,), "argument": (1,)}
+    result_kind: ClassVar[dict[str, str]] = {"event": "events", "argument": "arguments"}
+    result_fields: ClassVar[dict[str, tuple[str, ...]]] = {"event": ("type", "trigger"),
+                                                           "argument": ("event_type", "argument", "role")}
 
 

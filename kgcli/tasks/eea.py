@@ -9,7 +9,7 @@ none of the asked roles omitted; ``deepke`` the EE shape. Evaluation reads both 
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, ClassVar
 
 from kgcli.schema import Schema
 from kgcli.tasks.base import STRING, Options, array_of, binomial, order, sample_negatives
@@ -29,6 +29,7 @@ from kgcli.tasks.events import (
 class EEA(EE):
     name = "EEA"
     supports_cluster = False
+    span_index: ClassVar[dict[str, tuple[int, ...]]] = {"event": (), "argument": (1,)}  # no trigger asked
 
     drops_empty = True
     schema_from_record = True

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from kgcli.schema import Schema, unique
 from kgcli.tasks.base import NAN, Options, Task
@@ -14,6 +14,8 @@ from kgcli.tasks.events import check_event
 class EET(Task):
     name = "EET"
     annotation_key = "event"
+    result_kind: ClassVar[dict[str, str]] = {"main": "events"}
+    result_fields: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("trigger", "type")}
 
     def check_item(self, item: dict, where: str) -> None:
         check_event(item, where)

@@ -11,7 +11,7 @@ and — unlike the seed — always keeps the record's own attributes among the s
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, ClassVar
 
 from kgcli.schema import Schema, unique
 from kgcli.tasks.base import (
@@ -32,6 +32,9 @@ class KG(Task):
     name = "KG"
     annotation_key = "relation"
     gold_is_rows = True
+    span_index: ClassVar[dict[str, tuple[int, ...]]] = {"main": (0, 2)}
+    result_kind: ClassVar[dict[str, str]] = {"main": "attributes"}
+    result_fields: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("entity", "attribute", "value")}
     required_fields = ("head", "relation", "tail")
     # Repeated triples are kept as annotated (the seed's shape rule counts them; see render), and written
     # once in the answer; gold tuples are distinct.

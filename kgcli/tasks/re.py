@@ -6,7 +6,7 @@ The IEPile corpus (and so the checkpoints) use ``subject``/``object``; the seed'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from kgcli.schema import Schema, unique
 from kgcli.tasks.base import NAN, STRING, Options, Task, array_of
@@ -36,6 +36,9 @@ class RE(Task):
     name = "RE"
     annotation_key = "relation"
     gold_is_rows = True
+    span_index: ClassVar[dict[str, tuple[int, ...]]] = {"main": (0, 2)}
+    result_kind: ClassVar[dict[str, str]] = {"main": "relations"}
+    result_fields: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("head", "relation", "tail")}
     required_fields = ("head", "relation", "tail")
     dedup_fields = ("head", "relation", "tail")
     type_field = "relation"

@@ -10,7 +10,7 @@ Tuples (subject, predicate, object).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from kgcli.schema import Schema, unique
 from kgcli.tasks.base import Options
@@ -33,6 +33,9 @@ class SPO(RE):
     required_fields = ("head", "head_type", "relation", "tail", "tail_type")
     type_field = None
     gold_is_rows = False
+    span_index: ClassVar[dict[str, tuple[int, ...]]] = {"main": (0, 2)}
+    result_kind: ClassVar[dict[str, str]] = {"main": "relations"}
+    result_fields: ClassVar[dict[str, tuple[str, ...]]] = {"main": ("head", "relation", "tail")}
 
     def __init__(self) -> None:
         self._triples: dict[str, tuple[str, str, str]] = {}

@@ -1,0 +1,116 @@
+"""``kgc chunk`` as a library call: documents in, chunk records out, sized so that no prompt is shortened.
+
+The budget is what ``cutoff_len`` leaves after the template and the longest test instruction (sentence and
+schema chunk) of the tasks asked for; every chunk is then checked with that real prompt and cut shorter if
+its tokens at the seams come out longer than counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kgcli.errors import KgcError, warn
+from kgcli.io import compat_dumps, encode_str
+from kgcli.outputs import check_output
+from kgcli.presets import Preset
+
+MARGIN = 4  # tokens kept free for the seams between the instruction and the text
+
+
+@dataclass
+class ChunkSettings:
+    preset: str | Preset | None = None  # a name or file, or a resolved preset (kgc extract)
+    tokenizer: str | None = None
+    tasks: list[str] = field(default_factory=list)
+    schemas: list[str] = field(default_factory=list)
+    language: str = "zh"
+    budget: int | None = None
+    overlap: int | None = None  # tokens; default about 10% of the budget
+    cutoff_len: int | None = None
+
+
+@dataclass
+class ChunkStats:
+    documents: int = 0
+    chunks: int = 0
+    budget: int = 0
+    overlap: int = 0
+
+
+def _instruction_prefixes(settings: ChunkSettings) -> list[str]:
+    from kgcli.convert import ConvertConfig, Converter
+
+    if len(settings.tasks) != len(settings.schemas):
+        raise KgcError("give one --schema per --task (comma-separated, in the same order)")
+    prefixes = []
+    for task, schema in zip(settings.tasks, settings.schemas, strict=True):
+        converter = Converter(ConvertConfig(task=task.upper(), split="test", schema_path=schema,
+                                            language=settings.language, source="chunk"))
+        try:
+            prefixes += converter.instruction_prefixes()
+        except (KeyError, TypeError):  # a schema that depends on the record (EEA): its sentence alone
+            prefixes.append(converter.layout.prefix([]))
+    return prefixes
+
+
+def load_sizing(settings: ChunkSettings) -> tuple[Any, int, Callable[[str], bool] | None]:
+    """(tokenizer, token budget per chunk, the real-prompt check) for these settings."""
+    from kgcli.loading import load_tokenizer
+    from kgcli.models import resolve_model_path
+    from kgcli.presets import load_preset
+    from kgcli.templates import get_template
+
+    if settings.preset is None and settings.tokenizer is None:
+        raise KgcError("give --preset NAME (its tokenizer, template and cutoff_len) or --tokenizer PATH")
+    prefixes = _instruction_prefixes(settings) if settings.tasks else []
+    if settings.preset is None:
+        if settings.budget is None:
+            raise KgcError("--tokenizer needs --budget N (tokens per chunk); with --preset the budget comes "
+                           "from its cutoff_len")
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(settings.tokenizer), settings.budget, None
+    preset = settings.preset if isinstance(settings.preset, Preset) else load_preset(settings.preset)
+    template = get_template(preset.template)
+    path = settings.tokenizer or resolve_model_path(preset.base_model, preset.builder)
+    tokenizer = load_tokenizer(path, template, preset.trust_remote_code)
+    cutoff = settings.cutoff_len or preset.cutoff_len
+    if settings.budget is not None:
+        return tokenizer, settings.budget, None
+    if not prefixes:
+        raise KgcError("give --task and --schema (the prompts the chunks must fit) or --budget N")
+    lengths = {p: len(template.encode_prompt(tokenizer, p + '""}')) for p in prefixes}
+    longest = max(prefixes, key=lengths.__getitem__)
+    budget = cutoff - lengths[longest] - MARGIN
+    if budget < 16:
+        raise KgcError(f"cutoff_len {cutoff} leaves {budget} tokens for the text after the template and "
+                       "instruction; raise --cutoff-len or use fewer schema items per instruction")
+
+    def fits(text: str) -> bool:
+        return len(template.encode_prompt(tokenizer, longest + encode_str(text) + "}")) <= cutoff
+
+    return tokenizer, budget, fits
+
+
+def chunk_file(in_path: str, out_path: str, settings: ChunkSettings) -> ChunkStats:
+    """Chunk every document of IN into OUT (JSON lines); OUT appears only when every document chunked."""
+    from kgcli.chunking import chunk_documents
+    from kgcli.documents import read_documents
+
+    output = check_output(out_path, inputs=[in_path] if in_path != "-" else [], spool=True)
+    documents = list(read_documents(in_path))  # every document read (and checked) before any model file
+    tokenizer, budget, fits = load_sizing(settings)
+    overlap = settings.overlap if settings.overlap is not None else max(budget // 10, 0)
+    if overlap >= budget:
+        raise KgcError(f"--overlap {overlap} must be below the chunk budget {budget}")
+    stats = ChunkStats(documents=len(documents), budget=budget, overlap=overlap)
+    with output.open() as out:
+        for chunk in chunk_documents(iter(documents), tokenizer, budget, overlap, fits):
+            out.write(compat_dumps(chunk.record()) + "\n")
+            stats.chunks += 1
+    empty = sum(1 for d in documents if not d.text)
+    if empty:
+        warn(f"{empty} empty document(s) gave no chunk")
+    return stats

@@ -1,0 +1,31 @@
+"""``kgc chunk``: documents → chunk records (doc_id, chunk, start, end, text) sized in the model's tokens."""
+
+from __future__ import annotations
+
+import typer
+
+from kgcli.cli.options import PresetOpt, comma_list
+
+
+def chunk(
+    in_path: str = typer.Argument(..., metavar="IN",
+                                  help="A folder of .txt/.md files, a text file, or JSON lines with 'text'."),
+    out_path: str = typer.Argument("-", metavar="OUT", help="Chunk records, JSON lines ('-' = stdout)."),
+    preset: PresetOpt = None,
+    tokenizer: str = typer.Option(None, "--tokenizer", help="A tokenizer folder (instead of the preset's)."),
+    task: str = typer.Option(None, "--task", help="Tasks the chunks are for, comma-separated: NER,RE."),
+    schema: str = typer.Option(None, "--schema", help="Their schema files, comma-separated, same order."),
+    language: str = typer.Option("zh", "--language", help="zh or en (the instruction sentence)."),
+    budget: int = typer.Option(None, "--budget", min=1,
+                               help="Tokens per chunk (default: what cutoff_len leaves after the prompt)."),
+    overlap: int = typer.Option(None, "--overlap", min=0, help="Tokens shared by neighbours (default 10%)."),
+    cutoff_len: int = typer.Option(None, "--cutoff-len", min=1, help="Prompt budget (default: the preset's)"),
+) -> None:
+    """Cut documents into chunks that fit the model's prompt, with exact character offsets."""
+    from kgcli.chunk_job import ChunkSettings, chunk_file
+
+    stats = chunk_file(in_path, out_path, ChunkSettings(
+        preset=preset, tokenizer=tokenizer, tasks=comma_list(task), schemas=comma_list(schema),
+        language=language, budget=budget, overlap=overlap, cutoff_len=cutoff_len))
+    typer.echo(f"chunked {stats.documents} document(s) into {stats.chunks} chunk(s) of at most "
+               f"{stats.budget} tokens ({stats.overlap} shared)", err=True)

@@ -1,0 +1,192 @@
+"""The answers to a document's chunks → one result per document, every extracted string grounded in it.
+
+Each prediction record (a converted chunk record + ``output``) is read by its task module: the answer is
+parsed (and repaired) as ``kgc eval`` parses it, turned into the task's tuples, and every string position
+of a tuple (entity, head, tail, trigger, argument — ``Task.span_index``) is located in the chunk's text
+(``kgcli.grounding``) and moved to document offsets. Results are keyed by task kind and normalised values,
+so the same entity or triple from several chunks is one result with all its mentions, and a mention seen in
+two overlapping chunks (same document offsets) counts once. A string absent from the text is kept with
+``grounded: false`` and no offsets (``drop_ungrounded``: dropped). No model is called: the result for a
+whole document is the union of the results for its parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from kgcli.errors import KgcError
+from kgcli.grounding import NormalText, find_all, normalise
+from kgcli.records import INPUT, INSTRUCTION, OUTPUT, SCHEMA, parse_instruction
+from kgcli.repair import parse_answer
+from kgcli.tasks import Task, get_task
+
+KINDS = ("entities", "relations", "events", "arguments", "attributes")
+
+
+@dataclass
+class _Result:
+    task: Task
+    metric: str
+    values: tuple
+    mentions: dict[int, dict[tuple[int, int], int]]  # span position → {(start, end): first chunk}
+    order: int
+
+
+@dataclass
+class _Document:
+    doc_id: str
+    metadata: dict[str, Any]
+    results: dict[tuple, _Result] = field(default_factory=dict)
+    chunks: set[int] = field(default_factory=set)
+    answers: int = 0
+    unparsed: int = 0
+
+
+@dataclass
+class MergeStats:
+    documents: int = 0
+    chunks: int = 0
+    answers: int = 0
+    unparsed: int = 0
+    extractions: int = 0
+    grounded: int = 0
+
+    @property
+    def grounded_percent(self) -> float:
+        return 100.0 * self.grounded / self.extractions if self.extractions else 100.0
+
+
+# fields of a prediction record that are not the document's metadata
+_RECORD_FIELDS = {"id", "task", "source", INSTRUCTION, OUTPUT, "label", "doc_id", "chunk", "start", "end"}
+
+
+class DocumentMerger:
+    """Feed prediction records with ``add``; ``documents()`` gives one merged result per document."""
+
+    def __init__(self, drop_ungrounded: bool = False):
+        self.drop_ungrounded = drop_ungrounded
+        self.stats = MergeStats()
+        self._documents: dict[str, _Document] = {}
+        self._tasks: dict[str, Task] = {}
+        self._normal: tuple[str, NormalText] | None = None
+
+    def add(self, record: dict, name: str, number: int) -> None:
+        doc_id = record.get("doc_id")
+        start = record.get("start")
+        if doc_id is None or not isinstance(start, int):
+            raise KgcError("not a chunk record (no 'doc_id' and 'start'): chunk the documents with kgc chunk "
+                           "before kgc convert", name, number)
+        task = self._task(record, name, number)
+        inner = parse_instruction(record.get(INSTRUCTION))
+        if inner is None or not isinstance(inner.get(INPUT), str):
+            raise KgcError("'instruction' is not an IEPile instruction (JSON with schema and input)", name,
+                           number)
+        output = record.get(OUTPUT)
+        if not isinstance(output, str):
+            raise KgcError("record has no 'output' string (run kgc predict first)", name, number)
+        document = self._documents.get(str(doc_id))
+        if document is None:
+            metadata = {k: v for k, v in record.items() if k not in _RECORD_FIELDS}
+            document = self._documents[str(doc_id)] = _Document(str(doc_id), metadata)
+        chunk = record.get("chunk", 0)
+        document.chunks.add(chunk)
+        document.answers += 1
+        answer, _ = parse_answer(output)
+        if not isinstance(answer, dict):
+            document.unparsed += 1
+            return
+        allowed = self._allowed(task, inner.get(SCHEMA))
+        by_metric: dict[str, list[tuple]] = {metric: [] for metric in task.metrics}
+        task.collect_all(answer, allowed, by_metric)
+        text = inner[INPUT]
+        for metric, tuples in by_metric.items():
+            spans = task.span_index[metric]
+            for values in dict.fromkeys(tuples):
+                key = (task.result_kind[metric], task.name, metric,
+                       tuple(normalise(v) if i in spans and isinstance(v, str) else v
+                             for i, v in enumerate(values)))
+                result = document.results.get(key)
+                if result is None:
+                    result = document.results[key] = _Result(task, metric, values, {i: {} for i in spans},
+                                                             len(document.results))
+                for position in spans:
+                    for begin, end in find_all(str(values[position]), text, self._normal_text(text)):
+                        result.mentions[position].setdefault((start + begin, start + end), chunk)
+
+    def _task(self, record: dict, name: str, number: int) -> Task:
+        task_name = str(record.get("task", ""))
+        task = self._tasks.get(task_name)
+        if task is None:
+            try:
+                task = self._tasks[task_name] = get_task(task_name)
+            except KgcError as exc:
+                raise KgcError(exc.message, name, number) from None
+        return task
+
+    def _normal_text(self, text: str) -> NormalText:
+        if self._normal is None or self._normal[0] != text:
+            self._normal = (text, NormalText(text))
+        return self._normal[1]
+
+    @staticmethod
+    def _allowed(task: Task, schema: Any) -> set[str] | None:
+        if not isinstance(schema, list):
+            return None
+        try:
+            return {task.output_key(element) for element in schema}
+        except (KeyError, TypeError):
+            return None
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        """One result per document, in the order documents were first seen."""
+        for document in self._documents.values():
+            yield self._render(document)
+
+    def _render(self, document: _Document) -> dict[str, Any]:
+        stats = self.stats
+        stats.documents += 1
+        stats.chunks += len(document.chunks)
+        stats.answers += document.answers
+        stats.unparsed += document.unparsed
+        out: dict[str, Any] = {"doc_id": document.doc_id, **document.metadata}
+        for kind in KINDS:
+            out[kind] = []
+        ranked = sorted(document.results.values(), key=lambda r: (_first(r), r.order))
+        for result in ranked:
+            grounded = all(result.mentions[p] for p in result.mentions)
+            stats.extractions += 1
+            stats.grounded += grounded
+            if self.drop_ungrounded and not grounded:
+                continue
+            out[result.task.result_kind[result.metric]].append(_entry(result, grounded))
+        out["chunks"] = len(document.chunks)
+        out["unparsed_answers"] = document.unparsed
+        return out
+
+
+def _first(result: _Result) -> int:
+    starts = [start for mentions in result.mentions.values() for start, _ in mentions]
+    return min(starts) if starts else 1 << 62
+
+
+def _entry(result: _Result, grounded: bool) -> dict[str, Any]:
+    names = result.task.result_fields[result.metric]
+    entry: dict[str, Any] = {"task": result.task.name, **dict(zip(names, result.values, strict=True)),
+                             "grounded": grounded}
+    single = len(result.mentions) == 1
+    for position, mentions in result.mentions.items():
+        listed = [{"chunk": chunk, "start": start, "end": end}
+                  for (start, end), chunk in sorted(mentions.items())]
+        entry["mentions" if single else f"{names[position]}_mentions"] = listed
+    return entry
+
+
+def merge_records(records: Iterable[tuple[int, dict]], name: str, *,
+                  drop_ungrounded: bool = False) -> tuple[list[dict[str, Any]], MergeStats]:
+    """Every document's merged result from (line number, prediction record) pairs, and the run's counts."""
+    merger = DocumentMerger(drop_ungrounded)
+    for number, record in records:
+        merger.add(record, name, number)
+    return list(merger.documents()), merger.stats

@@ -1,0 +1,65 @@
+"""Find an extracted string in its text: character offsets, exact match first, then a normalised one.
+
+The normalised match forgives what models change when they copy a span: Unicode compatibility forms
+(NFKC: full-width Latin and digits, ideographic space), runs of whitespace, and the case of Latin letters.
+It is computed on a normalised copy of the text that remembers, for every character, the original
+character it came from, so a match maps back to the exact original characters. A string found neither way
+is not in the text: it gets no offsets (never invented ones).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+
+def _normal_char(char: str) -> str:
+    folded = unicodedata.normalize("NFKC", char)
+    return " " if folded.isspace() else folded.lower()
+
+
+class NormalText:
+    """A text's normalised form and, per normalised character, the index of its original character."""
+
+    def __init__(self, text: str):
+        chars: list[str] = []
+        origin: list[int] = []
+        for index, char in enumerate(text):
+            for piece in _normal_char(char):
+                if piece == " " and chars and chars[-1] == " ":
+                    continue  # whitespace runs count as one space
+                chars.append(piece)
+                origin.append(index)
+        self.text = "".join(chars)
+        self.origin = origin
+
+
+@lru_cache(maxsize=4096)
+def normalise(value: str) -> str:
+    return NormalText(value).text.strip()
+
+
+def find_all(needle: str, text: str, normal: NormalText | None = None) -> list[tuple[int, int]]:
+    """Every (start, end) where ``needle`` occurs in ``text`` (not overlapping): exact occurrences, else
+    normalised ones mapped back to the original characters; [] when it is not there."""
+    if not needle:
+        return []
+    found = _occurrences(needle, text)
+    if found:
+        return found
+    target = normalise(needle)
+    if not target:
+        return []
+    normal = normal or NormalText(text)
+    spans = []
+    for start, end in _occurrences(target, normal.text):
+        spans.append((normal.origin[start], normal.origin[end - 1] + 1))
+    return spans
+
+
+def _occurrences(needle: str, text: str) -> list[tuple[int, int]]:
+    spans, start = [], text.find(needle)
+    while start >= 0:
+        spans.append((start, start + len(needle)))
+        start = text.find(needle, start + len(needle))
+    return spans

@@ -1,0 +1,60 @@
+"""kgc extract end to end: documents → chunks → one prediction stream → merged results, with real models
+(the tiny random Llama here; SmolLM2 in the slow tier), resumable, leaving no work folder behind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import read_jsonl, run_kgc
+
+THREADS = {"KGC_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
+DOC = " ".join(f"Alice worked in Paris for {i} years. Bob visited Rome in {1990 + i}." for i in range(25))
+
+
+@pytest.fixture
+def folder(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text(DOC, encoding="utf-8")
+    (tmp_path / "docs" / "b.md").write_text("Carol was born in Oslo.\n", encoding="utf-8")
+    (tmp_path / "ner.json").write_text('["person", "city"]\n[]\n{}\n')
+    (tmp_path / "re.json").write_text('[]\n["worked in", "born in"]\n{}\n')
+    return tmp_path
+
+
+def check_documents(path, docs):
+    results = read_jsonl(path)
+    assert [r["doc_id"] for r in results] == ["a.txt", "b.md"]
+    for result in results:
+        text = (docs / result["doc_id"]).read_text(encoding="utf-8")
+        for entity in result["entities"]:
+            for mention in entity["mentions"]:  # every offset points at the string itself (normalised)
+                assert text[mention["start"] : mention["end"]].lower() == entity["text"].lower().strip()
+            assert entity["grounded"] == bool(entity["mentions"])
+    return results
+
+
+def test_extract_with_the_tiny_model_writes_one_result_per_document(folder):
+    result = run_kgc("extract", "docs", "out.json", "--preset", "tiny-random-llama-lora", "--task", "NER,RE",
+                     "--schema", "ner.json,re.json", "--language", "en", "--max-new-tokens", "12",
+                     cwd=folder, env=THREADS, check=True)
+    line = result.stderr_text.strip().splitlines()[-1]
+    assert line.startswith("extracted: 2 document(s), ") and "record(s) predicted" in line
+    results = check_documents(folder / "out.json", folder / "docs")
+    assert results[0]["chunks"] >= 2 and results[1]["chunks"] == 1
+    assert sorted(p.name for p in folder.iterdir()) == ["docs", "ner.json", "out.json", "re.json"]
+    again = run_kgc("extract", "docs", "out.json", "--preset", "tiny-random-llama-lora", "--task", "NER,RE",
+                    "--schema", "ner.json,re.json", "--language", "en", "--max-new-tokens", "12", cwd=folder,
+                    env=THREADS)
+    assert again.returncode == 2 and "--overwrite" in again.stderr_text
+
+
+@pytest.mark.slow
+def test_extract_with_smollm2_grounds_what_it_finds(folder):
+    run_kgc("extract", "docs", "out.json", "--preset", "smollm2-135m-lora", "--task", "NER", "--schema",
+            "ner.json", "--language", "en", "--max-new-tokens", "48", cwd=folder, env=THREADS, check=True)
+    results = check_documents(folder / "out.json", folder / "docs")
+    found = [e for r in results for e in r["entities"]]
+    assert json.dumps(results)  # plain JSON
+    assert all(e["task"] == "NER" and e["type"] in ("person", "city") for e in found)
