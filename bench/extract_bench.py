@@ -24,7 +24,7 @@ PEOPLE = ["张三", "李四", "王五", "赵六", "孙七"]
 CITIES = ["北京", "上海", "广州", "深圳"]
 
 
-def chapters(count: int = 20, sentences: int = 60) -> list[str]:
+def chapters(count: int = 20, sentences: int = 30) -> list[str]:
     rng = random.Random(3)
     return [
         "".join(

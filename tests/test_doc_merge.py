@@ -15,25 +15,43 @@ from kgcli.convert import ConvertConfig, Converter
 from kgcli.doc_merge import merge_records
 from kgcli.grounding import find_all
 
-PEOPLE = ["张三", "李四", "王五", "赵六", "ＡＢＣ公司"]
-CITIES = ["北京", "上海", "广州", "深圳"]
+LANGUAGES = {
+    "zh": {
+        "people": ["张三", "李四", "王五", "赵六", "ＡＢＣ公司"],
+        "cities": ["北京", "上海", "广州", "深圳"],
+        "works": "{p}在{c}工作。",
+        "left": "后来{p}离开了{c}！",
+        "filler": "这一句什么也没有说",
+        "end": "。",
+        "relation": "工作于",
+    },
+    "en": {
+        "people": ["Alice", "Bob", "Carol", "Dave", "ACME Corp"],
+        "cities": ["Paris", "Rome", "Oslo", "Lima"],
+        "works": "{p} works in {c}. ",
+        "left": "Later {p} left {c}! ",
+        "filler": "this says nothing ",
+        "end": ". ",
+        "relation": "works in",
+    },
+}
+PEOPLE, CITIES = LANGUAGES["zh"]["people"], LANGUAGES["zh"]["cities"]
 NER_SCHEMA = '["人物", "地点"]\n[]\n{}\n'
-RE_SCHEMA = '[]\n["工作于"]\n{}\n'
 
 
-def book(chapters: int = 20, sentences: int = 30) -> list[str]:
-    rng = random.Random(7)
+def book(chapters: int = 20, sentences: int = 30, language: str = "zh") -> list[str]:
+    words, rng = LANGUAGES[language], random.Random(7)
     texts = []
     for _ in range(chapters):
         parts = []
         for _ in range(sentences):
-            person, city = rng.choice(PEOPLE), rng.choice(CITIES)
+            person, city = rng.choice(words["people"]), rng.choice(words["cities"])
             parts.append(
                 rng.choice(
                     [
-                        f"{person}在{city}工作。",
-                        f"后来{person}离开了{city}！",
-                        "这一句什么也没有说" * rng.randint(1, 3) + "。",
+                        words["works"].format(p=person, c=city),
+                        words["left"].format(p=person, c=city),
+                        words["filler"] * rng.randint(1, 3) + words["end"],
                     ]
                 )
             )
@@ -41,14 +59,17 @@ def book(chapters: int = 20, sentences: int = 30) -> list[str]:
     return texts
 
 
-def gold_of(text: str) -> tuple[set, set]:
-    entities = {(p, "人物") for p in PEOPLE if p in text} | {(c, "地点") for c in CITIES if c in text}
-    relations = set()
-    for sentence in text.split("。"):
-        for p in PEOPLE:
-            for c in CITIES:
-                if f"{p}在{c}工作" in sentence:
-                    relations.add((p, "工作于", c))
+def gold_of(text: str, language: str = "zh") -> tuple[set, set]:
+    words = LANGUAGES[language]
+    entities = {(p, "人物") for p in words["people"] if p in text} | {
+        (c, "地点") for c in words["cities"] if c in text
+    }
+    relations = {
+        (p, words["relation"], c)
+        for p in words["people"]
+        for c in words["cities"]
+        if words["works"].format(p=p, c=c).strip() in text
+    }
     return entities, relations
 
 
@@ -57,20 +78,24 @@ def chunk_records(doc_id: str, text: str, budget: int = 60, overlap: int = 12) -
     return [Chunk(doc_id, i, a, b, text[a:b], {}).record() for i, (a, b) in enumerate(spans)]
 
 
-def stub_predictions(chunks: list[dict], tmp_path, extra: dict | None = None) -> list[tuple[int, dict]]:
+def stub_predictions(
+    chunks: list[dict], tmp_path, extra: dict | None = None, language: str = "zh"
+) -> list[tuple[int, dict]]:
     """Convert the chunks for NER and RE as kgc convert does, and answer each from the gold of its text."""
     (tmp_path / "ner.json").write_text(NER_SCHEMA)
-    (tmp_path / "re.json").write_text(RE_SCHEMA)
+    (tmp_path / "re.json").write_text(f'[]\n["{LANGUAGES[language]["relation"]}"]\n{{}}\n')
     records = []
     for task, schema in (("NER", "ner.json"), ("RE", "re.json")):
         converter = Converter(
-            ConvertConfig(task=task, split="test", schema_path=str(tmp_path / schema), source="book")
+            ConvertConfig(
+                task=task, split="test", schema_path=str(tmp_path / schema), source="book", language=language
+            )
         )
         for block in converter.convert_records(enumerate(chunks, 1), "chunks"):
             for line in block.splitlines():
                 record = json.loads(line)
                 text = json.loads(record["instruction"])["input"]
-                entities, relations = gold_of(text)
+                entities, relations = gold_of(text, language)
                 if task == "NER":
                     answer = {
                         "人物": sorted(e for e, t in entities if t == "人物"),
@@ -79,19 +104,28 @@ def stub_predictions(chunks: list[dict], tmp_path, extra: dict | None = None) ->
                     if extra and record["chunk"] in extra:
                         answer["人物"].append(extra[record["chunk"]])
                 else:
-                    answer = {"工作于": [{"subject": h, "object": t} for h, _, t in sorted(relations)]}
+                    answer = {
+                        LANGUAGES[language]["relation"]: [
+                            {"subject": h, "object": t} for h, _, t in sorted(relations)
+                        ]
+                    }
                 records.append({**record, "output": json.dumps(answer, ensure_ascii=False)})
     return list(enumerate(records, 1))
 
 
-def test_every_gold_mention_is_grounded_once_at_its_exact_offsets(tmp_path):
-    text = "".join(book())
-    chunks = chunk_records("book", text)
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_gold_mention_is_grounded_once_at_its_exact_offsets(language, tmp_path):
+    text = "".join(book(language=language))
+    chunks = chunk_records(
+        "book", text, budget=60 if language == "zh" else 150, overlap=12 if language == "zh" else 30
+    )
     assert len(chunks) >= 50
-    docs, stats = merge_records(stub_predictions(chunks, tmp_path, extra={3: "不存在的人"}), "pred")
+    docs, stats = merge_records(
+        stub_predictions(chunks, tmp_path, extra={3: "不存在的人"}, language=language), "pred"
+    )
     (doc,) = docs
     entities = {(e["text"], e["type"]): e for e in doc["entities"]}
-    gold_entities, gold_relations = gold_of(text)
+    gold_entities, gold_relations = gold_of(text, language)
     assert set(entities) == gold_entities | {("不存在的人", "人物")}
     for (name, _), entry in entities.items():
         offsets = [(m["start"], m["end"]) for m in entry["mentions"]]

@@ -239,3 +239,15 @@ def test_json_mode_refused_falls_back_and_shots_come_from_train_records(proxy, n
                  str(ner_test.parent / "train.json"), "--concurrency", "1", cache=tmp_path, check=True)
     assert "refused JSON mode" in result.stderr_text
     assert len(read_jsonl(tmp_path / "out.json")) == 3 and proxy.requests == 4  # one refusal, then 3 answers
+
+
+def test_chunk_fields_travel_through_a_batch(proxy, ner_test, tmp_path):
+    """Records converted from kgc chunk carry doc_id, chunk, start, end and metadata; icl keeps them all."""
+    records = [{**r, "doc_id": "book", "chunk": i, "start": 10 * i, "end": 10 * i + 9, "year": 2024}
+               for i, r in enumerate(read_jsonl(ner_test)[:3])]
+    write_jsonl(tmp_path / "chunks.json", records)
+    icl(str(tmp_path / "chunks.json"), str(tmp_path / "out.json"), "--api-base", proxy.url,
+        cache=tmp_path / "cache", check=True)
+    written = read_jsonl(tmp_path / "out.json")
+    assert [{k: v for k, v in w.items() if k != "output"} for w in written] == records
+    assert all(isinstance(w["output"], str) for w in written)
