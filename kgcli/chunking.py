@@ -95,7 +95,8 @@ def chunk_spans(text: str, starts: list[int], budget: int, overlap: int = 0,
             # no new whole sentence fits (one longer than the budget): cut at a token boundary
             end = token_cut(position, budget)
         while fits is not None and end > position + 1 and not fits(position, end):
-            previous = ends[bisect.bisect_left(ends, end) - 1] if bisect.bisect_left(ends, end) else 0
+            below = bisect.bisect_left(ends, end)  # sentence ends before ``end``
+            previous = ends[below - 1] if below else 0
             if previous > max(position, spans[-1][1] if spans else 0):
                 end = previous  # one sentence fewer
             else:

@@ -97,7 +97,8 @@ class DocumentMerger:
         if not isinstance(answer, dict):
             document.unparsed += 1
             return
-        allowed = self._allowed(task, inner.get(SCHEMA))
+        schema = inner.get(SCHEMA)
+        allowed = task.output_keys(schema) if isinstance(schema, list) else None
         by_metric: dict[str, list[tuple]] = {metric: [] for metric in task.metrics}
         task.collect_all(answer, allowed, by_metric)
         text = inner[INPUT]
@@ -129,15 +130,6 @@ class DocumentMerger:
         if self._normal is None or self._normal[0] != text:
             self._normal = (text, NormalText(text))
         return self._normal[1]
-
-    @staticmethod
-    def _allowed(task: Task, schema: Any) -> set[str] | None:
-        if not isinstance(schema, list):
-            return None
-        try:
-            return {task.output_key(element) for element in schema}
-        except (KeyError, TypeError):
-            return None
 
     def documents(self) -> Iterator[dict[str, Any]]:
         """One result per document, in the order documents were first seen."""

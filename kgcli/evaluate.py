@@ -370,16 +370,16 @@ class Evaluator:
             return None
         span = schema_span(instruction)
         if span is None:
-            keys = schema_keys(task, instruction)
-            return None if keys is None else set(keys)
+            return schema_keys(task, instruction)
         text = instruction[span[0] : span[1]]
         allowed = self._schemas.get(text, False)
         if allowed is False:
             try:
-                allowed = {task.output_key(element) for element in orjson.loads(text)}
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                found = schema_keys(task, instruction)
-                allowed = None if found is None else set(found)
+                allowed = task.output_keys(orjson.loads(text))
+            except orjson.JSONDecodeError:
+                allowed = None
+            if allowed is None:
+                allowed = schema_keys(task, instruction)
             if len(self._schemas) > 10_000:
                 self._schemas.clear()
             self._schemas[text] = allowed
@@ -465,13 +465,10 @@ class Evaluator:
         return result
 
 
-def schema_keys(task: Task, instruction: Any) -> list[str] | None:
+def schema_keys(task: Task, instruction: Any) -> set[str] | None:
     """The output keys the chunk asked for, from the instruction's ``schema`` (None if unreadable)."""
     inner = parse_instruction(instruction)
-    try:
-        return None if inner is None else [task.output_key(element) for element in inner[SCHEMA]]
-    except (KeyError, TypeError):
-        return None
+    return None if inner is None or SCHEMA not in inner else task.output_keys(inner[SCHEMA])
 
 
 def _same_instance(previous: bytes, line: bytes) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kgcli.errors import KgcError
-from kgcli.io import read_jsonl
+from kgcli.io import compat_dumps, read_jsonl
 from kgcli.outputs import check_output
 
 if TYPE_CHECKING:
@@ -92,16 +92,15 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
             with open(part, encoding="utf-8") as handle:
                 shutil.copyfileobj(handle, out)
             os.unlink(part)
-    run_predict(records, predictions, resolved, settings.backend, sampling, settings.backend_options,
-                batch_size=settings.batch_size, resume=settings.resume, overwrite=True)
+    predicted = run_predict(records, predictions, resolved, settings.backend, sampling,
+                            settings.backend_options, batch_size=settings.batch_size, resume=settings.resume,
+                            overwrite=True)
     documents, merged = merge_records(read_jsonl(predictions), predictions,
                                       drop_ungrounded=settings.drop_ungrounded)
-    from kgcli.io import compat_dumps
-
     with output.open() as out:
         for document in documents:
             out.write(compat_dumps(document) + "\n")
-    record_count = sum(1 for _ in read_jsonl(records))
     shutil.rmtree(work)
-    return ExtractSummary(stats.documents, stats.chunks, record_count, merged.unparsed, merged.extractions,
+    return ExtractSummary(stats.documents, stats.chunks, predicted.records + predicted.skipped_done,
+                          merged.unparsed, merged.extractions,
                           merged.grounded_percent, time.monotonic() - started)

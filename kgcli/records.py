@@ -10,9 +10,11 @@ text by its fixed markers (eval's hot path) and fall back to a full JSON parse.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from kgcli.io import compat_dumps, encode_str
+from kgcli.errors import KgcError
+from kgcli.io import compat_dumps, display_name, encode_str, read_jsonl
 
 # Field names of an instruction record and of the instruction inside it (those read outside the writers).
 TASK, INSTRUCTION, OUTPUT = "task", "instruction", "output"
@@ -91,6 +93,24 @@ def extra_fields(record: dict[str, Any], skip: tuple[str, ...]) -> str:
     """``, "key": value`` for the record's fields other than ``skip`` (its text and annotations)."""
     return "".join(", " + encode_str(key) + ": " + compat_dumps(value) for key, value in record.items()
                    if key not in skip)
+
+
+def check_records(path: str, rule: Callable[[dict, str, int], None] | None = None) -> int:
+    """Every line of a converted-records file read and checked before a command does any costly work (a
+    bad line 9000 is one line at once, not after an hour of generation): a JSON object with an
+    'instruction' string, plus the command's own ``rule(record, name, number)``. Returns how many records
+    the file holds; none is an error."""
+    name, count = display_name(path), 0
+    for number, record in read_jsonl(path):
+        if not isinstance(record.get(INSTRUCTION), str):
+            raise KgcError("record has no 'instruction' string", name, number)
+        if rule is not None:
+            rule(record, name, number)
+        count += 1
+    if not count:
+        raise KgcError("no records: expected converted records, one JSON object per line "
+                       "(kgc convert --split test)", name)
+    return count
 
 
 def schema_span(instruction: str) -> tuple[int, int] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +37,21 @@ def run_kgc(*args: str, input: str | bytes | None = None, env: dict | None = Non
     if check and result.returncode != 0:
         raise AssertionError(f"kgc {' '.join(args)} failed ({result.returncode}): {result.stderr_text}")
     return result
+
+
+def kill_when_written(args: list[str], path: Path, lines: int, *, env: dict | None = None,
+                      cwd: str | Path = ROOT, timeout: float = 300) -> int:
+    """Start ``args``, SIGKILL it once ``path`` holds ``lines`` complete lines (the run must still be going
+    then), and return how many lines it held: the kill -9 half of every resume test."""
+    process = subprocess.Popen(args, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while not path.exists() or path.read_bytes().count(b"\n") < lines:
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return path.read_bytes().count(b"\n")
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.conftest import ROOT, read_jsonl, run_kgc
+from tests.conftest import ROOT, kill_when_written, read_jsonl, run_kgc
 
 THREADS = {"KGC_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
 DOC = " ".join(f"Alice worked in Paris for {i} years. Bob visited Rome in {1990 + i}." for i in range(25))
@@ -40,85 +36,28 @@ def check_documents(path, docs):
     return results
 
 
+def tiny_extract(out: str, *extra: str) -> list[str]:
+    """``kgc extract`` of the test folder with the tiny model, as typed after ``kgc``."""
+    return ["extract", "docs", out, "--preset", "tiny-random-llama-lora", "--task", "NER,RE", "--schema",
+            "ner.json,re.json", "--language", "en", "--max-new-tokens", "12", *extra]
+
+
 def test_extract_with_the_tiny_model_writes_one_result_per_document(folder):
-    result = run_kgc(
-        "extract",
-        "docs",
-        "out.json",
-        "--preset",
-        "tiny-random-llama-lora",
-        "--task",
-        "NER,RE",
-        "--schema",
-        "ner.json,re.json",
-        "--language",
-        "en",
-        "--max-new-tokens",
-        "12",
-        cwd=folder,
-        env=THREADS,
-        check=True,
-    )
+    result = run_kgc(*tiny_extract("out.json"), cwd=folder, env=THREADS, check=True)
     line = result.stderr_text.strip().splitlines()[-1]
     assert line.startswith("extracted: 2 document(s), ") and "record(s) predicted" in line
     results = check_documents(folder / "out.json", folder / "docs")
     assert results[0]["chunks"] >= 2 and results[1]["chunks"] == 1
     assert sorted(p.name for p in folder.iterdir()) == ["docs", "ner.json", "out.json", "re.json"]
-    again = run_kgc(
-        "extract",
-        "docs",
-        "out.json",
-        "--preset",
-        "tiny-random-llama-lora",
-        "--task",
-        "NER,RE",
-        "--schema",
-        "ner.json,re.json",
-        "--language",
-        "en",
-        "--max-new-tokens",
-        "12",
-        cwd=folder,
-        env=THREADS,
-    )
+    again = run_kgc(*tiny_extract("out.json"), cwd=folder, env=THREADS)
     assert again.returncode == 2 and "--overwrite" in again.stderr_text
     # kill -9 in the middle of the prediction stream, then --resume: the uninterrupted run's bytes
-    args = [
-        sys.executable,
-        "-m",
-        "kgcli",
-        "extract",
-        "docs",
-        "killed.json",
-        "--preset",
-        "tiny-random-llama-lora",
-        "--task",
-        "NER,RE",
-        "--schema",
-        "ner.json,re.json",
-        "--language",
-        "en",
-        "--max-new-tokens",
-        "12",
-        "--batch-size",
-        "1",
-    ]
-    process = subprocess.Popen(
-        args,
-        cwd=folder,
-        env={**os.environ, **THREADS, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    args = tiny_extract("killed.json", "--batch-size", "1")
     predictions = folder / ".killed.json.kgc-extract" / "predictions.json"
-    deadline = time.time() + 300
-    while not predictions.exists() or predictions.read_bytes().count(b"\n") < 3:
-        assert time.time() < deadline and process.poll() is None
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    kill_when_written([sys.executable, "-m", "kgcli", *args], predictions, 3,
+                      env={**THREADS, "PYTHONPATH": str(ROOT)}, cwd=folder)
     assert not (folder / "killed.json").exists()
-    resumed = run_kgc(*args[3:], "--resume", cwd=folder, env=THREADS, check=True)
+    resumed = run_kgc(*args, "--resume", cwd=folder, env=THREADS, check=True)
     assert (folder / "killed.json").read_bytes() == (folder / "out.json").read_bytes()
     assert "extracted: 2 document(s)" in resumed.stderr_text
     assert not predictions.parent.exists()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -16,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.conftest import ROOT, free_port, read_jsonl, run_kgc, write_jsonl
+from tests.conftest import free_port, kill_when_written, read_jsonl, run_kgc, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm, pytest.mark.xdist_group("vllm")]
 if os.environ.get("KGC_SKIP_VLLM") == "1":
@@ -215,15 +213,7 @@ def test_a_killed_batch_resumes_without_duplicates(proxy, ner_test, tmp_path):
     out = tmp_path / "out.json"
     command = [sys.executable, "-m", "kgcli", "icl", str(ner_test), str(out), "--model", "hosted_vllm/smol",
                "--max-tokens", "32", "--api-base", proxy.url, "--concurrency", "2"]
-    env = {**os.environ, "KGC_CACHE": str(tmp_path / "cache")}
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not (out.exists() and out.read_bytes().count(b"\n") >= 4) and time.time() < deadline:
-        time.sleep(0.1)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done = out.read_bytes().count(b"\n")
+    done = kill_when_written(command, out, 4, env={"KGC_CACHE": str(tmp_path / "cache")}, timeout=240)
     assert 4 <= done < 20
     proxy.delay = 0
     icl(str(ner_test), str(out), "--api-base", proxy.url, "--resume", cache=tmp_path / "cache", check=True)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.conftest import ROOT, random_lora, run_kgc, write_jsonl
+from tests.conftest import ROOT, kill_when_written, random_lora, run_kgc, write_jsonl
 
 THREADS = {"KGC_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
 WORDS = ["Alice", "Bob", "Paris", "Rome", "Acme", "Oslo", "Carol", "Initech", "Lima", "Dave"]
@@ -71,15 +69,7 @@ def test_killed_run_resumes_to_the_same_file(tmp_path, test_records, adapter):
     args = [sys.executable, "-m", "kgcli", "predict", str(test_records), str(out), "--preset",
             "tiny-random-llama-lora",
             "--max-new-tokens", "12", "--adapter", str(adapter), "--batch-size", "1"]
-    process = subprocess.Popen(args, env={**os.environ, **THREADS}, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not out.exists() or out.read_bytes().count(b"\n") < 10:
-        assert time.time() < deadline and process.poll() is None
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    lines = out.read_bytes().count(b"\n")
+    lines = kill_when_written(args, out, 10, env=THREADS)
     assert 10 <= lines < 48
     with open(out, "ab") as handle:  # a write cut in the middle of a line
         handle.write(b'{"id": "half')

@@ -7,15 +7,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, random_lora, run_kgc, write_jsonl
+from tests.conftest import free_port, kill_when_written, random_lora, run_kgc, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm, pytest.mark.xdist_group("vllm")]
 if os.environ.get("KGC_SKIP_VLLM") == "1":
@@ -143,15 +140,7 @@ def test_openai_backend_killed_run_resumes_to_the_same_bytes(tmp_path, records, 
     args = [sys.executable, "-m", "kgcli", "predict", str(source), str(out), "--preset", "smollm2-135m-lora",
             "--max-new-tokens", str(MAX_NEW_TOKENS), "--backend", "openai", "--api-base", vllm_server,
             "--served-model", "smol", "--concurrency", "1", "--batch-size", "1"]
-    process = subprocess.Popen(args, env={**os.environ, **THREADS}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not out.exists() or out.read_bytes().count(b"\n") < 3:
-        assert time.time() < deadline and process.poll() is None
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert 3 <= out.read_bytes().count(b"\n") < len(lines)
+    assert 3 <= kill_when_written(args, out, 3, env=THREADS) < len(lines)
     predict(str(source), str(out), "--backend", "openai", "--api-base", vllm_server, "--served-model", "smol",
             "--resume")
     assert out.read_text() == expected

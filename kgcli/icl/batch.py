@@ -26,7 +26,7 @@ from kgcli.icl.client import ChatClient
 from kgcli.io import check_input, display_name, read_jsonl, spool_stdin
 from kgcli.outputs import Output, check_output
 from kgcli.progress import progress
-from kgcli.records import INPUT, INSTRUCTION, SCHEMA, parse_instruction
+from kgcli.records import INPUT, INSTRUCTION, SCHEMA, check_records, parse_instruction
 
 
 @dataclass(frozen=True)
@@ -97,19 +97,6 @@ class BatchStats:
     short_of_shots: int = 0
 
 
-def check_records(in_path: str) -> int:
-    """Every line of IN checked before the first request (a bad line 3 stops the run with nothing sent and
-    nothing written): an IEPile instruction record. Returns how many records IN holds."""
-    name, count = display_name(in_path), 0
-    for number, record in read_jsonl(in_path):
-        _instruction_parts(record.get(INSTRUCTION), name, number)
-        count += 1
-    if not count:
-        raise KgcError("no records: expected converted records, one JSON object per line "
-                       "(kgc convert --split test)", name)
-    return count
-
-
 def prepare(in_path: str, out_path: str, *, resume: bool = False,
             overwrite: bool = False) -> tuple[str, Output, int]:
     """The batch's checks, before any request: IN readable, OUT checked, every record an IEPile
@@ -117,7 +104,8 @@ def prepare(in_path: str, out_path: str, *, resume: bool = False,
     check_input(in_path)
     output = check_output(out_path, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
     in_path = spool_stdin(in_path)
-    return in_path, output, check_records(in_path)
+    return in_path, output, check_records(in_path, lambda record, name, number: _instruction_parts(
+        record[INSTRUCTION], name, number))
 
 
 def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0,

@@ -20,7 +20,7 @@ from kgcli.outputs import Output, check_output
 from kgcli.predict.base import Sampling, Setup, load_setup, open_backend
 from kgcli.progress import progress
 from kgcli.prompting import fit_prompt
-from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, parse_instruction
+from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, check_records, parse_instruction
 from kgcli.templates import Template
 
 if TYPE_CHECKING:
@@ -56,25 +56,13 @@ def output_schema(record: dict) -> dict:
     return task.output_schema(inner[SCHEMA])
 
 
-def check_records(in_path: str, *, guided_json: bool = False) -> int:
-    """Every line of IN read and checked before a model loads (a bad line 9000 is one line at once, not
-    after an hour of generation): a JSON object with an 'instruction' string, and for ``--guided-json`` a
-    task and schema. Returns how many records IN holds."""
-    name, count = display_name(in_path), 0
-    for number, record in read_jsonl(in_path):
-        if not isinstance(record.get(INSTRUCTION), str):
-            raise KgcError("record has no 'instruction' string", name, number)
-        if guided_json:
-            try:
-                output_schema(record)
-            except (KeyError, TypeError, ValueError, KgcError):
-                raise KgcError("--guided-json needs converted records (task + JSON instruction with a "
-                               "schema)", name, number) from None
-        count += 1
-    if not count:
-        raise KgcError("no records: expected converted records, one JSON object per line "
-                       "(kgc convert --split test)", name)
-    return count
+def _guided_rule(record: dict, name: str, number: int) -> None:
+    """``--guided-json``: the record's answer schema can be built (task + JSON instruction with a schema)."""
+    try:
+        output_schema(record)
+    except (KeyError, TypeError, ValueError, KgcError):
+        raise KgcError("--guided-json needs converted records (task + JSON instruction with a schema)", name,
+                       number) from None
 
 
 def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., list[str]],
@@ -183,7 +171,7 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     # Everything that needs no model first: IN (every line), OUT, the machine; then the tokenizer, the
     # prompt budget, and only then the model.
     in_path = spool_stdin(in_path)
-    check_records(in_path, guided_json=guided_json)
+    check_records(in_path, _guided_rule if guided_json else None)
     output = check_output(target, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
     if backend != "openai":  # a server runs the model elsewhere: this machine's rules do not apply
         resolved.check_hardware()

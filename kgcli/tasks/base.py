@@ -269,6 +269,13 @@ class Task:
         """JSON schema of one key's value in the output (for constrained decoding)."""
         return array_of(STRING)
 
+    def output_keys(self, elements: Any) -> set[str] | None:
+        """The output keys a schema chunk asks for (None: the elements are not this task's schema)."""
+        try:
+            return {self.output_key(element) for element in elements}
+        except (KeyError, TypeError):
+            return None
+
     def output_schema(self, elements: list[Any]) -> dict:
         """JSON schema of a whole answer to an instruction with these schema elements: exactly its keys."""
         properties = {self.output_key(e): self.value_schema(e) for e in elements}
