@@ -78,29 +78,34 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
     if not settings.resume and os.path.exists(work):
         shutil.rmtree(work)
     os.makedirs(work, exist_ok=True)
-    chunks = os.path.join(work, "chunks.json")
-    stats = chunk_file(docs_path, chunks, ChunkSettings(
-        preset=resolved.preset, tasks=settings.tasks, schemas=settings.schemas,
-        language=settings.language, budget=settings.budget, overlap=settings.overlap,
-        cutoff_len=resolved.preset.cutoff_len))
-    records = os.path.join(work, "records.json")
-    with check_output(records).open() as out:
-        for task, schema in zip(settings.tasks, settings.schemas, strict=True):
-            part = os.path.join(work, f"{task}.json")
-            convert_file(chunks, part, ConvertConfig(task=task.upper(), split="test", schema_path=schema,
-                                                     language=settings.language, source="extract"))
-            with open(part, encoding="utf-8") as handle:
-                shutil.copyfileobj(handle, out)
-            os.unlink(part)
-    predicted = run_predict(records, predictions, resolved, settings.backend, sampling,
-                            settings.backend_options, batch_size=settings.batch_size, resume=settings.resume,
-                            overwrite=True)
-    documents, merged = merge_records(read_jsonl(predictions), predictions,
-                                      drop_ungrounded=settings.drop_ungrounded)
-    with output.open() as out:
-        for document in documents:
-            out.write(compat_dumps(document) + "\n")
-    shutil.rmtree(work)
-    return ExtractSummary(stats.documents, stats.chunks, predicted.records + predicted.skipped_done,
-                          merged.unparsed, merged.extractions,
-                          merged.grounded_percent, time.monotonic() - started)
+    try:
+        chunks = os.path.join(work, "chunks.json")
+        stats = chunk_file(docs_path, chunks, ChunkSettings(
+            preset=resolved.preset, tasks=settings.tasks, schemas=settings.schemas,
+            language=settings.language, budget=settings.budget, overlap=settings.overlap,
+            cutoff_len=resolved.preset.cutoff_len))
+        records = os.path.join(work, "records.json")
+        with check_output(records).open() as out:
+            for task, schema in zip(settings.tasks, settings.schemas, strict=True):
+                part = os.path.join(work, f"{task}.json")
+                convert_file(chunks, part, ConvertConfig(task=task.upper(), split="test", schema_path=schema,
+                                                         language=settings.language, source="extract"))
+                with open(part, encoding="utf-8") as handle:
+                    shutil.copyfileobj(handle, out)
+                os.unlink(part)
+        predicted = run_predict(records, predictions, resolved, settings.backend, sampling,
+                                settings.backend_options, batch_size=settings.batch_size,
+                                resume=settings.resume, overwrite=True)
+        documents, merged = merge_records(read_jsonl(predictions), predictions,
+                                          drop_ungrounded=settings.drop_ungrounded)
+        with output.open() as out:
+            for document in documents:
+                out.write(compat_dumps(document) + "\n")
+        shutil.rmtree(work)
+        return ExtractSummary(stats.documents, stats.chunks, predicted.records + predicted.skipped_done,
+                              merged.unparsed, merged.extractions,
+                              merged.grounded_percent, time.monotonic() - started)
+    except BaseException:
+        if not os.path.exists(predictions) or not os.path.getsize(predictions):
+            shutil.rmtree(work, ignore_errors=True)  # nothing to resume: leave nothing behind
+        raise

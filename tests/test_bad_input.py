@@ -586,6 +586,42 @@ CASES = [
         where="docs.json:2",
     ),
     Case(
+        "extract with DOCS missing",
+        2,
+        [
+            "extract",
+            "missing.txt",
+            "out.json",
+            "--preset",
+            "tiny-random-llama-lora",
+            "--task",
+            "NER",
+            "--schema",
+            "ner.json",
+        ],
+        "no such file",
+        {"ner.json": SCHEMA},
+        where="missing.txt",
+    ),
+    Case(
+        "extract a JSON line without text",
+        3,
+        [
+            "extract",
+            "docs.json",
+            "out.json",
+            "--preset",
+            "tiny-random-llama-lora",
+            "--task",
+            "NER",
+            "--schema",
+            "ner.json",
+        ],
+        "needs a 'text' string",
+        {"docs.json": '{"text": "张三在北京。"}\n{"body": "no text"}\n', "ner.json": SCHEMA},
+        where="docs.json:2",
+    ),
+    Case(
         "chunk onto its input",
         1,
         ["chunk", "docs.json", "docs.json", "--preset", "tiny-random-llama-lora", "--budget", "50"],
@@ -824,8 +860,17 @@ def run_case(case: Case, folder: Path, modules: Path, server: Server) -> subproc
 def test_the_corpus_covers_every_class_and_command():
     assert len(CASES) >= 60 and len({c.name for c in CASES}) == len(CASES)
     assert {c.kind for c in CASES} == {1, 2, 3, 4, 5, 6}
-    assert {c.argv[0] for c in CASES} >= {"convert", "eval", "train", "predict", "merge", "icl", "demo",
-                                          "chunk"}
+    assert {c.argv[0] for c in CASES} >= {
+        "convert",
+        "eval",
+        "train",
+        "predict",
+        "merge",
+        "icl",
+        "demo",
+        "chunk",
+        "extract",
+    }
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -925,8 +970,13 @@ def test_a_canary_key_stays_out_of_a_local_prediction(tmp_path):
     folder.mkdir()
     (folder / "test.json").write_text(TEST)
     env = {"OPENAI_API_KEY": CANARY, "MY_LLM_CRED": CANARY, "KGC_TORCH_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "kgcli", *PREDICT, "--max-new-tokens", "4"], cwd=folder,
-                            capture_output=True, env={**os.environ, **env}, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "kgcli", *PREDICT, "--max-new-tokens", "4"],
+        cwd=folder,
+        capture_output=True,
+        env={**os.environ, **env},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr.decode()
     assert len((folder / "out.json").read_text().splitlines()) == 3
     everything = result.stdout + result.stderr + (folder / "out.json").read_bytes()
