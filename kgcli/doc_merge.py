@@ -5,9 +5,14 @@ parsed (and repaired) as ``kgc eval`` parses it, turned into the task's tuples, 
 of a tuple (entity, head, tail, trigger, argument — ``Task.span_index``) is located in the chunk's text
 (``kgcli.grounding``) and moved to document offsets. Results are keyed by task kind and normalised values,
 so the same entity or triple from several chunks is one result with all its mentions, and a mention seen in
-two overlapping chunks (same document offsets) counts once. A string absent from the text is kept with
-``grounded: false`` and no offsets (``drop_ungrounded``: dropped). No model is called: the result for a
-whole document is the union of the results for its parts.
+two overlapping chunks (same document offsets) counts once. Each mention names the chunk and the record it
+was answered in and carries the sentence around it. A string absent from the text is kept with
+``grounded: false`` and no offsets (``drop_ungrounded``: dropped). What a tuple leaves out and the task
+knows (``Task.details``: an event's arguments, the types the schema gives) rides along on its result. No
+model is called: the result for a whole document is the union of the results for its parts.
+
+With ``sentences=True`` a record that is not a chunk (a plain prediction record) is a one-chunk document
+of its own, named by its id.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.grounding import NormalText, find_all, normalise
+from kgcli.grounding import NormalText, context_of, find_all, normalise
 from kgcli.records import INPUT, INSTRUCTION, OUTPUT, SCHEMA, parse_instruction
 from kgcli.repair import parse_answer
 from kgcli.tasks import Task, get_task
@@ -30,8 +35,11 @@ class _Result:
     task: Task
     metric: str
     values: tuple
-    mentions: dict[int, dict[tuple[int, int], int]]  # span position → {(start, end): first chunk}
+    # span position → {(start, end): (first chunk, its record id, the sentence around the mention)}
+    mentions: dict[int, dict[tuple[int, int], tuple[int, str, str]]]
     order: int
+    records: dict[str, None] = field(default_factory=dict)  # the records that gave it, first first
+    extra: dict[str, Any] = field(default_factory=dict)  # Task.details, merged over the chunks
 
 
 @dataclass
@@ -65,16 +73,20 @@ _RECORD_FIELDS = {"id", "task", "source", INSTRUCTION, OUTPUT, "label", "doc_id"
 class DocumentMerger:
     """Feed prediction records with ``add``; ``documents()`` gives one merged result per document."""
 
-    def __init__(self, drop_ungrounded: bool = False):
+    def __init__(self, drop_ungrounded: bool = False, sentences: bool = False):
         self.drop_ungrounded = drop_ungrounded
+        self.sentences = sentences
         self.stats = MergeStats()
         self._documents: dict[str, _Document] = {}
         self._tasks: dict[str, Task] = {}
         self._normal: tuple[str, NormalText] | None = None
 
-    def add(self, record: dict, name: str, number: int) -> None:
+    def add(self, record: dict, name: str, number: int) -> bool:
+        """Merge one prediction record; False when its answer does not parse (counted, nothing added)."""
         doc_id = record.get("doc_id")
         start = record.get("start")
+        if doc_id is None and self.sentences:
+            doc_id, start = record.get("id", f"{name}:{number}"), 0
         if doc_id is None or not isinstance(start, int):
             raise KgcError("not a chunk record (no 'doc_id' and 'start'): chunk the documents with kgc chunk "
                            "before kgc convert", name, number)
@@ -91,17 +103,20 @@ class DocumentMerger:
             metadata = {k: v for k, v in record.items() if k not in _RECORD_FIELDS}
             document = self._documents[str(doc_id)] = _Document(str(doc_id), metadata)
         chunk = record.get("chunk", 0)
+        record_id = str(record.get("id", f"{name}:{number}"))
         document.chunks.add(chunk)
         document.answers += 1
         answer, _ = parse_answer(output)
         if not isinstance(answer, dict):
             document.unparsed += 1
-            return
+            return False
         schema = inner.get(SCHEMA)
         allowed = task.output_keys(schema) if isinstance(schema, list) else None
         by_metric: dict[str, list[tuple]] = {metric: [] for metric in task.metrics}
         task.collect_all(answer, allowed, by_metric)
+        details = task.details(answer, schema) if by_metric else {}
         text = inner[INPUT]
+        normal = self._normal_text(text)
         for metric, tuples in by_metric.items():
             spans = task.span_index[metric]
             for values in dict.fromkeys(tuples):
@@ -112,9 +127,32 @@ class DocumentMerger:
                 if result is None:
                     result = document.results[key] = _Result(task, metric, values, {i: {} for i in spans},
                                                              len(document.results))
+                result.records.setdefault(record_id)
                 for position in spans:
-                    for begin, end in find_all(str(values[position]), text, self._normal_text(text)):
-                        result.mentions[position].setdefault((start + begin, start + end), chunk)
+                    for begin, end in find_all(str(values[position]), text, normal):
+                        result.mentions[position].setdefault(
+                            (start + begin, start + end), (chunk, record_id, context_of(text, begin, end)))
+                extra = details.get((metric, values))
+                if extra:
+                    self._add_details(result, extra, text, normal, start, chunk, record_id)
+        return True
+
+    @staticmethod
+    def _add_details(result: _Result, extra: dict[str, Any], text: str, normal: NormalText, start: int,
+                     chunk: int, record_id: str) -> None:
+        """Merge one chunk's details into a result: linked arguments grounded like spans and united by
+        (role, normalised argument); any other field keeps its first value."""
+        for name, value in extra.items():
+            if name != "arguments":
+                result.extra.setdefault(name, value)
+                continue
+            linked = result.extra.setdefault("arguments", {})
+            for argument in value:
+                entry = linked.setdefault((argument["role"], normalise(argument["argument"])),
+                                          (argument, {}))
+                for begin, end in find_all(argument["argument"], text, normal):
+                    entry[1].setdefault((start + begin, start + end),
+                                        (chunk, record_id, context_of(text, begin, end)))
 
     def _task(self, record: dict, name: str, number: int) -> Task:
         task_name = str(record.get("task", ""))
@@ -169,16 +207,25 @@ def _entry(result: _Result, grounded: bool) -> dict[str, Any]:
                              "grounded": grounded}
     single = len(result.mentions) == 1
     for position, mentions in result.mentions.items():
-        listed = [{"chunk": chunk, "start": start, "end": end}
-                  for (start, end), chunk in sorted(mentions.items())]
-        entry["mentions" if single else f"{names[position]}_mentions"] = listed
+        entry["mentions" if single else f"{names[position]}_mentions"] = _listed(mentions)
+    for name, value in result.extra.items():
+        if name == "arguments":
+            value = [{"role": argument["role"], "argument": argument["argument"], "grounded": bool(mentions),
+                      "mentions": _listed(mentions)} for argument, mentions in value.values()]
+        entry[name] = value
+    entry["records"] = list(result.records)
     return entry
 
 
-def merge_records(records: Iterable[tuple[int, dict]], name: str, *,
-                  drop_ungrounded: bool = False) -> tuple[list[dict[str, Any]], MergeStats]:
+def _listed(mentions: dict[tuple[int, int], tuple[int, str, str]]) -> list[dict[str, Any]]:
+    return [{"chunk": chunk, "start": start, "end": end, "record": record, "context": context}
+            for (start, end), (chunk, record, context) in sorted(mentions.items())]
+
+
+def merge_records(records: Iterable[tuple[int, dict]], name: str, *, drop_ungrounded: bool = False,
+                  sentences: bool = False) -> tuple[list[dict[str, Any]], MergeStats]:
     """Every document's merged result from (line number, prediction record) pairs, and the run's counts."""
-    merger = DocumentMerger(drop_ungrounded)
+    merger = DocumentMerger(drop_ungrounded, sentences)
     for number, record in records:
         merger.add(record, name, number)
     return list(merger.documents()), merger.stats

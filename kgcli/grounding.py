@@ -63,3 +63,26 @@ def _occurrences(needle: str, text: str) -> list[tuple[int, int]]:
         spans.append((start, start + len(needle)))
         start = text.find(needle, start + len(needle))
     return spans
+
+
+_SENTENCE_MARKS = frozenset("。！？!?；;\n")
+
+
+def _ends_sentence(text: str, index: int) -> bool:
+    """Whether ``text[index]`` closes a sentence (a full stop only when a space or the end follows)."""
+    char = text[index]
+    if char in _SENTENCE_MARKS:
+        return True
+    return char == "." and (index + 1 == len(text) or text[index + 1].isspace())
+
+
+def context_of(text: str, start: int, end: int, reach: int = 80) -> str:
+    """The sentence around ``text[start:end]``: out to the nearest sentence end on each side, at most
+    ``reach`` characters away (what a person reads to judge a mention)."""
+    left = start
+    while left > 0 and start - left < reach and not _ends_sentence(text, left - 1):
+        left -= 1
+    right = end
+    while right < len(text) and right - end < reach and not _ends_sentence(text, right - 1):
+        right += 1
+    return text[left:right].strip()

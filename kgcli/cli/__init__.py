@@ -31,6 +31,7 @@ def _register() -> None:
         demo_cmd,
         eval_cmd,
         extract_cmd,
+        graph_cmd,
         icl_cmd,
         merge_cmd,
         predict_cmd,
@@ -39,6 +40,7 @@ def _register() -> None:
     )
 
     app.add_typer(presets_cmd.app, name="presets")
+    app.add_typer(graph_cmd.app, name="graph")
     app.command("convert")(convert_cmd.convert)
     app.command("chunk")(chunk_cmd.chunk)
     app.command("extract")(extract_cmd.extract)

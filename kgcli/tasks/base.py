@@ -336,6 +336,13 @@ class Task:
                 collect(key, value, into)
         return off_schema
 
+    def details(self, answer: dict, elements: Any) -> dict[tuple[str, tuple], dict[str, Any]]:
+        """What a merged result knows beyond its tuple, read from the whole answer and the chunk's schema
+        elements: (metric, tuple) → extra fields. The graph needs them where the tuple drops something:
+        the types the schema gives a relation's ends (SPO) or an entity (KG), an event's arguments (EE,
+        EEA). Empty for the other tasks."""
+        return {}
+
     # Position, in each metric's tuples, of the label the per-type report breaks scores down by.
     type_index: ClassVar[dict[str, int]] = {"main": 1}
     # metric → the tuple positions that are strings of the text (grounded to offsets when documents are

@@ -152,6 +152,26 @@ class EE(Task):
             if isinstance(arguments, dict):
                 collect_arguments(key, arguments, into["argument"], legacy=self.legacy)
 
+    def details(self, answer: dict, elements: Any) -> dict[tuple[str, tuple], dict[str, Any]]:
+        """Each event's own arguments (the argument tuples alone do not say which event they belong to)."""
+        found: dict[tuple[str, tuple], dict[str, Any]] = {}
+        for key, value in answer.items():
+            for event, arguments in self.events_of(key, value):
+                linked = found.setdefault(("event", event), {"arguments": []})["arguments"]
+                linked.extend({"role": role, "argument": text} for _, text, role in arguments)
+        return found
+
+    def events_of(self, key: str, value: Any) -> list[tuple[tuple, list[tuple]]]:
+        """(event tuple, its argument tuples) for each event of one answer key, read as ``collect`` reads."""
+        events: list[tuple[tuple, list[tuple]]] = []
+        for event in value if isinstance(value, list) else []:
+            into: dict[str, list[tuple]] = {"event": [], "argument": []}
+            if isinstance(event, dict):
+                self.collect(key, [event], into)
+            if into["event"]:
+                events.append((into["event"][0], into["argument"]))
+        return events
+
     type_index: ClassVar[dict[str, int]] = {"event": 0, "argument": 0}
     span_index: ClassVar[dict[str, tuple[int, ...]]] = {"event": (1,), "argument": (1,)}
     result_kind: ClassVar[dict[str, str]] = {"event": "events", "argument": "arguments"}

@@ -124,3 +124,13 @@ class KG(Task):
                 for text in string_values(raw):
                     if text.lower() not in _EMPTY_VALUES:
                         into["main"].append((entity, attribute, text))
+
+    def details(self, answer: dict, elements: Any) -> dict[tuple[str, tuple], dict[str, Any]]:
+        """The entity type each (entity, attribute, value) was answered under (the answer's key)."""
+        found: dict[tuple[str, tuple], dict[str, Any]] = {}
+        for key, value in answer.items():
+            tuples: dict[str, list[tuple]] = {"main": []}
+            self.collect(key, value, tuples)
+            for values in tuples["main"]:
+                found.setdefault(("main", values), {"entity_type": key})
+        return found

@@ -83,3 +83,22 @@ class SPO(RE):
     def collect(self, key: str, value: Any, into: dict[str, list[tuple]]) -> None:
         collect_pairs(key, value, into["main"])
 
+    def details(self, answer: dict, elements: Any) -> dict[tuple[str, tuple], dict[str, Any]]:
+        """Subject and object types, where the schema gives a predicate exactly one pair of them."""
+        types: dict[str, set[tuple[str, str]]] = {}
+        for element in elements if isinstance(elements, list) else []:
+            if isinstance(element, dict) and isinstance(element.get("predicate"), str):
+                pair = (element.get("subject_type"), element.get("object_type"))
+                if all(isinstance(t, str) and t for t in pair):
+                    types.setdefault(element["predicate"], set()).add(pair)
+        found: dict[tuple[str, tuple], dict[str, Any]] = {}
+        for key, value in answer.items():
+            if len(types.get(key, ())) != 1:
+                continue
+            ((subject_type, object_type),) = types[key]
+            pairs: list[tuple] = []
+            collect_pairs(key, value, pairs)
+            for values in pairs:
+                found[("main", values)] = {"head_type": subject_type, "tail_type": object_type}
+        return found
+

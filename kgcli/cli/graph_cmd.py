@@ -1,0 +1,155 @@
+"""``kgc graph build / query / export / show``: the knowledge graph from merged documents or predictions."""
+
+from __future__ import annotations
+
+import typer
+
+from kgcli.cli.options import OverwriteOpt
+from kgcli.errors import KgcError
+
+app = typer.Typer(
+    help="Build the knowledge graph, query it with Cypher, export it, look at it.", no_args_is_help=True
+)
+
+QUERY_FORMATS = ("table", "jsonl", "csv")
+
+
+@app.command("build")
+def build(
+    inputs: list[str] = typer.Argument(
+        ..., metavar="IN...", help="kgc extract results, or kgc predict output ('-' = stdin)."
+    ),
+    out: str = typer.Option(..., "--out", help="The GRAPH folder to write."),
+    append: bool = typer.Option(False, "--append", help="Add to an existing GRAPH (nothing is duplicated)."),
+    overwrite: OverwriteOpt = False,
+    skip_unparsed: bool = typer.Option(
+        False, "--skip-unparsed", help="Build without answers that do not parse, instead of stopping."
+    ),
+) -> None:
+    """Build a GRAPH folder: nodes, edges and mentions, and an embedded graph database (LadybugDB)."""
+    from kgcli.graph.build import BuildSettings, build_graph
+    from kgcli.io import spool_stdin
+
+    if append and overwrite:
+        raise KgcError("--append and --overwrite exclude each other")
+    summary = build_graph(
+        [spool_stdin(path) for path in inputs],
+        out,
+        BuildSettings(append=append, overwrite=overwrite, skip_unparsed=skip_unparsed),
+    )
+    typer.echo(f"graph: {summary.line()} → {out}", err=True)
+
+
+def parse_params(items: list[str] | None) -> dict:
+    """``name=value`` (a string) or ``name:=JSON`` (a number, list, …), as HTTPie writes them."""
+    import json
+
+    params: dict = {}
+    for item in items or []:
+        name, sep, raw = item.partition("=")
+        as_json = name.endswith(":")
+        name = name.removesuffix(":")
+        if not sep or not name.isidentifier():
+            raise KgcError(f"--param {item!r}: write name=value (a string) or name:=JSON")
+        if as_json:
+            try:
+                params[name] = json.loads(raw)
+            except json.JSONDecodeError:
+                raise KgcError(f"--param {item!r}: the value after := is not JSON") from None
+        else:
+            params[name] = raw
+    return params
+
+
+@app.command("query")
+def query(
+    graph: str = typer.Argument(..., metavar="GRAPH", help="A folder written by kgc graph build."),
+    cypher: str = typer.Argument(..., metavar="CYPHER", help='e.g. "MATCH (p:人物) RETURN p.name LIMIT 5"'),
+    param: list[str] = typer.Option(None, "--param", help="Query parameter: name=value or name:=JSON."),
+    output_format: str = typer.Option("table", "--format", help="table, jsonl or csv (on stdout)."),
+) -> None:
+    """Run a Cypher query on GRAPH's database."""
+    if output_format not in QUERY_FORMATS:
+        raise KgcError(f"--format must be one of {', '.join(QUERY_FORMATS)}, got {output_format!r}")
+    params = parse_params(param)
+    from kgcli.graph.store import query as run_query
+
+    columns, rows = run_query(graph, cypher, params)
+    print_rows(columns, rows, output_format)
+
+
+def print_rows(columns: list[str], rows: list[list], output_format: str) -> None:
+    import sys
+
+    import orjson
+
+    if output_format == "jsonl":
+        for row in rows:
+            sys.stdout.buffer.write(orjson.dumps(dict(zip(columns, row, strict=True)), default=str) + b"\n")
+    elif output_format == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*columns, caption=f"{len(rows)} row(s)")
+        for row in rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        Console().print(table)
+
+
+@app.command("export")
+def export(
+    graph: str = typer.Argument(..., metavar="GRAPH", help="A folder written by kgc graph build."),
+    output_format: str = typer.Option(
+        ..., "--format", help="neo4j, cypher, graphml, turtle, jsonld, csv or triples."
+    ),
+    out: str = typer.Option(..., "--out", help="The file (or folder, for neo4j and csv); '-' = stdout."),
+    base_iri: str = typer.Option(
+        "http://example.org/kgc/", "--base-iri", help="turtle, jsonld: where the graph's IRIs are minted."
+    ),
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Export GRAPH for Neo4j, RDF stores, GraphML tools or a flat triple list."""
+    from kgcli.graph.export import check_base_iri, check_format, check_target, export_graph
+
+    check_format(output_format)
+    if output_format in ("turtle", "jsonld"):
+        check_base_iri(base_iri)
+    check_target(output_format, out, overwrite)
+    summary = export_graph(graph, output_format, out, base_iri=base_iri, overwrite=overwrite)
+    if out != "-":
+        typer.echo(f"exported {summary.line()}", err=True)
+    if summary.command:
+        typer.echo(
+            f"load it into Neo4j (from $NEO4J_HOME, the CSV files in import/):\n  {summary.command}", err=True
+        )
+
+
+@app.command("show")
+def show(
+    graph: str = typer.Argument(..., metavar="GRAPH", help="A folder written by kgc graph build."),
+    out: str = typer.Option(..., "--out", help="The HTML file to write (one self-contained page)."),
+    png: str = typer.Option(None, "--png", help="Also draw a static picture of the graph to this PNG file."),
+    max_nodes: int = typer.Option(
+        300, "--max-nodes", min=1, help="Draw at most this many nodes (the most mentioned)."
+    ),
+) -> None:
+    """Write a page to look at GRAPH in a browser (works offline), and optionally a PNG picture."""
+    from kgcli.graph.store import read_meta
+    from kgcli.graph.view import write_html, write_png
+    from kgcli.outputs import check_output
+
+    read_meta(graph)
+    check_output(out)
+    if png:
+        check_output(png)
+    data = write_html(graph, out, max_nodes)
+    typer.echo(f"graph page: {len(data['nodes'])} of {data['total_nodes']} node(s) → {out}", err=True)
+    if png:
+        picture = write_png(graph, png, min(max_nodes, 60))
+        typer.echo(f"graph picture: {len(picture['nodes'])} node(s) → {png}", err=True)

@@ -1,0 +1,398 @@
+"""``kgc graph build``: merged documents or prediction files → a GRAPH folder.
+
+Streaming, so a million triples build in well under a gigabyte: each input record's node and edge pieces
+(``facts``) are written to sixteen partition files by the first digit of their id; each partition is then
+read alone, its pieces added up per id (mentions united, so the same mention read twice counts once) and
+written out in id order. The result is the same whatever the order of the inputs, and ``--append`` is a
+build whose first input is the existing graph: the same documents appended twice change nothing.
+
+Everything is written in a temporary folder beside GRAPH and renamed into place when complete; a failed
+build leaves no GRAPH (and an existing one as it was).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+from kgcli.errors import KgcError
+from kgcli.graph import store
+from kgcli.graph.facts import document_facts
+from kgcli.io import check_input, display_name, read_jsonl
+
+PARTITIONS = "0123456789abcdef"
+RESULT_KINDS = ("entities", "relations", "events", "arguments", "attributes")
+
+
+@dataclass
+class BuildSettings:
+    append: bool = False
+    overwrite: bool = False
+    skip_unparsed: bool = False
+
+
+@dataclass
+class BuildSummary:
+    nodes: int
+    edges: int
+    documents: int
+    records: int
+    unparsed: int
+    seconds: float
+    labels: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return (
+            f"{self.nodes} node(s), {self.edges} edge(s) from {self.documents} document(s) "
+            f"({self.records} record(s), {self.unparsed} unparsed answer(s) skipped), {self.seconds:.1f} s"
+        )
+
+
+def check_target(out: str, settings: BuildSettings) -> bool:
+    """Before any work: may GRAPH be written? True when it exists (and is a kgc graph to append to or
+    replace); a folder kgc did not write is never touched."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise KgcError("--out names a file, not a graph folder", out)
+    if not os.path.isdir(out):
+        parent = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(parent):
+            raise KgcError("--out: the folder it would be made in does not exist", out)
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise KgcError("--out: not writable (permission denied)", out)
+        return False
+    if not store.is_graph_folder(out):
+        if os.listdir(out):
+            raise KgcError("--out is a folder that kgc graph build did not write; give a new folder", out)
+        return False
+    store.read_meta(out)
+    if not (settings.append or settings.overwrite):
+        raise KgcError(
+            "--out is an existing graph; pass --append to add to it or --overwrite to replace it", out
+        )
+    return True
+
+
+class _Partitions:
+    """Node and edge pieces spilled to disk, one file per first hex digit of the id."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        os.makedirs(folder)
+        self.files: dict[str, IO[bytes]] = {}
+        for kind in ("n", "e"):
+            for digit in PARTITIONS:
+                self.files[kind + digit] = open(os.path.join(folder, kind + digit), "wb")
+
+    def add(self, kind: str, piece: dict[str, Any]) -> None:
+        self.files[kind + piece["id"][0]].write(orjson.dumps(piece) + b"\n")
+
+    def close(self) -> None:
+        for handle in self.files.values():
+            handle.close()
+
+    def read(self, kind: str, digit: str) -> Iterator[dict[str, Any]]:
+        with open(os.path.join(self.folder, kind + digit), "rb") as handle:
+            for line in handle:
+                yield orjson.loads(line)
+
+
+def _mention_key(mention: dict[str, Any]) -> tuple:
+    start = mention.get("start")
+    if start is None:  # an ungrounded string: one mention per document, record and string
+        return (mention["doc"], -1, -1, mention.get("record") or "", mention.get("text", ""))
+    return (mention["doc"], start, mention.get("end"), "", "")
+
+
+def _sorted_mentions(mentions: dict[tuple, dict]) -> list[dict]:
+    return [mentions[key] for key in sorted(mentions, key=lambda k: (str(k[0]), *k[1:]))]
+
+
+def _name(mentions: list[dict]) -> str:
+    """A node's display name: its most frequent surface form (then the first in code-point order)."""
+    counts = Counter(m["text"] for m in mentions)
+    return min(counts, key=lambda text: (-counts[text], text))
+
+
+class _Reader:
+    """Input files → node and edge pieces, with the counts the summary reports."""
+
+    def __init__(self, partitions: _Partitions, skip_unparsed: bool):
+        self.partitions = partitions
+        self.skip_unparsed = skip_unparsed
+        self.documents = self.records = self.unparsed = 0
+
+    def document(self, document: dict[str, Any]) -> None:
+        nodes, edges = document_facts(document)
+        for node in nodes:
+            self.partitions.add("n", node)
+        for edge in edges:
+            self.partitions.add("e", edge)
+        self.documents += 1
+
+    def read(self, path: str) -> dict[str, Any]:
+        from kgcli.doc_merge import DocumentMerger
+
+        name = display_name(path)
+        held = DocumentMerger(sentences=True)  # chunk records: their documents end with the file
+        records = documents = 0
+        for number, record in read_jsonl(path):
+            records += 1
+            if "output" in record and "instruction" in record:
+                merger = held if "doc_id" in record else DocumentMerger(sentences=True)
+                if not merger.add(record, name, number):
+                    if not self.skip_unparsed:
+                        raise KgcError(
+                            "the answer ('output') does not parse as JSON; --skip-unparsed builds "
+                            "the graph without such answers",
+                            name,
+                            number,
+                        )
+                    self.unparsed += 1
+                if merger is not held:
+                    for document in merger.documents():
+                        self.document(document)
+                        documents += 1
+            elif "doc_id" in record and any(kind in record for kind in RESULT_KINDS):
+                self.unparsed += int(record.get("unparsed_answers") or 0)
+                self.document(record)
+                documents += 1
+            else:
+                raise KgcError(
+                    "neither a kgc extract result (doc_id, entities, relations, …) nor a prediction "
+                    "record (instruction, output)",
+                    name,
+                    number,
+                )
+        for document in held.documents():
+            self.document(document)
+            documents += 1
+        self.records += records
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        return {"path": name, "records": records, "documents": documents, "sha256": digest}
+
+
+def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSummary:
+    """Build (or ``--append`` to) the GRAPH folder ``out`` from prediction or merged-document files."""
+    started = time.monotonic()
+    if not inputs:
+        raise KgcError("give at least one input file (kgc extract results or kgc predict output)")
+    for path in inputs:
+        check_input(path)
+    exists = check_target(out, settings)
+    old_meta = store.read_meta(out) if exists and settings.append else None
+    parent, base = os.path.split(os.path.abspath(out))
+    work = os.path.join(parent, f".{base}.kgc-graph-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    try:
+        partitions = _Partitions(os.path.join(work, "parts"))
+        reader = _Reader(partitions, settings.skip_unparsed)
+        inputs_meta = list(old_meta["inputs"]) if old_meta else []
+        if old_meta:
+            for kind, name in (("n", store.NODES), ("e", store.EDGES)):
+                for _, piece in read_jsonl(os.path.join(out, name)):
+                    partitions.add(kind, piece)
+        for path in inputs:
+            inputs_meta.append(reader.read(path))
+        partitions.close()
+        counts = _aggregate(partitions, work)
+        shutil.rmtree(partitions.folder)
+        documents = reader.documents + (old_meta["documents"] if old_meta else 0)
+        meta = {
+            "format": store.FORMAT,
+            "version": store.FORMAT_VERSION,
+            **counts,
+            "documents": documents,
+            "unparsed_skipped": reader.unparsed + (old_meta["unparsed_skipped"] if old_meta else 0),
+            "inputs": inputs_meta,
+            "versions": _versions(),
+        }
+        with open(os.path.join(work, store.META), "wb") as handle:
+            handle.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2) + b"\n")
+        _swap(work, out, exists)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return BuildSummary(
+        counts["nodes"],
+        counts["edges"],
+        documents,
+        reader.records,
+        reader.unparsed,
+        time.monotonic() - started,
+        counts["labels"],
+    )
+
+
+def _swap(work: str, out: str, exists: bool) -> None:
+    """Put the finished folder in place of ``out`` (the old one is removed only once the new one is in)."""
+    if not exists:
+        if os.path.isdir(out):
+            os.rmdir(out)  # an empty folder the user made for it
+        os.rename(work, out)
+        return
+    old = f"{work}.old"
+    os.rename(out, old)
+    os.rename(work, out)
+    shutil.rmtree(old)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    import kgcli
+
+    return {"kgc": kgcli.__version__, "ladybug": version("ladybug")}
+
+
+class _Staging:
+    """The CSV files the database is loaded from: one per node type, one per (relation, head type, tail
+    type)."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        os.makedirs(folder)
+        self.handles: dict[Any, IO[str]] = {}
+        self.writers: dict[Any, Any] = {}
+        self.files: dict[Any, str] = {}
+
+    def writer(self, key: Any, header: list[str]) -> Any:
+        writer = self.writers.get(key)
+        if writer is None:
+            path = os.path.join(self.folder, f"{len(self.files)}.csv")
+            handle = self.handles[key] = open(path, "w", encoding="utf-8", newline="")
+            writer = self.writers[key] = csv.writer(handle)
+            writer.writerow(header)
+            self.files[key] = path
+        return writer
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
+    """Add up the pieces per id, partition by partition; write nodes.jsonl, edges.jsonl and the database."""
+    staging = _Staging(os.path.join(work, "staging"))
+    labels: Counter = Counter()
+    relations: Counter = Counter()
+    pairs: dict[str, set[tuple[str, str]]] = {}
+    names: dict[str, str] = {}
+    with open(os.path.join(work, store.NODES), "wb") as out:
+        for digit in PARTITIONS:
+            nodes: dict[str, dict[str, Any]] = {}
+            for piece in partitions.read("n", digit):
+                node = nodes.get(piece["id"])
+                if node is None:
+                    node = nodes[piece["id"]] = {
+                        "id": piece["id"],
+                        "kind": piece["kind"],
+                        "type": piece["type"],
+                        "mentions": {},
+                        "properties": {},
+                    }
+                for mention in piece["mentions"]:
+                    node["mentions"].setdefault(_mention_key(mention), mention)
+                for attribute, values in piece.get("properties", {}).items():
+                    node["properties"].setdefault(attribute, set()).update(values)
+            for node_id in sorted(nodes):
+                node = nodes[node_id]
+                mentions = _sorted_mentions(node["mentions"])
+                name = names[node_id] = _name(mentions)
+                record = {
+                    "id": node_id,
+                    "name": name,
+                    "type": node["type"],
+                    "kind": node["kind"],
+                    "count": len(mentions),
+                    "properties": {a: sorted(v) for a, v in sorted(node["properties"].items())},
+                    "mentions": mentions,
+                }
+                out.write(orjson.dumps(record) + b"\n")
+                labels[node["type"]] += 1
+                staging.writer(
+                    ("n", node["type"]), ["id", "name", "type", "kind", "count", "properties", "mentions"]
+                ).writerow(
+                    [
+                        node_id,
+                        name,
+                        node["type"],
+                        node["kind"],
+                        len(mentions),
+                        _dumps(record["properties"]),
+                        _dumps(mentions),
+                    ]
+                )
+    with open(os.path.join(work, store.EDGES), "wb") as out:
+        for digit in PARTITIONS:
+            edges: dict[str, dict[str, Any]] = {}
+            for piece in partitions.read("e", digit):
+                edge = edges.get(piece["id"])
+                if edge is None:
+                    edge = edges[piece["id"]] = {**piece, "mentions": {}}
+                for mention in piece["mentions"]:
+                    edge["mentions"].setdefault(_mention_key(mention), mention)
+            for edge_id in sorted(edges):
+                edge = edges[edge_id]
+                mentions = _sorted_mentions(edge["mentions"])
+                record = {
+                    "id": edge_id,
+                    "kind": edge["kind"],
+                    "relation": edge["relation"],
+                    "head": edge["head"],
+                    "head_name": names[edge["head"]],
+                    "head_type": edge["head_type"],
+                    "tail": edge["tail"],
+                    "tail_name": names[edge["tail"]],
+                    "tail_type": edge["tail_type"],
+                    "count": len(mentions),
+                    "mentions": mentions,
+                }
+                out.write(orjson.dumps(record) + b"\n")
+                relations[edge["relation"]] += 1
+                pairs.setdefault(edge["relation"], set()).add((edge["head_type"], edge["tail_type"]))
+                staging.writer(
+                    ("e", edge["relation"], edge["head_type"], edge["tail_type"]),
+                    ["from", "to", "id", "relation", "kind", "count", "mentions"],
+                ).writerow(
+                    [
+                        edge["head"],
+                        edge["tail"],
+                        edge_id,
+                        edge["relation"],
+                        edge["kind"],
+                        len(mentions),
+                        _dumps(mentions),
+                    ]
+                )
+    staging.close()
+    tables = store.table_names(labels, relations)
+    store.create_database(
+        os.path.join(work, store.DATABASE),
+        tables,
+        pairs,
+        {key[1]: path for key, path in staging.files.items() if key[0] == "n"},
+        {key[1:]: path for key, path in staging.files.items() if key[0] == "e"},
+    )
+    shutil.rmtree(staging.folder)
+    return {
+        "nodes": sum(labels.values()),
+        "edges": sum(relations.values()),
+        "labels": dict(sorted(labels.items())),
+        "relations": dict(sorted(relations.items())),
+        "tables": tables,
+    }

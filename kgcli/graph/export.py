@@ -1,0 +1,567 @@
+"""``kgc graph export``: a GRAPH folder → the formats the stores people run read.
+
+Every format is written from ``nodes.jsonl`` and ``edges.jsonl`` as a stream (GraphML excepted: networkx
+holds the graph), to a temporary file or folder renamed into place when complete. Names are never
+stripped or rewritten: node types become labels and classes, relations relationship types and
+properties, back-quoted (Cypher) or percent-encoded (IRIs), so 人物, 地点 and 出生地 stay three names, and
+every value travels as data (a CSV field, a Cypher parameter, an RDF literal), so quotes, backslashes and
+newlines in names survive.
+
+- ``neo4j``: a folder of ``nodes.csv`` and ``relationships.csv`` in ``neo4j-admin database import``'s
+  header format (``:ID``, ``:LABEL``, ``:START_ID``, ``:END_ID``, ``:TYPE``) and ``import.sh``, the exact
+  command line.
+- ``cypher``: a cypher-shell script: uniqueness constraints, then ``:param rows => [...]`` batches, each
+  followed by one ``UNWIND $rows AS row MERGE …``.
+- ``graphml``: networkx's GraphML (node and edge attributes as data keys).
+- ``turtle`` / ``jsonld``: RDF (pyoxigraph): types as classes, relations as properties, every edge also a
+  reified ``rdf:Statement`` with its count, and mentions as PROV provenance (document, offsets, record,
+  context).
+- ``csv``: a folder of ``nodes.csv`` and ``edges.csv``.
+- ``triples``: JSON lines ``head, head_type, relation, tail, tail_type``, one per edge, then one per
+  attribute value kept as a property (``tail_type`` null).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import quote
+
+import orjson
+
+from kgcli.errors import KgcError
+from kgcli.graph import store
+from kgcli.io import read_jsonl
+
+FORMATS = ("neo4j", "cypher", "graphml", "turtle", "jsonld", "csv", "triples")
+FOLDER_FORMATS = ("neo4j", "csv")
+DEFAULT_BASE_IRI = "http://example.org/kgc/"
+BATCH = 1000
+
+
+@dataclass
+class ExportSummary:
+    format: str
+    path: str
+    nodes: int
+    edges: int
+    command: str | None = None
+
+    def line(self) -> str:
+        return f"{self.format}: {self.nodes} node(s), {self.edges} edge(s) → {self.path}"
+
+
+def check_format(name: str) -> str:
+    if name not in FORMATS:
+        raise KgcError(f"unknown export format {name!r}; available: {', '.join(FORMATS)}")
+    return name
+
+
+def check_base_iri(base: str) -> str:
+    if not (base.startswith(("http://", "https://", "urn:")) and base.endswith(("/", "#", ":"))):
+        raise KgcError(f"--base-iri {base!r} must be an http(s):// or urn: IRI ending in '/', '#' or ':'")
+    if any(c in base for c in ' <>"{}|\\^`'):
+        raise KgcError(f"--base-iri {base!r} has a character an IRI cannot hold")
+    return base
+
+
+def check_target(fmt: str, out: str, overwrite: bool) -> None:
+    """Before any work: the output path is usable (a folder for neo4j and csv, a file or - otherwise)."""
+    if out == "-":
+        if fmt in FOLDER_FORMATS:
+            raise KgcError(f"--format {fmt} writes a folder of files; give --out FOLDER")
+        return
+    if os.path.exists(out) and not overwrite:
+        raise KgcError("--out exists; pass --overwrite to replace it", out)
+    if fmt in FOLDER_FORMATS and os.path.isfile(out):
+        raise KgcError(f"--format {fmt} writes a folder, and --out is a file", out)
+    if fmt not in FOLDER_FORMATS and os.path.isdir(out):
+        raise KgcError(f"--format {fmt} writes a file, and --out is a folder", out)
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise KgcError("--out: the folder it would be written in does not exist", out)
+
+
+def nodes(folder: str) -> Iterator[dict[str, Any]]:
+    for _, node in read_jsonl(os.path.join(folder, store.NODES)):
+        yield node
+
+
+def edges(folder: str) -> Iterator[dict[str, Any]]:
+    for _, edge in read_jsonl(os.path.join(folder, store.EDGES)):
+        yield edge
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
+@contextmanager
+def _file(out: str) -> Iterator[IO[bytes]]:
+    """A binary output written to a temporary file and renamed into place (stdout for -)."""
+    import sys
+
+    if out == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    temporary = f"{out}.kgc-tmp-{os.getpid()}"
+    try:
+        with open(temporary, "wb") as handle:
+            yield handle
+        if os.path.isdir(out):
+            shutil.rmtree(out)
+        os.replace(temporary, out)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+@contextmanager
+def _folder(out: str) -> Iterator[str]:
+    temporary = f"{out.rstrip(os.sep)}.kgc-tmp-{os.getpid()}"
+    shutil.rmtree(temporary, ignore_errors=True)
+    os.makedirs(temporary)
+    try:
+        yield temporary
+        if os.path.isdir(out):
+            shutil.rmtree(out)
+        elif os.path.exists(out):
+            os.unlink(out)
+        os.rename(temporary, out)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def export_graph(
+    folder: str, fmt: str, out: str, *, base_iri: str = DEFAULT_BASE_IRI, overwrite: bool = False
+) -> ExportSummary:
+    check_format(fmt)
+    if fmt in ("turtle", "jsonld"):
+        check_base_iri(base_iri)
+    meta = store.read_meta(folder)
+    check_target(fmt, out, overwrite)
+    command = None
+    if fmt == "neo4j":
+        with _folder(out) as work:
+            command = write_neo4j(folder, work, meta)
+    elif fmt == "csv":
+        with _folder(out) as work:
+            write_csv(folder, work)
+    else:
+        with _file(out) as handle:
+            {
+                "cypher": write_cypher,
+                "graphml": write_graphml,
+                "triples": write_triples,
+                "turtle": lambda f, h: write_rdf(f, h, "turtle", base_iri),
+                "jsonld": lambda f, h: write_rdf(f, h, "jsonld", base_iri),
+            }[fmt](folder, handle)
+    return ExportSummary(fmt, out, meta["nodes"], meta["edges"], command)
+
+
+# ---- Neo4j ------------------------------------------------------------------------------------------
+NEO4J_NODE_HEADER = ["id:ID", "name", "type", "kind", "count:long", "properties", "mentions", ":LABEL"]
+NEO4J_EDGE_HEADER = [":START_ID", ":END_ID", ":TYPE", "id", "kind", "count:long", "mentions"]
+
+
+def array_delimiter(labels: list[str]) -> str:
+    """neo4j-admin splits a :LABEL field on its array delimiter: one that no label contains."""
+    for candidate in ";|¦\u241e":
+        if not any(candidate in label for label in labels):
+            return candidate
+    raise KgcError("every array delimiter neo4j-admin could use appears in some node type")
+
+
+def write_neo4j(folder: str, out: str, meta: dict[str, Any]) -> str:
+    delimiter = array_delimiter(list(meta["labels"]))
+    with open(os.path.join(out, "nodes.csv"), "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(NEO4J_NODE_HEADER)
+        for node in nodes(folder):
+            writer.writerow(
+                [
+                    node["id"],
+                    node["name"],
+                    node["type"],
+                    node["kind"],
+                    node["count"],
+                    _json(node["properties"]),
+                    _json(node["mentions"]),
+                    node["type"],
+                ]
+            )
+    with open(os.path.join(out, "relationships.csv"), "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(NEO4J_EDGE_HEADER)
+        for edge in edges(folder):
+            writer.writerow(
+                [
+                    edge["head"],
+                    edge["tail"],
+                    edge["relation"],
+                    edge["id"],
+                    edge["kind"],
+                    edge["count"],
+                    _json(edge["mentions"]),
+                ]
+            )
+    command = neo4j_command(delimiter)
+    with open(os.path.join(out, "import.sh"), "w", encoding="utf-8") as handle:
+        handle.write(
+            "#!/bin/sh\n# Load this graph into a new Neo4j database (Neo4j 5; stop the database first).\n"
+            "# Run from $NEO4J_HOME with this folder's CSV files in import/.\n"
+            f"{command}\n"
+        )
+    os.chmod(os.path.join(out, "import.sh"), 0o755)
+    return command
+
+
+def neo4j_command(delimiter: str = ";", database: str = "neo4j") -> str:
+    return (
+        "bin/neo4j-admin database import full --nodes=import/nodes.csv "
+        "--relationships=import/relationships.csv --multiline-fields=true "
+        f"--array-delimiter={_shell_quote(delimiter)} --overwrite-destination=true {database}"
+    )
+
+
+def _shell_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+# ---- Cypher -----------------------------------------------------------------------------------------
+_CYPHER_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def cypher_literal(value: Any) -> str:
+    """A Cypher literal of a parameter value: strings double-quoted with Cypher's escapes, maps with
+    back-quoted keys, lists, integers, booleans and null."""
+    if isinstance(value, str):
+        return (
+            '"'
+            + "".join(_CYPHER_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 else c) for c in value)
+            + '"'
+        )
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{store.quote_name(k)}: {cypher_literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(cypher_literal(v) for v in value) + "]"
+    raise TypeError(f"no Cypher literal for {type(value).__name__}")
+
+
+def _batches(rows: Iterator[tuple[Any, dict]]) -> Iterator[tuple[Any, list[dict]]]:
+    """Consecutive rows with the same key, BATCH at a time."""
+    key, batch = None, []
+    for row_key, row in rows:
+        if batch and (row_key != key or len(batch) >= BATCH):
+            yield key, batch
+            batch = []
+        key = row_key
+        batch.append(row)
+    if batch:
+        yield key, batch
+
+
+def write_cypher(folder: str, handle: IO[bytes]) -> None:
+    labels = sorted({node["type"] for node in nodes(folder)})
+    write = handle.write
+    write(b"// kgc graph: run with  cypher-shell -f FILE  (Neo4j 5). Every value is a parameter.\n")
+    for label in labels:
+        name = store.quote_name(label)
+        write(f"CREATE CONSTRAINT IF NOT EXISTS FOR (n:{name}) REQUIRE n.id IS UNIQUE;\n".encode())
+    node_rows = (
+        (
+            node["type"],
+            {
+                "id": node["id"],
+                "name": node["name"],
+                "type": node["type"],
+                "kind": node["kind"],
+                "count": node["count"],
+                "properties": _json(node["properties"]),
+                "mentions": _json(node["mentions"]),
+            },
+        )
+        for node in sorted(nodes(folder), key=lambda n: (n["type"], n["id"]))
+    )
+    for label, batch in _batches(node_rows):
+        write(f":param rows => {cypher_literal(batch)}\n".encode())
+        write(
+            (
+                f"UNWIND $rows AS row MERGE (n:{store.quote_name(label)} {{id: row.id}}) "
+                "SET n.name = row.name, n.type = row.type, n.kind = row.kind, n.count = row.count, "
+                "n.properties = row.properties, n.mentions = row.mentions;\n"
+            ).encode()
+        )
+    edge_rows = (
+        (
+            (e["relation"], e["head_type"], e["tail_type"]),
+            {
+                "start": e["head"],
+                "end": e["tail"],
+                "id": e["id"],
+                "kind": e["kind"],
+                "count": e["count"],
+                "mentions": _json(e["mentions"]),
+            },
+        )
+        for e in sorted(edges(folder), key=lambda e: (e["relation"], e["head_type"], e["tail_type"], e["id"]))
+    )
+    for (relation, head, tail), batch in _batches(edge_rows):
+        write(f":param rows => {cypher_literal(batch)}\n".encode())
+        write(
+            (
+                f"UNWIND $rows AS row MATCH (a:{store.quote_name(head)} {{id: row.start}}), "
+                f"(b:{store.quote_name(tail)} {{id: row.end}}) "
+                f"MERGE (a)-[r:{store.quote_name(relation)} {{id: row.id}}]->(b) "
+                "SET r.kind = row.kind, r.count = row.count, r.mentions = row.mentions;\n"
+            ).encode()
+        )
+
+
+# ---- GraphML, CSV, triples --------------------------------------------------------------------------
+def write_graphml(folder: str, handle: IO[bytes]) -> None:
+    import networkx
+
+    graph = networkx.MultiDiGraph()
+    for node in nodes(folder):
+        graph.add_node(
+            node["id"],
+            name=node["name"],
+            type=node["type"],
+            kind=node["kind"],
+            count=node["count"],
+            properties=_json(node["properties"]),
+            mentions=_json(node["mentions"]),
+        )
+    for edge in edges(folder):
+        graph.add_edge(
+            edge["head"],
+            edge["tail"],
+            key=edge["id"],
+            relation=edge["relation"],
+            kind=edge["kind"],
+            count=edge["count"],
+            mentions=_json(edge["mentions"]),
+        )
+    networkx.write_graphml(graph, handle, encoding="utf-8")
+
+
+def write_csv(folder: str, out: str) -> None:
+    with open(os.path.join(out, "nodes.csv"), "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "name", "type", "kind", "count", "properties", "mentions"])
+        for node in nodes(folder):
+            writer.writerow(
+                [
+                    node["id"],
+                    node["name"],
+                    node["type"],
+                    node["kind"],
+                    node["count"],
+                    _json(node["properties"]),
+                    _json(node["mentions"]),
+                ]
+            )
+    with open(os.path.join(out, "edges.csv"), "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "id",
+                "head",
+                "head_name",
+                "head_type",
+                "relation",
+                "tail",
+                "tail_name",
+                "tail_type",
+                "kind",
+                "count",
+                "mentions",
+            ]
+        )
+        for e in edges(folder):
+            writer.writerow(
+                [
+                    e["id"],
+                    e["head"],
+                    e["head_name"],
+                    e["head_type"],
+                    e["relation"],
+                    e["tail"],
+                    e["tail_name"],
+                    e["tail_type"],
+                    e["kind"],
+                    e["count"],
+                    _json(e["mentions"]),
+                ]
+            )
+
+
+def write_triples(folder: str, handle: IO[bytes]) -> None:
+    for e in edges(folder):
+        handle.write(
+            orjson.dumps(
+                {
+                    "head": e["head_name"],
+                    "head_type": e["head_type"],
+                    "relation": e["relation"],
+                    "tail": e["tail_name"],
+                    "tail_type": e["tail_type"],
+                }
+            )
+            + b"\n"
+        )
+    for node in nodes(folder):
+        for attribute, values in node["properties"].items():
+            for value in values:
+                handle.write(
+                    orjson.dumps(
+                        {
+                            "head": node["name"],
+                            "head_type": node["type"],
+                            "relation": attribute,
+                            "tail": value,
+                            "tail_type": None,
+                        }
+                    )
+                    + b"\n"
+                )
+
+
+# ---- RDF --------------------------------------------------------------------------------------------
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+PROV = "http://www.w3.org/ns/prov#"
+
+
+def _part(text: str) -> str:
+    return quote(text, safe="")
+
+
+class Vocabulary:
+    """The IRIs a graph is written with, minted under one base IRI."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.vocab = f"{base}vocab#"
+
+    def node(self, node: dict[str, Any]) -> str:
+        if node["kind"] == "event":
+            return f"{self.base}event/{node['id']}"
+        return f"{self.base}entity/{_part(node['type'])}/{_part(node['name'])}"
+
+    def type(self, name: str) -> str:
+        return f"{self.base}type/{_part(name)}"
+
+    def relation(self, name: str) -> str:
+        return f"{self.base}relation/{_part(name)}"
+
+    def attribute(self, name: str) -> str:
+        return f"{self.base}attribute/{_part(name)}"
+
+    def edge(self, edge_id: str) -> str:
+        return f"{self.base}edge/{edge_id}"
+
+    def mention(self, mention: dict[str, Any]) -> str:
+        doc = _part(str(mention["doc"]))
+        if mention.get("start") is None:
+            record = _part(str(mention.get("record")))
+            return f"{self.base}mention/{doc}/record/{record}/{_part(mention['text'])}"
+        return f"{self.base}mention/{doc}/{mention['start']}-{mention['end']}"
+
+    def term(self, name: str) -> str:
+        return self.vocab + name
+
+
+def rdf_triples(folder: str, base: str) -> Iterator[Any]:
+    """The graph as RDF triples (pyoxigraph terms), streamed."""
+    from pyoxigraph import Literal, NamedNode, Triple
+
+    v = Vocabulary(base)
+    a, label = NamedNode(RDF + "type"), NamedNode(RDFS + "label")
+    derived = NamedNode(PROV + "wasDerivedFrom")
+    integer = NamedNode(XSD + "integer")
+    count, kind, key = NamedNode(v.term("count")), NamedNode(v.term("kind")), NamedNode(v.term("id"))
+    terms = {
+        name: NamedNode(v.term(name)) for name in ("document", "start", "end", "record", "text", "context")
+    }
+    iris: dict[str, Any] = {}
+    classes: set[str] = set()
+    seen_mentions: set[str] = set()
+
+    def provenance(subject: Any, mentions: list[dict]) -> Iterator[Any]:
+        for mention in mentions:
+            iri = v.mention(mention)
+            node = NamedNode(iri)
+            yield Triple(subject, derived, node)
+            if iri in seen_mentions:
+                continue
+            seen_mentions.add(iri)
+            yield Triple(node, terms["document"], Literal(str(mention["doc"])))
+            if mention.get("start") is not None:
+                yield Triple(node, terms["start"], Literal(str(mention["start"]), datatype=integer))
+                yield Triple(node, terms["end"], Literal(str(mention["end"]), datatype=integer))
+            if mention.get("record"):
+                yield Triple(node, terms["record"], Literal(str(mention["record"])))
+            yield Triple(node, terms["text"], Literal(mention["text"]))
+            if mention.get("context"):
+                yield Triple(node, terms["context"], Literal(mention["context"]))
+
+    for node in nodes(folder):
+        subject = iris[node["id"]] = NamedNode(v.node(node))
+        class_iri = v.type(node["type"])
+        if class_iri not in classes:
+            classes.add(class_iri)
+            yield Triple(NamedNode(class_iri), a, NamedNode(RDFS + "Class"))
+            yield Triple(NamedNode(class_iri), label, Literal(node["type"]))
+        yield Triple(subject, a, NamedNode(class_iri))
+        yield Triple(subject, label, Literal(node["name"]))
+        yield Triple(subject, key, Literal(node["id"]))
+        yield Triple(subject, kind, Literal(node["kind"]))
+        yield Triple(subject, count, Literal(str(node["count"]), datatype=integer))
+        for attribute, values in node["properties"].items():
+            for value in values:
+                yield Triple(subject, NamedNode(v.attribute(attribute)), Literal(value))
+        yield from provenance(subject, node["mentions"])
+    properties: set[str] = set()
+    for edge in edges(folder):
+        predicate_iri = v.relation(edge["relation"])
+        predicate = NamedNode(predicate_iri)
+        if predicate_iri not in properties:
+            properties.add(predicate_iri)
+            yield Triple(predicate, a, NamedNode(RDF + "Property"))
+            yield Triple(predicate, label, Literal(edge["relation"]))
+        head, tail = iris[edge["head"]], iris[edge["tail"]]
+        yield Triple(head, predicate, tail)
+        statement = NamedNode(v.edge(edge["id"]))
+        yield Triple(statement, a, NamedNode(RDF + "Statement"))
+        yield Triple(statement, NamedNode(RDF + "subject"), head)
+        yield Triple(statement, NamedNode(RDF + "predicate"), predicate)
+        yield Triple(statement, NamedNode(RDF + "object"), tail)
+        yield Triple(statement, key, Literal(edge["id"]))
+        yield Triple(statement, kind, Literal(edge["kind"]))
+        yield Triple(statement, count, Literal(str(edge["count"]), datatype=integer))
+        yield from provenance(statement, edge["mentions"])
+
+
+def write_rdf(folder: str, handle: IO[bytes], fmt: str, base: str) -> None:
+    import pyoxigraph
+
+    rdf_format = pyoxigraph.RdfFormat.TURTLE if fmt == "turtle" else pyoxigraph.RdfFormat.JSON_LD
+    prefixes = {"kgc": Vocabulary(base).vocab, "rdf": RDF, "rdfs": RDFS, "prov": PROV, "xsd": XSD}
+    pyoxigraph.serialize(
+        rdf_triples(folder, base), handle, format=rdf_format, prefixes=prefixes if fmt == "turtle" else None
+    )

@@ -1,0 +1,254 @@
+"""One merged document (``kgc extract``'s result, or a prediction record merged as a one-chunk document)
+→ the node and edge pieces it contributes to the graph.
+
+Nodes are entities (type + normalised name) and events (type + trigger, within their document); edges are
+relations and triples (RE, SPO), entity-valued attributes (KG) and event arguments (one edge per role).
+An attribute whose value names no entity of the document is a property of its entity instead.
+
+Entity types: a string's NER type in the same document where it has one (the most mentioned, then the
+first in code-point order), else the type the schema gives (SPO's subject and object types, KG's entity
+type), else ``Entity``. Ids are digests of what identifies a node or edge, so they are the same on every
+run and machine.
+
+A mention is ``{doc, start, end, record, text, context}``: the document, the character offsets (None when
+the string is not in the text), the prediction record that gave it, the string as answered and the
+sentence around it. An edge's mention spans its two ends where they are near each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Any
+
+from kgcli.grounding import normalise
+
+ENTITY = "Entity"
+PAIR_REACH = 200  # characters between an edge's two ends for them to count as one mention of it
+
+
+def graph_id(*parts: str) -> str:
+    """A stable 64-bit id (16 hex digits) of the parts."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).hexdigest()
+
+
+def entity_id(entity_type: str, name: str) -> str:
+    return graph_id("entity", entity_type, normalise(name))
+
+
+def edge_id(head: str, relation: str, tail: str) -> str:
+    return graph_id("edge", head, relation, tail)
+
+
+def _mentions(doc: str, text: str, listed: list[dict] | None, records: list[str]) -> list[dict[str, Any]]:
+    """Merged-result mentions → graph mentions; an ungrounded string gets one offset-less mention per
+    record that answered it, so everything in the graph can be traced to a record."""
+    found = [
+        {
+            "doc": doc,
+            "start": m.get("start"),
+            "end": m.get("end"),
+            "record": m.get("record"),
+            "text": text,
+            "context": m.get("context", ""),
+        }
+        for m in listed or []
+    ]
+    if found:
+        return found
+    return [
+        {"doc": doc, "start": None, "end": None, "record": record, "text": text, "context": ""}
+        for record in records or [None]
+    ]
+
+
+def _paired(
+    doc: str, heads: list[dict], tails: list[dict], records: list[str], label: str
+) -> list[dict[str, Any]]:
+    """An edge's mentions: each grounded head mention with the nearest grounded tail mention, when they lie
+    within ``PAIR_REACH`` characters; else one offset-less mention per record that answered it."""
+    pairs: dict[tuple[int, int], dict[str, Any]] = {}
+    grounded_tails = [t for t in tails if t["start"] is not None]
+    for head in heads:
+        if head["start"] is None or not grounded_tails:
+            continue
+        tail = min(grounded_tails, key=lambda t: (abs(t["start"] - head["start"]), t["start"]))
+        start, end = min(head["start"], tail["start"]), max(head["end"], tail["end"])
+        if end - start > PAIR_REACH + len(head["text"]) + len(tail["text"]):
+            continue
+        context = (
+            head["context"]
+            if tail["context"] == head["context"]
+            else f"{head['context']} … {tail['context']}"
+        )
+        pairs.setdefault(
+            (start, end),
+            {
+                "doc": doc,
+                "start": start,
+                "end": end,
+                "record": head["record"],
+                "text": label,
+                "context": context,
+            },
+        )
+    if pairs:
+        return [pairs[span] for span in sorted(pairs)]
+    return [
+        {"doc": doc, "start": None, "end": None, "record": record, "text": label, "context": ""}
+        for record in records or [None]
+    ]
+
+
+class _Document:
+    """One document's pieces, with the types its NER answers give its strings."""
+
+    def __init__(self, document: dict[str, Any]):
+        self.doc = str(document.get("doc_id"))
+        self.document = document
+        self.nodes: list[dict[str, Any]] = []
+        self.edges: list[dict[str, Any]] = []
+        votes: dict[str, Counter] = {}
+        for entity in document.get("entities") or []:
+            if _strings(entity, "text", "type"):
+                votes.setdefault(normalise(entity["text"]), Counter())[entity["type"]] += max(
+                    1, len(entity.get("mentions") or [])
+                )
+        self.types = {name: min(counts, key=lambda t: (-counts[t], t)) for name, counts in votes.items()}
+
+    def type_of(self, name: str, schema_type: Any = None) -> str:
+        found = self.types.get(normalise(name))
+        if found:
+            return found
+        return schema_type if isinstance(schema_type, str) and schema_type else ENTITY
+
+    def entity(
+        self,
+        name: str,
+        entity_type: str,
+        mentions: list[dict],
+        properties: dict[str, list[str]] | None = None,
+    ) -> dict[str, Any]:
+        node = {
+            "id": entity_id(entity_type, name),
+            "kind": "entity",
+            "type": entity_type,
+            "mentions": mentions,
+            "properties": properties or {},
+        }
+        self.nodes.append(node)
+        return node
+
+    def edge(self, kind: str, head: dict, relation: str, tail: dict, mentions: list[dict]) -> None:
+        self.edges.append(
+            {
+                "id": edge_id(head["id"], relation, tail["id"]),
+                "kind": kind,
+                "relation": relation,
+                "head": head["id"],
+                "tail": tail["id"],
+                "head_type": head["type"],
+                "tail_type": tail["type"],
+                "mentions": mentions,
+            }
+        )
+
+
+def _strings(entry: dict, *fields: str) -> bool:
+    return all(isinstance(entry.get(f), str) and entry.get(f) for f in fields)
+
+
+def document_facts(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(node pieces, edge pieces) of one merged document; the same node may come several times (once per
+    result it is part of): the build adds them up."""
+    d = _Document(document)
+    doc = d.doc
+    for entity in document.get("entities") or []:
+        if _strings(entity, "text", "type"):
+            d.entity(
+                entity["text"],
+                entity["type"],
+                _mentions(doc, entity["text"], entity.get("mentions"), entity.get("records")),
+            )
+    for relation in document.get("relations") or []:
+        if not _strings(relation, "head", "relation", "tail"):
+            continue
+        records = relation.get("records") or []
+        heads = _mentions(doc, relation["head"], relation.get("head_mentions"), records)
+        tails = _mentions(doc, relation["tail"], relation.get("tail_mentions"), records)
+        head = d.entity(relation["head"], d.type_of(relation["head"], relation.get("head_type")), heads)
+        tail = d.entity(relation["tail"], d.type_of(relation["tail"], relation.get("tail_type")), tails)
+        d.edge(
+            "relation",
+            head,
+            relation["relation"],
+            tail,
+            _paired(doc, heads, tails, records, relation["relation"]),
+        )
+    _attributes(d, document.get("attributes") or [])
+    _events(d, document.get("events") or [])
+    return d.nodes, d.edges
+
+
+def _attributes(d: _Document, attributes: list[dict]) -> None:
+    """KG answers: an entity-valued attribute is an edge, any other value a property of the entity."""
+    known = set(d.types) | {normalise(n["mentions"][0]["text"]) for n in d.nodes}
+    for attribute in attributes:
+        if not _strings(attribute, "entity", "attribute", "value"):
+            continue
+        records = attribute.get("records") or []
+        entity_type = attribute.get("entity_type")
+        owner_type = (
+            entity_type if isinstance(entity_type, str) and entity_type else d.type_of(attribute["entity"])
+        )
+        owner_mentions = _mentions(d.doc, attribute["entity"], attribute.get("entity_mentions"), records)
+        if normalise(attribute["value"]) in known:
+            values = _mentions(d.doc, attribute["value"], attribute.get("value_mentions"), records)
+            owner = d.entity(attribute["entity"], owner_type, owner_mentions)
+            target = d.entity(attribute["value"], d.type_of(attribute["value"]), values)
+            d.edge(
+                "attribute",
+                owner,
+                attribute["attribute"],
+                target,
+                _paired(d.doc, owner_mentions, values, records, attribute["attribute"]),
+            )
+        else:
+            d.entity(
+                attribute["entity"],
+                owner_type,
+                owner_mentions,
+                {attribute["attribute"]: [attribute["value"]]},
+            )
+
+
+def _events(d: _Document, events: list[dict]) -> None:
+    """Event nodes (type + trigger, within the document) with one edge per argument."""
+    for event in events:
+        if not _strings(event, "type"):
+            continue
+        trigger = event.get("trigger") if isinstance(event.get("trigger"), str) else ""
+        arguments = [a for a in event.get("arguments") or [] if _strings(a, "role", "argument")]
+        records = event.get("records") or []
+        identity = (
+            [normalise(trigger)]
+            if trigger
+            else sorted(f"{a['role']}={normalise(a['argument'])}" for a in arguments)
+        )
+        node = {
+            "id": graph_id("event", d.doc, event["type"], *identity),
+            "kind": "event",
+            "type": event["type"],
+            "properties": {},
+            "mentions": _mentions(d.doc, trigger or event["type"], event.get("mentions"), records),
+        }
+        d.nodes.append(node)
+        for argument in arguments:
+            values = _mentions(d.doc, argument["argument"], argument.get("mentions"), records)
+            target = d.entity(argument["argument"], d.type_of(argument["argument"]), values)
+            mentions = (
+                _paired(d.doc, node["mentions"], values, records, argument["role"])
+                if trigger
+                else [{**m, "text": argument["role"]} for m in values]
+            )
+            d.edge("argument", node, argument["role"], target, mentions)

@@ -1,0 +1,208 @@
+"""``kgc graph show``: a GRAPH folder → one self-contained HTML page, or a PNG picture of a small graph.
+
+The page carries its data and its script inline and loads nothing (it opens with no network): an SVG
+drawing laid out by a small force simulation, nodes coloured by type, edge labels, a search box that
+highlights matching names, and a side panel that lists a clicked node's or edge's mentions with the
+sentence around each. Big graphs are cut to the ``max_nodes`` most mentioned nodes (the page says so).
+Names reach the page as JSON data and are set with ``textContent``, never as markup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from kgcli.graph import store
+from kgcli.graph.export import edges, nodes
+
+PALETTE = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+    "#1f77b4",
+    "#d62728",
+]
+MENTIONS_SHOWN = 20
+
+
+def colours(types: list[str]) -> dict[str, str]:
+    return {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(sorted(set(types)))}
+
+
+def _mentions(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: m.get(k) for k in ("doc", "start", "end", "text", "context")} for m in items[:MENTIONS_SHOWN]]
+
+
+def view_data(folder: str, max_nodes: int) -> dict[str, Any]:
+    """The nodes and edges the page draws: the ``max_nodes`` most mentioned nodes and the edges between."""
+    meta = store.read_meta(folder)
+    kept = sorted(nodes(folder), key=lambda n: (-n["count"], n["id"]))[:max_nodes]
+    ids = {n["id"] for n in kept}
+    drawn_nodes = [
+        {
+            "id": n["id"],
+            "name": n["name"],
+            "type": n["type"],
+            "kind": n["kind"],
+            "count": n["count"],
+            "properties": n["properties"],
+            "mentions": _mentions(n["mentions"]),
+        }
+        for n in sorted(kept, key=lambda n: n["id"])
+    ]
+    drawn_edges = [
+        {
+            "id": e["id"],
+            "source": e["head"],
+            "target": e["tail"],
+            "relation": e["relation"],
+            "count": e["count"],
+            "mentions": _mentions(e["mentions"]),
+        }
+        for e in edges(folder)
+        if e["head"] in ids and e["tail"] in ids
+    ]
+    return {
+        "nodes": drawn_nodes,
+        "edges": drawn_edges,
+        "total_nodes": meta["nodes"],
+        "total_edges": meta["edges"],
+        "colours": colours([n["type"] for n in drawn_nodes]),
+    }
+
+
+PAGE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "graph_view.html")
+
+
+def render_html(data: dict[str, Any], title: str) -> str:
+    """The page template (``kgcli/data/graph_view.html``) with the title and the data filled in; ``</`` in
+    the JSON is written ``<\\/`` so no name can close the script element."""
+    with open(PAGE, encoding="utf-8") as handle:
+        page = handle.read()
+    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    return page.replace("__TITLE__", _escape(title)).replace("__DATA__", payload)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def write_html(folder: str, out: str, max_nodes: int = 300) -> dict[str, Any]:
+    from kgcli.outputs import write_text_atomic
+
+    data = view_data(folder, max_nodes)
+    write_text_atomic(out, render_html(data, os.path.basename(os.path.abspath(folder))))
+    return data
+
+
+def cjk_font() -> str | None:
+    """A font family with Chinese glyphs, if the machine has one (matplotlib's default has none). The font
+    cache may predate the font's install, so the system's font files are searched too."""
+    from matplotlib import font_manager
+
+    wanted = (
+        "Noto Sans CJK",
+        "Noto Serif CJK",
+        "WenQuanYi",
+        "Source Han Sans",
+        "Droid Sans Fallback",
+        "AR PL",
+        "SimHei",
+        "Microsoft YaHei",
+        "PingFang",
+        "Heiti",
+    )
+    for font in font_manager.fontManager.ttflist:
+        if font.name.startswith(wanted):
+            return font.name
+    files = ("wqy", "notosanscjk", "notoserifcjk", "sourcehansans", "droidsansfallback", "uming", "ukai")
+    for path in sorted(font_manager.findSystemFonts()):
+        if any(part in os.path.basename(path).lower().replace("-", "") for part in files):
+            try:
+                font_manager.fontManager.addfont(path)
+                return font_manager.FontProperties(fname=path).get_name()
+            except (OSError, RuntimeError):
+                continue
+    return None
+
+
+def write_png(folder: str, out: str, max_nodes: int = 60) -> dict[str, Any]:
+    """A static picture (matplotlib): the ``max_nodes`` most mentioned nodes, spring layout, fixed seed."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    warnings.filterwarnings("ignore", message="Glyph .* missing from font")  # said once, below
+    import matplotlib.pyplot as plt
+    import networkx
+
+    from kgcli.errors import warn
+
+    data = view_data(folder, max_nodes)
+    font = cjk_font()
+    names = [n["name"] for n in data["nodes"]] + [e["relation"] for e in data["edges"]]
+    if font is None and any(ord(c) > 0x2E80 for name in names for c in name):
+        warn(
+            "no font with Chinese glyphs on this machine: labels will show as boxes (install one, e.g. "
+            "Debian's fonts-wqy-microhei)"
+        )
+    graph = networkx.MultiDiGraph()
+    for node in data["nodes"]:
+        graph.add_node(node["id"])
+    for edge in data["edges"]:
+        graph.add_edge(edge["source"], edge["target"])
+    layout = networkx.spring_layout(graph, seed=7, k=1.6 / max(1, len(graph)) ** 0.5)
+    figure, axes = plt.subplots(figsize=(10, 7), dpi=120)
+    family = {"fontfamily": font} if font else {}
+    node_colours = [data["colours"][n["type"]] for n in data["nodes"]]
+    networkx.draw_networkx_edges(
+        graph, layout, ax=axes, edge_color="#999999", arrows=True, arrowsize=10, node_size=500
+    )
+    networkx.draw_networkx_nodes(graph, layout, ax=axes, node_color=node_colours, node_size=500)
+    networkx.draw_networkx_labels(
+        graph,
+        layout,
+        {n["id"]: n["name"] for n in data["nodes"]},
+        ax=axes,
+        font_size=9,
+        **({"font_family": font} if font else {}),
+    )
+    labels: dict[tuple[str, str], str] = {}
+    for edge in data["edges"]:
+        pair = (edge["source"], edge["target"])
+        labels[pair] = f"{labels[pair]}, {edge['relation']}" if pair in labels else edge["relation"]
+    networkx.draw_networkx_edge_labels(
+        graph, layout, labels, ax=axes, font_size=8, **({"font_family": font} if font else {})
+    )
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=c, label=t) for t, c in data["colours"].items()
+    ]
+    axes.legend(handles=handles, loc="upper left", fontsize=8, prop={"family": font} if font else None)
+    shown = (
+        f"{len(data['nodes'])} of {data['total_nodes']} nodes"
+        if len(data["nodes"]) < data["total_nodes"]
+        else f"{data['total_nodes']} nodes"
+    )
+    axes.set_title(
+        f"{os.path.basename(os.path.abspath(folder))}: {shown}, {len(data['edges'])} edges", **family
+    )
+    axes.axis("off")
+    figure.tight_layout()
+    temporary = f"{out}.kgc-tmp-{os.getpid()}.png"
+    try:
+        figure.savefig(temporary)
+        os.replace(temporary, out)
+    finally:
+        plt.close(figure)
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return data
