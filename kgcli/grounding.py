@@ -34,7 +34,7 @@ class NormalText:
         self.origin = origin
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1 << 16)
 def normalise(value: str) -> str:
     return NormalText(value).text.strip()
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, free_port
+from tests.graph_samples import built_graph
 
 HEAVY = ("torch", "transformers", "vllm", "litellm", "openai", "bitsandbytes", "peft", "accelerate")
 CANARY = "sk-canary-0b9e7d1f2a4c6e8b"
@@ -826,6 +827,123 @@ CASES = [
         heavy=HEAVY,
         env={"HOSTED_VLLM_API_KEY": CANARY},
     ),
+    # the knowledge graph
+    Case(
+        "graph build a prediction whose answer does not parse",
+        3,
+        ["graph", "build", "pred.json", "--out", "graph"],
+        "does not parse as JSON",
+        {"pred.json": lines([{**instruction_record(0), "output": "{人物: [张三"}]) + PRED},
+        where="pred.json:1",
+    ),
+    Case(
+        "graph build, an unparseable answer on stdin",
+        3,
+        ["graph", "build", "-", "--out", "graph"],
+        "does not parse as JSON",
+        stdin=PRED.splitlines(keepends=True)[0] + lines([{**instruction_record(9), "output": "sorry, no"}]),
+        where="<stdin>:2",
+    ),
+    Case(
+        "graph build a line that is neither a result nor a prediction",
+        3,
+        ["graph", "build", "pred.json", "--out", "graph"],
+        "neither a kgc extract result",
+        {"pred.json": PRED + '{"text": "张三"}\n'},
+        where="pred.json:4",
+    ),
+    Case(
+        "graph build into a folder kgc did not write",
+        1,
+        ["graph", "build", "pred.json", "--out", "graph"],
+        "did not write",
+        {"pred.json": PRED, "graph/notes.txt": "my notes"},
+        where="graph",
+    ),
+    Case(
+        "graph build --append to a folder kgc did not write",
+        1,
+        ["graph", "build", "pred.json", "--out", "graph", "--append"],
+        "not a graph folder written by kgc",
+        {"pred.json": PRED, "graph/graph.json": '{"hello": 1}'},
+        where="graph",
+    ),
+    Case(
+        "graph build over an existing graph without --append",
+        1,
+        ["graph", "build", "pred.json", "--out", "graph"],
+        "--append",
+        {"pred.json": PRED},
+        setup=lambda folder: built_graph(folder),
+        where="graph",
+    ),
+    Case(
+        "graph build from a missing file",
+        3,
+        ["graph", "build", "missing.json", "--out", "graph"],
+        "no such file",
+        where="missing.json",
+    ),
+    Case(
+        "graph export of a folder kgc did not write",
+        3,
+        ["graph", "export", "graph", "--format", "turtle", "--out", "g.ttl"],
+        "not a graph folder written by kgc",
+        {"graph/nodes.jsonl": "{}\n"},
+        where="graph",
+    ),
+    Case(
+        "graph export to an unknown format",
+        3,
+        ["graph", "export", "graph", "--format", "gexf", "--out", "g.gexf"],
+        "unknown export format 'gexf'",
+        setup=lambda folder: built_graph(folder),
+    ),
+    Case(
+        "graph export onto an existing file",
+        1,
+        ["graph", "export", "graph", "--format", "triples", "--out", "triples.json"],
+        "--overwrite",
+        {"triples.json": "mine\n"},
+        setup=lambda folder: built_graph(folder),
+        where="triples.json",
+    ),
+    Case(
+        "graph export, a base IRI that is not one",
+        3,
+        ["graph", "export", "graph", "--format", "turtle", "--out", "g.ttl", "--base-iri", "my graph"],
+        "--base-iri",
+        setup=lambda folder: built_graph(folder),
+    ),
+    Case(
+        "graph query a Cypher syntax error",
+        3,
+        ["graph", "query", "graph", "MATCH (n RETURN n"],
+        "the query failed",
+        setup=lambda folder: built_graph(folder),
+    ),
+    Case(
+        "graph query a missing graph",
+        3,
+        ["graph", "query", "nowhere", "MATCH (n) RETURN n"],
+        "no such graph folder",
+        where="nowhere",
+    ),
+    Case(
+        "graph query a --param without a value",
+        3,
+        ["graph", "query", "graph", "MATCH (n) RETURN n", "--param", "name"],
+        "--param 'name'",
+        setup=lambda folder: built_graph(folder),
+    ),
+    Case(
+        "graph show of a folder kgc did not write",
+        3,
+        ["graph", "show", "graph", "--out", "graph.html"],
+        "not a graph folder written by kgc",
+        {"graph/graph.json": '{"format": "something else"}'},
+        where="graph",
+    ),
 ]
 
 
@@ -870,6 +988,7 @@ def test_the_corpus_covers_every_class_and_command():
         "demo",
         "chunk",
         "extract",
+        "graph",
     }
 
 

@@ -96,10 +96,11 @@ def print_rows(columns: list[str], rows: list[list], output_format: str) -> None
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(*columns, caption=f"{len(rows)} row(s)")
+        table = Table(*columns)
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
         Console().print(table)
+        print(f"{len(rows)} row(s)", file=sys.stderr)
 
 
 @app.command("export")

@@ -26,10 +26,16 @@ import orjson
 
 from kgcli.errors import KgcError
 from kgcli.graph import store
-from kgcli.graph.facts import document_facts
+from kgcli.graph.facts import document_facts, mention_key
 from kgcli.io import check_input, display_name, read_jsonl
 
 PARTITIONS = "0123456789abcdef"
+# The database's columns: the graph and each element's count and first sentence; the mentions themselves
+# are in nodes.jsonl and edges.jsonl (in the database they would cost their size again in memory, since
+# LadybugDB checkpoints a table in memory).
+NODE_HEADER = ["id", "name", "type", "kind", "count", "properties", "context"]
+EDGE_HEADER = ["from", "to", "id", "relation", "kind", "count", "context"]
+EDGE_KINDS = ("relation", "attribute", "argument")  # the kind an edge keeps when read as several
 RESULT_KINDS = ("entities", "relations", "events", "arguments", "attributes")
 
 
@@ -105,13 +111,6 @@ class _Partitions:
                 yield orjson.loads(line)
 
 
-def _mention_key(mention: dict[str, Any]) -> tuple:
-    start = mention.get("start")
-    if start is None:  # an ungrounded string: one mention per document, record and string
-        return (mention["doc"], -1, -1, mention.get("record") or "", mention.get("text", ""))
-    return (mention["doc"], start, mention.get("end"), "", "")
-
-
 def _sorted_mentions(mentions: dict[tuple, dict]) -> list[dict]:
     return [mentions[key] for key in sorted(mentions, key=lambda k: (str(k[0]), *k[1:]))]
 
@@ -123,11 +122,20 @@ def _name(mentions: list[dict]) -> str:
 
 
 class _Reader:
-    """Input files → node and edge pieces, with the counts the summary reports."""
+    """Input files → node and edge pieces, with the counts the summary reports.
+
+    A merged document (``kgc extract``'s result) is turned into pieces at once. Prediction records are
+    merged first, across all inputs, so that the chunks of one document and the answers of several tasks
+    on one text (NER in one file, RE in another) make one document, whose NER answers type its relations'
+    ends; their pieces follow at ``finish``.
+    """
 
     def __init__(self, partitions: _Partitions, skip_unparsed: bool):
+        from kgcli.doc_merge import DocumentMerger
+
         self.partitions = partitions
         self.skip_unparsed = skip_unparsed
+        self.merger = DocumentMerger(sentences=True)
         self.documents = self.records = self.unparsed = 0
 
     def document(self, document: dict[str, Any]) -> None:
@@ -139,16 +147,13 @@ class _Reader:
         self.documents += 1
 
     def read(self, path: str) -> dict[str, Any]:
-        from kgcli.doc_merge import DocumentMerger
-
         name = display_name(path)
-        held = DocumentMerger(sentences=True)  # chunk records: their documents end with the file
-        records = documents = 0
+        records = 0
+        documents: set[str] = set()
         for number, record in read_jsonl(path):
             records += 1
             if "output" in record and "instruction" in record:
-                merger = held if "doc_id" in record else DocumentMerger(sentences=True)
-                if not merger.add(record, name, number):
+                if not self.merger.add(record, name, number):
                     if not self.skip_unparsed:
                         raise KgcError(
                             "the answer ('output') does not parse as JSON; --skip-unparsed builds "
@@ -157,14 +162,11 @@ class _Reader:
                             number,
                         )
                     self.unparsed += 1
-                if merger is not held:
-                    for document in merger.documents():
-                        self.document(document)
-                        documents += 1
+                documents.add(str(record.get("doc_id", record.get("id", f"{name}:{number}"))))
             elif "doc_id" in record and any(kind in record for kind in RESULT_KINDS):
                 self.unparsed += int(record.get("unparsed_answers") or 0)
                 self.document(record)
-                documents += 1
+                documents.add(str(record["doc_id"]))
             else:
                 raise KgcError(
                     "neither a kgc extract result (doc_id, entities, relations, …) nor a prediction "
@@ -172,13 +174,14 @@ class _Reader:
                     name,
                     number,
                 )
-        for document in held.documents():
-            self.document(document)
-            documents += 1
         self.records += records
         with open(path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        return {"path": name, "records": records, "documents": documents, "sha256": digest}
+        return {"path": name, "records": records, "documents": len(documents), "sha256": digest}
+
+    def finish(self) -> None:
+        for document in self.merger.documents():
+            self.document(document)
 
 
 def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSummary:
@@ -204,15 +207,14 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
                     partitions.add(kind, piece)
         for path in inputs:
             inputs_meta.append(reader.read(path))
+        reader.finish()
         partitions.close()
         counts = _aggregate(partitions, work)
         shutil.rmtree(partitions.folder)
-        documents = reader.documents + (old_meta["documents"] if old_meta else 0)
         meta = {
             "format": store.FORMAT,
             "version": store.FORMAT_VERSION,
             **counts,
-            "documents": documents,
             "unparsed_skipped": reader.unparsed + (old_meta["unparsed_skipped"] if old_meta else 0),
             "inputs": inputs_meta,
             "versions": _versions(),
@@ -226,7 +228,7 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
     return BuildSummary(
         counts["nodes"],
         counts["edges"],
-        documents,
+        counts["documents"],
         reader.records,
         reader.unparsed,
         time.monotonic() - started,
@@ -266,19 +268,23 @@ class _Staging:
         self.writers: dict[Any, Any] = {}
         self.files: dict[Any, str] = {}
 
-    def writer(self, key: Any, header: list[str]) -> Any:
+    def write(self, key: Any, header: list[str], row: list[Any]) -> None:
         writer = self.writers.get(key)
         if writer is None:
-            path = os.path.join(self.folder, f"{len(self.files)}.csv")
+            path = self.files[key] = os.path.join(self.folder, f"{len(self.files)}.csv")
             handle = self.handles[key] = open(path, "w", encoding="utf-8", newline="")
             writer = self.writers[key] = csv.writer(handle)
             writer.writerow(header)
-            self.files[key] = path
-        return writer
+        writer.writerow(row)
 
     def close(self) -> None:
         for handle in self.handles.values():
             handle.close()
+
+
+def _first_context(mentions: list[dict]) -> str:
+    """The sentence of the first mention that has one ("" when none has)."""
+    return next((m["context"] for m in mentions if m.get("context")), "")
 
 
 def _dumps(value: Any) -> str:
@@ -292,6 +298,7 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
     relations: Counter = Counter()
     pairs: dict[str, set[tuple[str, str]]] = {}
     names: dict[str, str] = {}
+    documents: set[str] = set()
     with open(os.path.join(work, store.NODES), "wb") as out:
         for digit in PARTITIONS:
             nodes: dict[str, dict[str, Any]] = {}
@@ -306,12 +313,13 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                         "properties": {},
                     }
                 for mention in piece["mentions"]:
-                    node["mentions"].setdefault(_mention_key(mention), mention)
+                    node["mentions"].setdefault(mention_key(mention), mention)
                 for attribute, values in piece.get("properties", {}).items():
                     node["properties"].setdefault(attribute, set()).update(values)
             for node_id in sorted(nodes):
                 node = nodes[node_id]
                 mentions = _sorted_mentions(node["mentions"])
+                documents.update(str(m["doc"]) for m in mentions)
                 name = names[node_id] = _name(mentions)
                 record = {
                     "id": node_id,
@@ -324,9 +332,9 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                 }
                 out.write(orjson.dumps(record) + b"\n")
                 labels[node["type"]] += 1
-                staging.writer(
-                    ("n", node["type"]), ["id", "name", "type", "kind", "count", "properties", "mentions"]
-                ).writerow(
+                staging.write(
+                    ("n", node["type"]),
+                    NODE_HEADER,
                     [
                         node_id,
                         name,
@@ -334,8 +342,8 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                         node["kind"],
                         len(mentions),
                         _dumps(record["properties"]),
-                        _dumps(mentions),
-                    ]
+                        _first_context(mentions),
+                    ],
                 )
     with open(os.path.join(work, store.EDGES), "wb") as out:
         for digit in PARTITIONS:
@@ -344,8 +352,10 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                 edge = edges.get(piece["id"])
                 if edge is None:
                     edge = edges[piece["id"]] = {**piece, "mentions": {}}
+                # the same edge read as a relation (RE) and an attribute (KG) is a relation
+                edge["kind"] = min(edge["kind"], piece["kind"], key=EDGE_KINDS.index)
                 for mention in piece["mentions"]:
-                    edge["mentions"].setdefault(_mention_key(mention), mention)
+                    edge["mentions"].setdefault(mention_key(mention), mention)
             for edge_id in sorted(edges):
                 edge = edges[edge_id]
                 mentions = _sorted_mentions(edge["mentions"])
@@ -365,10 +375,9 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                 out.write(orjson.dumps(record) + b"\n")
                 relations[edge["relation"]] += 1
                 pairs.setdefault(edge["relation"], set()).add((edge["head_type"], edge["tail_type"]))
-                staging.writer(
+                staging.write(
                     ("e", edge["relation"], edge["head_type"], edge["tail_type"]),
-                    ["from", "to", "id", "relation", "kind", "count", "mentions"],
-                ).writerow(
+                    EDGE_HEADER,
                     [
                         edge["head"],
                         edge["tail"],
@@ -376,8 +385,8 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                         edge["relation"],
                         edge["kind"],
                         len(mentions),
-                        _dumps(mentions),
-                    ]
+                        _first_context(mentions),
+                    ],
                 )
     staging.close()
     tables = store.table_names(labels, relations)
@@ -392,6 +401,7 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
     return {
         "nodes": sum(labels.values()),
         "edges": sum(relations.values()),
+        "documents": len(documents),
         "labels": dict(sorted(labels.items())),
         "relations": dict(sorted(relations.items())),
         "tables": tables,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from functools import lru_cache
 from typing import Any
 
 from kgcli.grounding import normalise
@@ -32,12 +33,23 @@ def graph_id(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=8).hexdigest()
 
 
+@lru_cache(maxsize=1 << 16)
 def entity_id(entity_type: str, name: str) -> str:
     return graph_id("entity", entity_type, normalise(name))
 
 
+@lru_cache(maxsize=1 << 16)
 def edge_id(head: str, relation: str, tail: str) -> str:
     return graph_id("edge", head, relation, tail)
+
+
+def mention_key(mention: dict[str, Any]) -> tuple:
+    """What makes two mentions one: the document and offsets; for a string not in the text, the document,
+    the record and the string."""
+    start = mention.get("start")
+    if start is None:
+        return (mention["doc"], -1, -1, mention.get("record") or "", mention.get("text", ""))
+    return (mention["doc"], start, mention.get("end"), "", "")
 
 
 def _mentions(doc: str, text: str, listed: list[dict] | None, records: list[str]) -> list[dict[str, Any]]:
@@ -76,11 +88,7 @@ def _paired(
         start, end = min(head["start"], tail["start"]), max(head["end"], tail["end"])
         if end - start > PAIR_REACH + len(head["text"]) + len(tail["text"]):
             continue
-        context = (
-            head["context"]
-            if tail["context"] == head["context"]
-            else f"{head['context']} … {tail['context']}"
-        )
+        context = _joined(head["context"], tail["context"])
         pairs.setdefault(
             (start, end),
             {
@@ -100,14 +108,24 @@ def _paired(
     ]
 
 
+def _joined(first: str, second: str) -> str:
+    """The sentence(s) around both ends of an edge: one when it holds the other."""
+    if second in first:
+        return first
+    if first in second:
+        return second
+    return f"{first} … {second}"
+
+
 class _Document:
     """One document's pieces, with the types its NER answers give its strings."""
 
     def __init__(self, document: dict[str, Any]):
         self.doc = str(document.get("doc_id"))
         self.document = document
-        self.nodes: list[dict[str, Any]] = []
-        self.edges: list[dict[str, Any]] = []
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.edges: dict[str, dict[str, Any]] = {}
+        self.seen: dict[str, set[tuple]] = {}  # id → its mentions' keys
         votes: dict[str, Counter] = {}
         for entity in document.get("entities") or []:
             if _strings(entity, "text", "type"):
@@ -122,6 +140,22 @@ class _Document:
             return found
         return schema_type if isinstance(schema_type, str) and schema_type else ENTITY
 
+    def add(
+        self, piece: dict[str, Any], mentions: list[dict], into: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A node or edge piece of this document, merged with the one of the same id seen before."""
+        found = into.get(piece["id"])
+        if found is None:
+            found = into[piece["id"]] = {**piece, "mentions": []}
+            self.seen[piece["id"]] = set()
+        seen = self.seen[piece["id"]]
+        for mention in mentions:
+            key = mention_key(mention)
+            if key not in seen:
+                seen.add(key)
+                found["mentions"].append(mention)
+        return found
+
     def entity(
         self,
         name: str,
@@ -129,33 +163,32 @@ class _Document:
         mentions: list[dict],
         properties: dict[str, list[str]] | None = None,
     ) -> dict[str, Any]:
-        node = {
-            "id": entity_id(entity_type, name),
-            "kind": "entity",
-            "type": entity_type,
-            "mentions": mentions,
-            "properties": properties or {},
-        }
-        self.nodes.append(node)
+        piece = {"id": entity_id(entity_type, name), "kind": "entity", "type": entity_type, "properties": {}}
+        node = self.add(piece, mentions, self.nodes)
+        for attribute, values in (properties or {}).items():
+            bucket = node["properties"].setdefault(attribute, [])
+            bucket.extend(v for v in values if v not in bucket)
         return node
 
     def edge(self, kind: str, head: dict, relation: str, tail: dict, mentions: list[dict]) -> None:
-        self.edges.append(
-            {
-                "id": edge_id(head["id"], relation, tail["id"]),
-                "kind": kind,
-                "relation": relation,
-                "head": head["id"],
-                "tail": tail["id"],
-                "head_type": head["type"],
-                "tail_type": tail["type"],
-                "mentions": mentions,
-            }
-        )
+        piece = {
+            "id": edge_id(head["id"], relation, tail["id"]),
+            "kind": kind,
+            "relation": relation,
+            "head": head["id"],
+            "tail": tail["id"],
+            "head_type": head["type"],
+            "tail_type": tail["type"],
+        }
+        self.add(piece, mentions, self.edges)
 
 
 def _strings(entry: dict, *fields: str) -> bool:
-    return all(isinstance(entry.get(f), str) and entry.get(f) for f in fields)
+    for name in fields:
+        value = entry.get(name)
+        if type(value) is not str or not value:
+            return False
+    return True
 
 
 def document_facts(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -187,12 +220,12 @@ def document_facts(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list
         )
     _attributes(d, document.get("attributes") or [])
     _events(d, document.get("events") or [])
-    return d.nodes, d.edges
+    return list(d.nodes.values()), list(d.edges.values())
 
 
 def _attributes(d: _Document, attributes: list[dict]) -> None:
     """KG answers: an entity-valued attribute is an edge, any other value a property of the entity."""
-    known = set(d.types) | {normalise(n["mentions"][0]["text"]) for n in d.nodes}
+    known = set(d.types) | {normalise(n["mentions"][0]["text"]) for n in d.nodes.values()}
     for attribute in attributes:
         if not _strings(attribute, "entity", "attribute", "value"):
             continue
@@ -235,19 +268,19 @@ def _events(d: _Document, events: list[dict]) -> None:
             if trigger
             else sorted(f"{a['role']}={normalise(a['argument'])}" for a in arguments)
         )
-        node = {
+        piece = {
             "id": graph_id("event", d.doc, event["type"], *identity),
             "kind": "event",
             "type": event["type"],
             "properties": {},
-            "mentions": _mentions(d.doc, trigger or event["type"], event.get("mentions"), records),
         }
-        d.nodes.append(node)
+        triggers = _mentions(d.doc, trigger or event["type"], event.get("mentions"), records)
+        node = d.add(piece, triggers, d.nodes)
         for argument in arguments:
             values = _mentions(d.doc, argument["argument"], argument.get("mentions"), records)
             target = d.entity(argument["argument"], d.type_of(argument["argument"]), values)
             mentions = (
-                _paired(d.doc, node["mentions"], values, records, argument["role"])
+                _paired(d.doc, triggers, values, records, argument["role"])
                 if trigger
                 else [{**m, "text": argument["role"]} for m in values]
             )

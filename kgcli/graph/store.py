@@ -6,7 +6,9 @@ database every node type is a node table and every relation a relationship table
 the graph does: ``MATCH (p:人物)-[:出生地]->(c:地点) RETURN p.name, c.name``. Table names are case-blind
 in LadybugDB and nodes and relationships share one namespace, so a relation named like a node type (an
 event role 地点 beside the entity type 地点) gets the table ``地点_rel``; ``graph.json`` lists every
-name's table.
+name's table. The database holds each node's and edge's count and first sentence (``context``), not the
+mentions themselves: LadybugDB checkpoints a table in memory, and the mentions (in the JSON-lines files)
+would cost their size again there.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ FORMAT_VERSION = 1
 
 NODE_COLUMNS = (
     "id STRING PRIMARY KEY, name STRING, type STRING, kind STRING, count INT64, "
-    "properties STRING, mentions STRING"
+    "properties STRING, context STRING"
 )
-EDGE_COLUMNS = "id STRING, relation STRING, kind STRING, count INT64, mentions STRING"
+EDGE_COLUMNS = "id STRING, relation STRING, kind STRING, count INT64, context STRING"
+# LadybugDB takes most of the machine's memory for its buffer pool by default; a table's bulk load and
+# checkpoint need about its size.
+BUFFER_POOL = 1024 * 1024 * 1024
 # CSV as Python's csv module writes it; quoted newlines need the serial reader.
 COPY_OPTIONS = "header=true, parallel=false, quote='\"', escape='\"'"
 
@@ -101,7 +106,7 @@ def create_database(
     types it links), bulk-loaded from the staged CSV files with COPY."""
     import ladybug
 
-    database = ladybug.Database(path)
+    database = ladybug.Database(path, buffer_pool_size=BUFFER_POOL)
     try:
         connection = ladybug.Connection(database)
         for table in tables["nodes"].values():
