@@ -582,3 +582,46 @@ def test_the_html_view_renders_offline_in_headless_chromium(graph, tmp_path):
     assert asked == asked_again == []  # no request left the page
     picture = Image.open(tmp_path / "graph.png")
     assert picture.size[0] >= 800 and len(picture.convert("RGB").getcolors(maxcolors=1 << 20)) > 20
+
+
+def test_gold_builds_the_graph_of_a_test_sets_labels(tmp_path):
+    raw = [
+        {
+            "text": "张三出生于北京。",
+            "entity": [{"entity": "张三", "entity_type": "人物"}, {"entity": "北京", "entity_type": "地点"}],
+            "relation": [{"head": "张三", "relation": "出生地", "tail": "北京"}],
+        },
+        {
+            "text": "李四出生于上海。",
+            "entity": [{"entity": "李四", "entity_type": "人物"}, {"entity": "上海", "entity_type": "地点"}],
+            "relation": [{"head": "李四", "relation": "出生地", "tail": "上海"}],
+        },
+    ]
+    (tmp_path / "raw.json").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in raw))
+    (tmp_path / "ner.schema").write_text('["人物", "地点"]\n[]\n{}\n')
+    (tmp_path / "re.schema").write_text('[]\n["出生地"]\n{}\n')
+    for task in ("NER", "RE"):
+        run_kgc(
+            "convert",
+            "raw.json",
+            f"{task}.json",
+            "--task",
+            task,
+            "--split",
+            "test",
+            "--schema",
+            f"{task.lower()}.schema",
+            cwd=tmp_path,
+            check=True,
+        )
+    result = run_kgc("graph", "build", "NER.json", "RE.json", "--gold", "--out", "gold", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr_text
+    assert {(n["name"], n["type"]) for n in nodes_of(tmp_path / "gold")} == {
+        (e["entity"], e["entity_type"]) for r in raw for e in r["entity"]
+    }
+    assert {
+        (e["head_name"], e["head_type"], e["relation"], e["tail_name"], e["tail_type"])
+        for e in edges_of(tmp_path / "gold")
+    } == {("张三", "人物", "出生地", "北京", "地点"), ("李四", "人物", "出生地", "上海", "地点")}
+    plain = run_kgc("graph", "build", "NER.json", "--out", "no-answers", cwd=tmp_path)
+    assert plain.returncode == 2 and "pass --gold" in plain.stderr_text  # no output and no --gold

@@ -25,6 +25,9 @@ def build(
     skip_unparsed: bool = typer.Option(
         False, "--skip-unparsed", help="Build without answers that do not parse, instead of stopping."
     ),
+    gold: bool = typer.Option(
+        False, "--gold", help="Converted test records: build the graph of their gold labels (to compare)."
+    ),
 ) -> None:
     """Build a GRAPH folder: nodes, edges and mentions, and an embedded graph database (LadybugDB)."""
     from kgcli.graph.build import BuildSettings, build_graph
@@ -35,7 +38,7 @@ def build(
     summary = build_graph(
         [spool_stdin(path) for path in inputs],
         out,
-        BuildSettings(append=append, overwrite=overwrite, skip_unparsed=skip_unparsed),
+        BuildSettings(append=append, overwrite=overwrite, skip_unparsed=skip_unparsed, gold=gold),
     )
     typer.echo(f"graph: {summary.line()} → {out}", err=True)
 

@@ -44,6 +44,7 @@ class BuildSettings:
     append: bool = False
     overwrite: bool = False
     skip_unparsed: bool = False
+    gold: bool = False  # answer each converted record from its gold 'label' (the test set's own graph)
 
 
 @dataclass
@@ -130,13 +131,16 @@ class _Reader:
     ends; their pieces follow at ``finish``.
     """
 
-    def __init__(self, partitions: _Partitions, skip_unparsed: bool):
+    def __init__(self, partitions: _Partitions, skip_unparsed: bool, gold: bool = False):
         from kgcli.doc_merge import DocumentMerger
 
         self.partitions = partitions
         self.skip_unparsed = skip_unparsed
+        self.gold = gold
         self.merger = DocumentMerger(sentences=True)
         self.documents = self.records = self.unparsed = 0
+        self.read_ids: set[str] = set()
+        self.tasks: dict[str, Any] = {}
 
     def document(self, document: dict[str, Any]) -> None:
         nodes, edges = document_facts(document)
@@ -152,6 +156,8 @@ class _Reader:
         documents: set[str] = set()
         for number, record in read_jsonl(path):
             records += 1
+            if self.gold:
+                record = self.gold_answered(record, name, number)
             if "output" in record and "instruction" in record:
                 if not self.merger.add(record, name, number):
                     if not self.skip_unparsed:
@@ -167,6 +173,13 @@ class _Reader:
                 self.unparsed += int(record.get("unparsed_answers") or 0)
                 self.document(record)
                 documents.add(str(record["doc_id"]))
+            elif "instruction" in record:
+                raise KgcError(
+                    "a converted record without 'output': run kgc predict on it first, or pass --gold to "
+                    "build the graph of its labels",
+                    name,
+                    number,
+                )
             else:
                 raise KgcError(
                     "neither a kgc extract result (doc_id, entities, relations, …) nor a prediction "
@@ -175,9 +188,35 @@ class _Reader:
                     number,
                 )
         self.records += records
+        self.read_ids |= documents
         with open(path, "rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
         return {"path": name, "records": records, "documents": len(documents), "sha256": digest}
+
+    def gold_answered(self, record: dict[str, Any], name: str, number: int) -> dict[str, Any]:
+        """A converted test record with its gold 'label' rendered as the answer, by its task (the answer
+        a perfect model gives)."""
+        from kgcli.records import INPUT, SCHEMA, parse_instruction
+        from kgcli.tasks import get_task
+        from kgcli.tasks.base import AnnotationError, Options
+
+        inner = parse_instruction(record.get("instruction"))
+        label = record.get("label")
+        if inner is None or not isinstance(label, str) or not isinstance(inner.get(INPUT), str):
+            raise KgcError("--gold needs converted test records (instruction and 'label')", name, number)
+        task_name = str(record.get("task", ""))
+        if task_name not in self.tasks:
+            try:
+                self.tasks[task_name] = get_task(task_name)
+            except KgcError as exc:
+                raise KgcError(exc.message, name, number) from None
+        task = self.tasks[task_name]
+        try:
+            items = task.read_items({task.annotation_key: orjson.loads(label)}) or []
+            answer = task.render(inner.get(SCHEMA) or [], items, inner[INPUT], Options())
+        except (orjson.JSONDecodeError, AnnotationError, KeyError, TypeError) as exc:
+            raise KgcError(f"'label' is not this task's gold annotations ({exc})", name, number) from None
+        return {**record, "output": orjson.dumps(answer).decode("utf-8")}
 
     def finish(self) -> None:
         for document in self.merger.documents():
@@ -199,7 +238,7 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
     os.makedirs(work)
     try:
         partitions = _Partitions(os.path.join(work, "parts"))
-        reader = _Reader(partitions, settings.skip_unparsed)
+        reader = _Reader(partitions, settings.skip_unparsed, settings.gold)
         inputs_meta = list(old_meta["inputs"]) if old_meta else []
         if old_meta:
             for kind, name in (("n", store.NODES), ("e", store.EDGES)):
@@ -228,7 +267,7 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
     return BuildSummary(
         counts["nodes"],
         counts["edges"],
-        counts["documents"],
+        len(reader.read_ids),
         reader.records,
         reader.unparsed,
         time.monotonic() - started,

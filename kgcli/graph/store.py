@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from kgcli.errors import KgcError
+from kgcli.graph.facts import ENTITY
 
 NODES = "nodes.jsonl"
 EDGES = "edges.jsonl"
@@ -50,6 +51,7 @@ def table_names(labels: Iterable[str], relations: Iterable[str]) -> dict[str, di
     or a node type, took it first (then ``_rel``, or ``_2``, ``_3``, … appended)."""
     taken: set[str] = set()
     tables: dict[str, dict[str, str]] = {"nodes": {}, "relations": {}}
+    labels = {*labels, ENTITY}  # always there, so a query of any node binds even in an empty graph
     for group, names, suffix in (
         ("nodes", sorted(set(labels)), "_2"),
         ("relations", sorted(set(relations)), "_rel"),
