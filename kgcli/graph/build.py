@@ -24,6 +24,7 @@ from typing import IO, Any
 
 import orjson
 
+from kgcli.doc_merge import KINDS as RESULT_KINDS
 from kgcli.errors import KgcError
 from kgcli.graph import store
 from kgcli.graph.facts import document_facts, mention_key
@@ -36,7 +37,6 @@ PARTITIONS = "0123456789abcdef"
 NODE_HEADER = ["id", "name", "type", "kind", "count", "properties", "context"]
 EDGE_HEADER = ["from", "to", "id", "relation", "kind", "count", "context"]
 EDGE_KINDS = ("relation", "attribute", "argument")  # the kind an edge keeps when read as several
-RESULT_KINDS = ("entities", "relations", "events", "arguments", "attributes")
 
 
 @dataclass

@@ -178,39 +178,49 @@ def array_delimiter(labels: list[str]) -> str:
     raise KgcError("every array delimiter neo4j-admin could use appears in some node type")
 
 
+NODE_FIELDS = ("id", "name", "type", "kind", "count", "properties", "mentions")
+EDGE_FIELDS = (
+    "id",
+    "head",
+    "head_name",
+    "head_type",
+    "relation",
+    "tail",
+    "tail_name",
+    "tail_type",
+    "kind",
+    "count",
+    "mentions",
+)
+
+
+def _row(item: dict[str, Any], fields: tuple[str, ...]) -> list[Any]:
+    """An item's CSV fields; properties and mentions as JSON text."""
+    return [_json(item[f]) if f in ("properties", "mentions") else item[f] for f in fields]
+
+
+def _write_csv(path: str, header: list[str] | tuple[str, ...], rows: Iterator[list[Any]]) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
 def write_neo4j(folder: str, out: str, meta: dict[str, Any]) -> str:
     delimiter = array_delimiter(list(meta["labels"]))
-    with open(os.path.join(out, "nodes.csv"), "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(NEO4J_NODE_HEADER)
-        for node in nodes(folder):
-            writer.writerow(
-                [
-                    node["id"],
-                    node["name"],
-                    node["type"],
-                    node["kind"],
-                    node["count"],
-                    _json(node["properties"]),
-                    _json(node["mentions"]),
-                    node["type"],
-                ]
-            )
-    with open(os.path.join(out, "relationships.csv"), "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(NEO4J_EDGE_HEADER)
-        for edge in edges(folder):
-            writer.writerow(
-                [
-                    edge["head"],
-                    edge["tail"],
-                    edge["relation"],
-                    edge["id"],
-                    edge["kind"],
-                    edge["count"],
-                    _json(edge["mentions"]),
-                ]
-            )
+    _write_csv(
+        os.path.join(out, "nodes.csv"),
+        NEO4J_NODE_HEADER,
+        ([*_row(node, NODE_FIELDS), node["type"]] for node in nodes(folder)),
+    )
+    _write_csv(
+        os.path.join(out, "relationships.csv"),
+        NEO4J_EDGE_HEADER,
+        (
+            [e["head"], e["tail"], e["relation"], *_row(e, ("id", "kind", "count", "mentions"))]
+            for e in edges(folder)
+        ),
+    )
     command = neo4j_command(delimiter)
     with open(os.path.join(out, "import.sh"), "w", encoding="utf-8") as handle:
         handle.write(
@@ -359,54 +369,8 @@ def write_graphml(folder: str, handle: IO[bytes]) -> None:
 
 
 def write_csv(folder: str, out: str) -> None:
-    with open(os.path.join(out, "nodes.csv"), "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "name", "type", "kind", "count", "properties", "mentions"])
-        for node in nodes(folder):
-            writer.writerow(
-                [
-                    node["id"],
-                    node["name"],
-                    node["type"],
-                    node["kind"],
-                    node["count"],
-                    _json(node["properties"]),
-                    _json(node["mentions"]),
-                ]
-            )
-    with open(os.path.join(out, "edges.csv"), "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "id",
-                "head",
-                "head_name",
-                "head_type",
-                "relation",
-                "tail",
-                "tail_name",
-                "tail_type",
-                "kind",
-                "count",
-                "mentions",
-            ]
-        )
-        for e in edges(folder):
-            writer.writerow(
-                [
-                    e["id"],
-                    e["head"],
-                    e["head_name"],
-                    e["head_type"],
-                    e["relation"],
-                    e["tail"],
-                    e["tail_name"],
-                    e["tail_type"],
-                    e["kind"],
-                    e["count"],
-                    _json(e["mentions"]),
-                ]
-            )
+    _write_csv(os.path.join(out, "nodes.csv"), NODE_FIELDS, (_row(n, NODE_FIELDS) for n in nodes(folder)))
+    _write_csv(os.path.join(out, "edges.csv"), EDGE_FIELDS, (_row(e, EDGE_FIELDS) for e in edges(folder)))
 
 
 def write_triples(folder: str, handle: IO[bytes]) -> None:
