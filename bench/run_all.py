@@ -22,6 +22,7 @@ BENCHES = [
     ("train_bench.py", [], ["--steps", "10"]),
     ("predict_bench.py", [], ["--records", "8", "--max-new-tokens", "16", "--no-vllm"]),
     ("extract_bench.py", [], []),
+    ("graph_bench.py", [], ["--triples", "50000", "--naive", "500"]),
 ]
 
 

@@ -228,7 +228,9 @@ def write_neo4j(folder: str, out: str, meta: dict[str, Any]) -> str:
             "# Run from $NEO4J_HOME with this folder's CSV files in import/.\n"
             f"{command}\n"
         )
-    os.chmod(os.path.join(out, "import.sh"), 0o755)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(os.path.join(out, "import.sh"), 0o777 & ~mask)  # executable, as the umask allows
     return command
 
 
