@@ -61,6 +61,7 @@ class ReportRow:
     parse_errors: int = 0
     repaired: int = 0
     off_schema: int = 0
+    answers: int = 0  # records scored (each with an answer), not in the report
     metrics: dict[str, Counts] = field(default_factory=dict)
     per_type: dict[str, dict[str, Counts]] = field(default_factory=dict)
 
@@ -84,10 +85,28 @@ class ReportRow:
         return result
 
 
+HEADLINE = ("main", "argument")  # each task's main metric: its tuples, or an event task's arguments
+
+
 def _scores(into: dict[str, Any], metrics: dict[str, Counts], legacy: bool) -> None:
+    """P/R/F1 and counts of each metric, after the headline: P, R, F1 of the main metric of every task in
+    the block (an event task's is its argument score: the end-to-end one), named by ``headline`` where it
+    is not plain ``main``."""
+    if set(metrics) - {"main"}:
+        headline = [m for m in HEADLINE if m in metrics]
+        counts = Counts()
+        for metric in headline:
+            counts.tp += metrics[metric].tp
+            counts.pred += metrics[metric].pred
+            counts.gold += metrics[metric].gold
+        into["P"], into["R"], into["F1"] = prf(counts, legacy)
+        into["tp"], into["pred"], into["gold"] = counts.tp, counts.pred, counts.gold
+        into["headline"] = "+".join(headline) or "none"
     for metric in sorted(metrics, key=lambda m: ("main", "event", "argument").index(m)):
         counts = metrics[metric]
         p, r, f = prf(counts, legacy)
+        if metric == "main" and "headline" in into:
+            continue  # already the headline's part
         prefix = "" if metric == "main" else f"{metric}_"
         into[f"{prefix}P"], into[f"{prefix}R"], into[f"{prefix}F1"] = p, r, f
         into[f"{prefix}tp"], into[f"{prefix}pred"] = counts.tp, counts.pred
@@ -118,12 +137,12 @@ class Tally:
     tuple, per hit — filled with C-level ``extend``s; they are counted once, at the end (``counts``).
     """
 
-    __slots__ = ("lists", "merged", "samples", "parse_errors", "repaired", "off_schema")
+    __slots__ = ("lists", "merged", "samples", "parse_errors", "repaired", "off_schema", "answers")
 
     def __init__(self) -> None:
         self.lists: dict[str, tuple[list[str], list[str], list[str]]] = {}
         self.merged: dict[str, dict[str, list[int]]] = {}
-        self.samples = self.parse_errors = self.repaired = self.off_schema = 0
+        self.samples = self.parse_errors = self.repaired = self.off_schema = self.answers = 0
 
     def table(self, metric: str) -> tuple[list[str], list[str], list[str]]:
         """(gold types, predicted types, hit types) of one metric."""
@@ -144,10 +163,11 @@ class Tally:
 
     def summary(self) -> tuple:
         """A small picklable form (for worker processes)."""
-        return self.samples, self.parse_errors, self.repaired, self.off_schema, self.counts()
+        return self.samples, self.parse_errors, self.repaired, self.off_schema, self.counts(), self.answers
 
     def merge_summary(self, summary: tuple) -> None:
-        samples, parse_errors, repaired, off_schema, counts = summary
+        samples, parse_errors, repaired, off_schema, counts, answers = summary
+        self.answers += answers
         self.samples += samples
         self.parse_errors += parse_errors
         self.repaired += repaired
@@ -164,6 +184,7 @@ class Tally:
         block.parse_errors += self.parse_errors
         block.repaired += self.repaired
         block.off_schema += self.off_schema
+        block.answers += self.answers
         for metric, by_type in self.counts().items():
             counts = block.counts(metric)
             for type_name, (gold, pred, hit) in by_type.items():
@@ -204,7 +225,7 @@ class Evaluator:
         self._open: Group | None = None
         self._done: dict[str, Group | None] = {}  # closed groups; None: settled (all gold matched, no set)
         self._layouts: dict[str, tuple[Tally, list[tuple]]] = {}
-        self._merged_notes: Counter = Counter()  # notes of worker processes
+        self._merged_notes: Counter = Counter()  # notes of worker processes, and records left out
         self._schemas: dict[str, set[str] | None] = {}  # schema text → output keys (see _allowed_keys)
         self._last_head = "\x00"  # the last instruction's head (up to its input) and its keys
         self._last_allowed: set[str] | None = None
@@ -215,6 +236,8 @@ class Evaluator:
         Hot loop: the open group's state is kept in locals, so the usual record (same group as the last one,
         or a new group) costs a few dictionary look-ups, one answer parse and one pass over its tuples.
         """
+        if self.fixed_task is not None:
+            records = self._of_task(records, self.fixed_task.name)
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         fields = operator.itemgetter("id", "output", "source", "task")
         gold_of = operator.itemgetter(0)
@@ -276,6 +299,7 @@ class Evaluator:
                                        number) from None
                     self.bad_lines += 1
                     continue
+                tally.answers += 1
                 answer = None
                 if not legacy:
                     try:
@@ -327,6 +351,19 @@ class Evaluator:
             self._open_key = open_key
             self._open = (task, tally, plan, seen) if open_key is not None else None
             self._last_head, self._last_allowed = last_head, last_allowed
+
+    def _of_task(self, records: Iterable[tuple[int, dict | None]],
+                 wanted: str) -> Iterable[tuple[int, dict | None]]:
+        """--task on a mixed file: the records of that task (and those that name none); the others are left
+        out and counted."""
+        note = f"record(s) of other tasks left out (--task {wanted})"
+        for number, record in records:
+            if record is not None:
+                name = record.get("task")
+                if name and str(name).upper() != wanted:
+                    self._merged_notes[note] += 1
+                    continue
+            yield number, record
 
     def _group(self, key: str, record: dict) -> Group:
         """The group ``key`` starts (its gold from the record's label), or resumes if seen before."""
@@ -515,6 +552,57 @@ def evaluate_file(path: str, **options: Any) -> dict[str, Any]:
         evaluator = Evaluator(**options)
         evaluator.consume(read_jsonl(path, tolerant=evaluator.skip_bad), name)
     if not evaluator.tallies and not evaluator.bad_lines:
-        raise KgcError("no records: expected predictions, one JSON object per line (kgc predict's output)",
-                       name)
+        wanted = f" of task {options['task'].upper()}" if options.get("task") else ""
+        raise KgcError(f"no records{wanted}: expected predictions, one JSON object per line (kgc predict's "
+                       "output)", name)
+    answers = sum(tally.answers for tally in evaluator.tallies.values())
+    if answers and sum(tally.parse_errors for tally in evaluator.tallies.values()) == answers:
+        raise KgcError(f"none of the {answers} answer(s) parses as JSON: is the preset's template the one "
+                       "the model was trained with, or is this a base model?", name)
     return evaluator.report()
+
+
+def list_errors(path: str, limit: int, task: str | None = None) -> list[dict[str, Any]]:
+    """The first ``limit`` instances (task + source + id, over all their chunks) whose predictions differ
+    from their gold: false positives and false negatives, as sets of tuples (what to look at, not a score:
+    the scores are ``evaluate_file``'s)."""
+    name = display_name(path)
+    wanted = task.upper() if task else None
+    tasks: dict[str, Task] = {}
+    groups: dict[tuple, tuple[Task, dict[str, set], dict[str, set], int]] = {}
+    for number, record in read_jsonl(path):
+        task_name = str(record.get("task") or wanted or "")
+        if wanted and task_name.upper() != wanted:
+            continue
+        if task_name not in tasks:
+            try:
+                tasks[task_name] = get_task(task_name)
+            except KgcError as exc:
+                raise KgcError(exc.message, name, number) from None
+        current = tasks[task_name]
+        key = (current.name, str(record.get("source")), str(record.get("id")))
+        if key not in groups:
+            try:
+                gold = {m: set(found) for m, found in current.gold_counts(record.get("label")).items()}
+            except ValueError as exc:
+                raise KgcError(str(exc), name, number) from None
+            groups[key] = (current, gold, {m: set() for m in current.metrics}, number)
+        answer, _ = parse_answer(record.get("output") if isinstance(record.get("output"), str) else "")
+        if isinstance(answer, dict):
+            found: dict[str, list[tuple]] = {m: [] for m in current.metrics}
+            current.collect_all(answer, schema_keys(current, record.get(INSTRUCTION)), found)
+            for metric, tuples in found.items():
+                groups[key][2][metric].update(tuples)
+    errors = []
+    for (task_name, source, record_id), (current, gold, predicted, line) in groups.items():
+        positives, negatives = [], []
+        for metric in current.metrics:
+            wanted_tuples = gold.get(metric, set())
+            positives += [list(t) for t in sorted(predicted[metric] - wanted_tuples, key=str)]
+            negatives += [list(t) for t in sorted(wanted_tuples - predicted[metric], key=str)]
+        if positives or negatives:
+            errors.append({"task": task_name, "source": source, "id": record_id, "line": line,
+                           "false_positives": positives, "false_negatives": negatives})
+            if len(errors) >= limit:
+                break
+    return errors

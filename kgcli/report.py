@@ -1,13 +1,36 @@
-"""Showing an eval report: a rich table for people, JSON for machines."""
+"""Showing an eval report: tables for people (rich on a terminal, at full width anywhere else; Markdown;
+CSV), JSON for machines, and two reports side by side.
+
+A report is ``{block: {P, R, F1, tp, pred, gold, [headline], [event_* / argument_*], samples, …,
+per_type}}``. The tables are built once, as rows of strings, and rendered in the chosen format, so a file
+or a pipe gets every column a terminal shows (rich falls back to 80 columns when stdout is not a
+terminal, which cut names and numbers).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 from kgcli.outputs import write_text_atomic
 
+FORMATS = ("table", "json", "markdown", "csv")
 _COUNTS = ("samples", "parse_errors", "repaired", "off_schema")
+_SCORES = ("P", "R", "F1")
+
+
+@dataclass
+class Grid:
+    """One table: a title, a header, rows of strings; the first column is text, the others numbers."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    text_columns: int = 1  # the first columns that are text (left-aligned); the rest are numbers
 
 
 def write_json(path: str | None, report: dict[str, Any]) -> str:
@@ -17,35 +40,213 @@ def write_json(path: str | None, report: dict[str, Any]) -> str:
     return text
 
 
-def _score_columns(report: dict[str, Any]) -> list[str]:
-    columns: list[str] = []
+def _metric_prefixes(report: dict[str, Any]) -> list[str]:
+    """The metric prefixes beyond the headline ("event_", "argument_") present in any block or type."""
+    found: list[str] = []
     for block in report.values():
-        for key in block:
-            if key.endswith(("P", "R", "F1")) and key not in columns:
-                columns.append(key)
-    return columns
+        for entry in [block, *(block.get("per_type") or {}).values()]:
+            for prefix in ("event_", "argument_"):
+                if f"{prefix}F1" in entry and prefix not in found:
+                    found.append(prefix)
+    return found
 
 
-def print_table(report: dict[str, Any]) -> None:
+def _headline_note(report: dict[str, Any]) -> str:
+    names = {block.get("headline", "main") for block in report.values()}
+    names.discard("main")
+    return f" — P/R/F1: {', '.join(sorted(names))}" if names else ""
+
+
+def _number(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _score_cells(entry: dict[str, Any], prefixes: list[str]) -> list[str]:
+    cells = [_number(entry.get(s, 0.0)) for s in _SCORES]
+    cells += [str(entry.get("gold", 0)), str(entry.get("pred", 0))]
+    for prefix in prefixes:
+        cells += [_number(entry.get(f"{prefix}{s}", 0.0)) for s in _SCORES]
+    return cells
+
+
+def _score_header(prefixes: list[str]) -> list[str]:
+    return [*_SCORES, "gold", "pred", *(f"{p}{s}" for p in prefixes for s in _SCORES)]
+
+
+def grids(report: dict[str, Any], title: str = "kgc eval") -> list[Grid]:
+    """The blocks table, then one per-type table per block (with its gold and predicted counts)."""
+    prefixes = _metric_prefixes(report)
+    extra = [c for c in ("skipped_lines",) if any(c in b for b in report.values())]
+    blocks = Grid(
+        f"{title}{_headline_note(report)}", ["block", *_score_header(prefixes), *_COUNTS, *extra], []
+    )
+    tables = [blocks]
+    for name, block in report.items():
+        blocks.rows.append(
+            [name, *_score_cells(block, prefixes), *(str(block.get(c, 0)) for c in (*_COUNTS, *extra))]
+        )
+        per_type = block.get("per_type") or {}
+        if per_type:
+            tables.append(
+                Grid(
+                    f"per type ({name})",
+                    ["type", *_score_header(prefixes)],
+                    [[t, *_score_cells(e, prefixes)] for t, e in per_type.items()],
+                )
+            )
+    return tables
+
+
+def render(tables: list[Grid], fmt: str) -> str:
+    if fmt == "markdown":
+        return "\n".join(_markdown(t) for t in tables)
+    if fmt == "csv":
+        return _csv(tables)
+    return _rich(tables)
+
+
+def _markdown(grid: Grid) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    align = ["---" if i < grid.text_columns else "---:" for i in range(len(grid.header))]
+    return (
+        "\n".join(
+            [
+                f"**{grid.title}**",
+                "",
+                line(grid.header),
+                "| " + " | ".join(align) + " |",
+                *(line(r) for r in grid.rows),
+                "",
+            ]
+        )
+        + "\n"
+    )
+
+
+def _csv(tables: list[Grid]) -> str:
+    """One CSV: a ``table`` column naming the table each row belongs to; columns united across tables."""
+    columns: list[str] = []
+    for grid in tables:
+        columns += [c for c in grid.header[1:] if c not in columns]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["table", "name", *columns])
+    for grid in tables:
+        for row in grid.rows:
+            cells = dict(zip(grid.header[1:], row[1:], strict=True))
+            writer.writerow([grid.title, row[0], *(cells.get(c, "") for c in columns)])
+    return buffer.getvalue()
+
+
+def _rich(tables: list[Grid]) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    columns = _score_columns(report)
-    table = Table(title="kgc eval")
-    table.add_column("block")
-    for column in (*columns, *_COUNTS):
-        table.add_column(column, justify="right")
-    for name, block in report.items():
-        table.add_row(name, *(f"{block.get(c, 0):.2f}" for c in columns),
-                      *(str(block.get(c, 0)) for c in _COUNTS))
-    console.print(table)
-    per_type = report["total"].get("per_type") or {}
-    if per_type:
-        types = Table(title="per type (total)")
-        types.add_column("type")
-        for column in columns:
-            types.add_column(column, justify="right")
-        for name, entry in per_type.items():
-            types.add_row(name, *(f"{entry.get(c, 0):.2f}" for c in columns))
-        console.print(types)
+    terminal = sys.stdout.isatty()
+    # Not a terminal: as wide as the widest table needs (rich would cut to 80 columns).
+    console = Console(
+        file=io.StringIO(),
+        width=None if terminal else 100_000,
+        force_terminal=terminal,
+        no_color=not terminal,
+    )
+    for grid in tables:
+        table = Table(title=grid.title, title_justify="left")
+        for index, name in enumerate(grid.header):
+            table.add_column(name, justify="left" if index < grid.text_columns else "right")
+        for row in grid.rows:
+            table.add_row(*row)
+        console.print(table)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+def print_report(report: dict[str, Any], fmt: str = "table", title: str = "kgc eval") -> None:
+    sys.stdout.write(write_json(None, report) if fmt == "json" else render(grids(report, title), fmt))
+
+
+# ---- two reports side by side -------------------------------------------------------------------
+def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Per block and per type: F1 of each report and the difference (B − A)."""
+    rows: dict[str, Any] = {}
+    for name in [*a, *(n for n in b if n not in a)]:
+        block_a, block_b = a.get(name, {}), b.get(name, {})
+        entry = _delta(block_a, block_b)
+        types = [
+            *(block_a.get("per_type") or {}),
+            *(t for t in block_b.get("per_type") or {} if t not in (block_a.get("per_type") or {})),
+        ]
+        entry["per_type"] = {
+            t: _delta((block_a.get("per_type") or {}).get(t, {}), (block_b.get("per_type") or {}).get(t, {}))
+            for t in types
+        }
+        rows[name] = entry
+    return rows
+
+
+def _delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    f1_a, f1_b = a.get("F1", 0.0), b.get("F1", 0.0)
+    return {
+        "F1_a": f1_a,
+        "F1_b": f1_b,
+        "delta_F1": round(f1_b - f1_a, 2),
+        "P_a": a.get("P", 0.0),
+        "P_b": b.get("P", 0.0),
+        "R_a": a.get("R", 0.0),
+        "R_b": b.get("R", 0.0),
+    }
+
+
+def comparison_grids(delta: dict[str, Any], a: str, b: str) -> list[Grid]:
+    header = ["F1 A", "F1 B", "ΔF1", "P A", "P B", "R A", "R B"]
+
+    def cells(entry: dict[str, Any]) -> list[str]:
+        sign = "+" if entry["delta_F1"] > 0 else ""
+        return [
+            _number(entry["F1_a"]),
+            _number(entry["F1_b"]),
+            f"{sign}{entry['delta_F1']:.2f}",
+            *(_number(entry[k]) for k in ("P_a", "P_b", "R_a", "R_b")),
+        ]
+
+    tables = [
+        Grid(
+            f"kgc eval: A = {a}, B = {b}",
+            ["block", *header],
+            [[name, *cells(entry)] for name, entry in delta.items()],
+        )
+    ]
+    for name, entry in delta.items():
+        if entry["per_type"]:
+            tables.append(
+                Grid(
+                    f"per type ({name})",
+                    ["type", *header],
+                    [[t, *cells(e)] for t, e in entry["per_type"].items()],
+                )
+            )
+    return tables
+
+
+def error_grid(errors: list[dict[str, Any]]) -> Grid:
+    rows = []
+    for error in errors:
+        rows.append(
+            [
+                f"{error['task']} {error['source']} {error['id']}",
+                "; ".join(map(_tuple, error["false_positives"])) or "–",
+                "; ".join(map(_tuple, error["false_negatives"])) or "–",
+            ]
+        )
+    return Grid(
+        f"errors (first {len(errors)} record(s) with any)",
+        ["record", "false positives", "false negatives"],
+        rows,
+        text_columns=3,
+    )
+
+
+def _tuple(values: list[Any]) -> str:
+    return "(" + ", ".join(str(v) for v in values) + ")"

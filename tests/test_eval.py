@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from kgcli.errors import KgcError
 from kgcli.evaluate import evaluate_file
 from tests.conftest import ROOT, iepile_record, run_kgc, write_jsonl
 
@@ -74,11 +75,21 @@ def test_re_accepts_head_tail_and_subject_object(tmp_path):
 
 def test_markdown_fence_is_repaired_by_default_and_an_error_in_legacy(tmp_path):
     fenced = '```json\n{"人物": ["张三"], "地点": ["北京"]}\n```'
-    records = [rec("a", "s1", "NER", ["人物", "地点"], NER_GOLD_A, fenced)]
+    records = [rec("a", "s1", "NER", ["人物", "地点"], NER_GOLD_A, fenced),
+               rec("b", "s1", "NER", ["人物", "地点"], NER_GOLD_B, {"人物": [], "地点": ["上海"]})]
     default = score(tmp_path, records, task="NER")["total"]
-    assert prf(default) == (100.0, 66.67, 80.0) and (default["repaired"], default["parse_errors"]) == (1, 0)
+    assert prf(default) == (100.0, 75.0, 85.71) and (default["repaired"], default["parse_errors"]) == (1, 0)
     legacy = score(tmp_path, records, task="NER", legacy=True)["total"]
-    assert prf(legacy) == (0.0, 0.0, 0.0) and (legacy["repaired"], legacy["parse_errors"]) == (0, 1)
+    assert prf(legacy) == (100.0, 25.0, 40.0) and (legacy["repaired"], legacy["parse_errors"]) == (0, 1)
+
+
+def test_every_answer_unparseable_or_no_record_of_the_task_is_an_error(tmp_path):
+    records = [rec("a", "s1", "NER", ["人物", "地点"], NER_GOLD_A, "I cannot answer that."),
+               rec("b", "s1", "NER", ["人物", "地点"], NER_GOLD_B, "Sorry.")]
+    with pytest.raises(KgcError, match="none of the 2 answer"):
+        score(tmp_path, records, task="NER")
+    with pytest.raises(KgcError, match="no records of task RE"):
+        score(tmp_path, NER_RECORDS, task="RE")
 
 
 def test_truncated_and_chatty_answers_are_repaired(tmp_path):

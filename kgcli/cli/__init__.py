@@ -44,7 +44,7 @@ def _register() -> None:
     app.command("convert")(convert_cmd.convert)
     app.command("chunk")(chunk_cmd.chunk)
     app.command("extract")(extract_cmd.extract)
-    app.command("eval")(eval_cmd.evaluate)
+    app.command("eval", epilog=eval_cmd.EPILOG)(eval_cmd.evaluate)
     app.command("train")(train_cmd.train)
     app.command("predict")(predict_cmd.predict)
     app.command("merge")(merge_cmd.merge)
