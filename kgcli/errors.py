@@ -31,3 +31,25 @@ def warn(message: str) -> None:
     import sys
 
     print(f"kgc: warning: {message}", file=sys.stderr)
+
+
+def quiet() -> bool:
+    """``kgc -q`` (or ``KGC_QUIET=1``): errors and warnings only."""
+    import os
+
+    return os.environ.get("KGC_QUIET") == "1"
+
+
+def verbose() -> bool:
+    """``kgc -v`` (or ``KGC_VERBOSE=1``): third-party messages kept, and a traceback with each error."""
+    import os
+
+    return os.environ.get("KGC_VERBOSE") == "1"
+
+
+def say(message: str) -> None:
+    """One line of kgc's own about what happened (a summary, where a file went) on stderr, unless quiet."""
+    import sys
+
+    if not quiet():
+        print(message, file=sys.stderr, flush=True)

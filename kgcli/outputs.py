@@ -64,9 +64,12 @@ class Output:
     done: int = 0
     keep: int = 0  # bytes of OUT kept under --resume
     spool: bool = False
+    parents: bool = False  # OUT's folder is made when writing starts (as train and merge make theirs)
 
     @contextlib.contextmanager
     def open(self) -> Iterator[IO[str]]:
+        if self.parents:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         if self.mode == "stdout":
             yield from _stdout(self.spool)
         elif self.mode == "stream":
@@ -110,7 +113,14 @@ def check_output(path: str, *, inputs: Iterable[str] = (), resume: bool = False,
         return Output(path, "stream")  # a FIFO or a device: written straight through
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise KgcError("output folder does not exist", path)
+        existing = folder
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing):
+            raise KgcError(f"the output folder cannot be made: {existing} is a file", path)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise KgcError("the output folder cannot be made (permission denied)", path)
+        return Output(path, "create" if resumable else "replace", parents=True)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise KgcError("output folder is not writable (permission denied)", path)
     if mode is None:
@@ -204,3 +214,17 @@ class _OnFirstWrite:
 def write_text_atomic(path: str, text: str) -> None:
     with check_output(path).open() as handle:
         handle.write(text)
+
+
+def honour_umask(folder: str) -> None:
+    """Give a folder kgc wrote, and everything in it, the modes the umask gives new files and folders:
+    libraries save through private temporary files (0600) and ``mkdtemp`` makes 0700 folders, which
+    teammates, a server running as another user or a container could not read."""
+    mask = _umask()
+    for root, _, files in os.walk(folder):
+        os.chmod(root, 0o777 & ~mask)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                executable = os.stat(path).st_mode & 0o100
+                os.chmod(path, (0o777 if executable else 0o666) & ~mask)

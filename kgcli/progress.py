@@ -1,7 +1,6 @@
-"""A rich progress display on stderr, shown only when stderr is a terminal (pipes and CI stay clean).
-
-With ``KGC_PLAIN_PROGRESS=1`` and no terminal, a plain line is printed every ``PLAIN_EVERY`` seconds instead
-(long unattended runs such as ``kgc demo`` under ``make``, or a log file).
+"""Progress on stderr: a rich bar on a terminal; anywhere else (a log file, SLURM, CI) one plain line every
+``PLAIN_EVERY`` seconds, so a long run is never silent and a short one prints nothing extra. ``kgc -q``
+shows neither; ``KGC_PLAIN_PROGRESS=0`` turns the plain lines off.
 """
 
 from __future__ import annotations
@@ -16,19 +15,30 @@ PLAIN_EVERY = 15.0
 
 
 def plain_progress() -> bool:
-    return not sys.stderr.isatty() and os.environ.get("KGC_PLAIN_PROGRESS") == "1"
+    from kgcli.errors import quiet
+
+    return not sys.stderr.isatty() and not quiet() and os.environ.get("KGC_PLAIN_PROGRESS") != "0"
+
+
+def bar_progress() -> bool:
+    from kgcli.errors import quiet
+
+    return sys.stderr.isatty() and not quiet()
 
 
 class PlainLines:
-    """``tick(text)`` prints ``text`` on stderr at most every PLAIN_EVERY seconds (and always when forced)."""
+    """``tick(text)`` prints ``text`` on stderr at most every PLAIN_EVERY seconds; ``force`` (the last
+    step) prints only when an earlier line did, so a short run adds nothing."""
 
     def __init__(self) -> None:
         self.last = time.perf_counter()
+        self.printed = False
 
     def tick(self, text: str, force: bool = False) -> None:
         now = time.perf_counter()
-        if force or now - self.last >= PLAIN_EVERY:
+        if now - self.last >= PLAIN_EVERY or (force and self.printed):
             self.last = now
+            self.printed = True
             print(f"      {text}", file=sys.stderr, flush=True)
 
 
@@ -49,7 +59,7 @@ def progress(description: str, total: int | None = None,
 
         yield advance_plain
         return
-    if not sys.stderr.isatty():
+    if not bar_progress():
         yield lambda n=1, **fields: None
         return
     from rich.console import Console

@@ -424,11 +424,11 @@ CASES = [
     ),
     Case("convert OUT is a folder", 2, CONVERT, "is a folder", CONVERT_FILES, make_dir("out.json")),
     Case(
-        "convert OUT's folder is missing",
+        "convert OUT's folder would be inside a file",
         2,
-        CONVERT[:2] + ["nowhere/out.json"] + CONVERT[3:],
-        "output folder does not exist",
-        CONVERT_FILES,
+        CONVERT[:2] + ["notes.txt/out.json"] + CONVERT[3:],
+        "notes.txt is a file",
+        {**CONVERT_FILES, "notes.txt": "mine"},
     ),
     Case(
         "convert OUT's folder is not writable",

@@ -18,7 +18,7 @@ app = typer.Typer(
     help="Instruction-based knowledge graph construction with LLMs: convert, train, predict, merge, eval, "
          "icl.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -55,13 +55,34 @@ def _register() -> None:
 _register()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from kgcli import __version__
+
+        typer.echo(f"kgc {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     presets_dir: str = typer.Option(None, "--presets-dir", envvar="KGC_PRESETS_DIR",
                                     help="Extra folder of preset YAML files."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Only errors and warnings on stderr."),
+    verbose: bool = typer.Option(False, "-v", "--verbose",
+                                 help="Keep the libraries' own messages; a traceback with an error."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print kgc's version and exit."),
 ) -> None:
+    from kgcli.errors import verbose as verbose_set
+    from kgcli.noise import calm_libraries
+
     if presets_dir:
         os.environ["KGC_PRESETS_DIR"] = presets_dir
+    if quiet:
+        os.environ["KGC_QUIET"] = "1"
+    if verbose:
+        os.environ["KGC_VERBOSE"] = "1"
+    calm_libraries(verbose_set())
 
 
 def _reader_gone() -> None:
@@ -77,6 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         status = app(args=argv, prog_name="kgc", standalone_mode=False)
     except KgcError as exc:
+        from kgcli.errors import verbose
+
+        if verbose():
+            import traceback
+
+            traceback.print_exc()
         _fail(str(exc), exc.exit_code)
     except click.UsageError as exc:  # a bad flag or value: one line too, with where to read more
         command = exc.ctx.command_path if exc.ctx else "kgc"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from kgcli.cli.options import PresetOpt, comma_list
+from kgcli.errors import say
 
 
 def chunk(
@@ -27,5 +28,5 @@ def chunk(
     stats = chunk_file(in_path, out_path, ChunkSettings(
         preset=preset, tokenizer=tokenizer, tasks=comma_list(task), schemas=comma_list(schema),
         language=language, budget=budget, overlap=overlap, cutoff_len=cutoff_len))
-    typer.echo(f"chunked {stats.documents} document(s) into {stats.chunks} chunk(s) of at most "
-               f"{stats.budget} tokens ({stats.overlap} shared)", err=True)
+    say(f"chunked {stats.documents} document(s) into {stats.chunks} chunk(s) of at most "
+               f"{stats.budget} tokens ({stats.overlap} shared)")

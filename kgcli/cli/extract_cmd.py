@@ -16,7 +16,7 @@ from kgcli.cli.options import (
     SetOpt,
     comma_list,
 )
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, say
 
 
 def extract(
@@ -64,4 +64,4 @@ def extract(
                                           drop_ungrounded=drop_ungrounded, backend=backend,
                                           backend_options=options, batch_size=batch_size, resume=resume,
                                           overwrite=overwrite))
-    typer.echo(f"extracted: {summary.line()}", err=True)
+    say(f"extracted: {summary.line()}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kgcli.cli.options import OverwriteOpt
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, say
 
 app = typer.Typer(
     help="Build the knowledge graph, query it with Cypher, export it, look at it.", no_args_is_help=True
@@ -40,7 +40,7 @@ def build(
         out,
         BuildSettings(append=append, overwrite=overwrite, skip_unparsed=skip_unparsed, gold=gold),
     )
-    typer.echo(f"graph: {summary.line()} → {out}", err=True)
+    say(f"graph: {summary.line()} → {out}")
 
 
 def parse_params(items: list[str] | None) -> dict:
@@ -103,7 +103,7 @@ def print_rows(columns: list[str], rows: list[list], output_format: str) -> None
         for row in rows:
             table.add_row(*("" if v is None else str(v) for v in row))
         Console().print(table)
-        print(f"{len(rows)} row(s)", file=sys.stderr)
+        say(f"{len(rows)} row(s)")
 
 
 @app.command("export")
@@ -127,11 +127,9 @@ def export(
     check_target(output_format, out, overwrite)
     summary = export_graph(graph, output_format, out, base_iri=base_iri, overwrite=overwrite)
     if out != "-":
-        typer.echo(f"exported {summary.line()}", err=True)
+        say(f"exported {summary.line()}")
     if summary.command:
-        typer.echo(
-            f"load it into Neo4j (from $NEO4J_HOME, the CSV files in import/):\n  {summary.command}", err=True
-        )
+        say(f"load it into Neo4j (from $NEO4J_HOME, the CSV files in import/):\n  {summary.command}")
 
 
 @app.command("show")
@@ -153,7 +151,7 @@ def show(
     if png:
         check_output(png)
     data = write_html(graph, out, max_nodes)
-    typer.echo(f"graph page: {len(data['nodes'])} of {data['total_nodes']} node(s) → {out}", err=True)
+    say(f"graph page: {len(data['nodes'])} of {data['total_nodes']} node(s) → {out}")
     if png:
         picture = write_png(graph, png, min(max_nodes, 60))
-        typer.echo(f"graph picture: {len(picture['nodes'])} node(s) → {png}", err=True)
+        say(f"graph picture: {len(picture['nodes'])} node(s) → {png}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from kgcli.cli.options import AdapterOpt, DtypeOpt, ModelOpt, OverwriteOpt, PresetOpt, SetOpt
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, say
 
 
 def merge(
@@ -33,4 +33,4 @@ def merge(
     base = resolved.preset
     run_merge(base, resolve_model_path(base.base_model, base.builder), resolved.adapters, out, max_shard_size,
               overwrite)
-    typer.echo(f"merged {len(resolved.adapters)} adapter(s) into {out}", err=True)
+    say(f"merged {len(resolved.adapters)} adapter(s) into {out}")

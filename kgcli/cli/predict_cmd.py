@@ -20,7 +20,7 @@ from kgcli.cli.options import (
     SetOpt,
     TemperatureOpt,
 )
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, say
 
 BACKENDS = ("hf", "vllm", "openai")
 
@@ -113,6 +113,6 @@ def predict(
                         batch_size=batch_size,
                         cutoff_len=cutoff_len, resume=resume, overwrite=overwrite, guided_json=guided_json,
                         in_launcher=in_launcher)
-    typer.echo(f"predicted {stats.records} record(s)"
+    say(f"predicted {stats.records} record(s)"
                + (f", {stats.skipped_done} already done" if stats.skipped_done
-                                                          else ""), err=True)
+                                                          else ""))

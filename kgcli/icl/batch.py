@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from kgcli.errors import KgcError, warn
+from kgcli.errors import KgcError, say, warn
 from kgcli.icl.client import ChatClient
 from kgcli.io import check_input, display_name, read_jsonl, spool_stdin
 from kgcli.outputs import Output, check_output
@@ -171,9 +170,9 @@ def run_and_report(in_path: str, out_path: str, client: ChatClient, *, shots: in
                    **options: Any) -> BatchStats:
     """``run_batch``, then token usage and cost, resumed records and short example pools on stderr."""
     stats = run_batch(in_path, out_path, client, shots=shots, **options)
-    print(f"kgc: icl: {client.usage.summary(client.settings.model)}", file=sys.stderr)
+    say(f"kgc: icl: {client.usage.summary(client.settings.model)}")
     if stats.skipped_done:
-        print(f"kgc: icl: resumed after {stats.skipped_done} records already in OUT", file=sys.stderr)
+        say(f"kgc: icl: resumed after {stats.skipped_done} records already in OUT")
     if stats.short_of_shots:
         warn(f"{stats.short_of_shots} record(s) got fewer than {shots} examples (too few of their task)")
     return stats

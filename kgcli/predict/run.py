@@ -56,7 +56,15 @@ def output_schema(record: dict) -> dict:
     return task.output_schema(inner[SCHEMA])
 
 
+def _test_record_rule(record: dict, name: str, number: int) -> None:
+    """A training record (its gold in 'output', no 'id') would lose its gold to the model's answer."""
+    if OUTPUT in record and "id" not in record:
+        raise KgcError("a training record ('output' and no 'id'): its gold answer would be overwritten; "
+                       "predict on test records (kgc convert --split test)", name, number)
+
+
 def _guided_rule(record: dict, name: str, number: int) -> None:
+    _test_record_rule(record, name, number)
     """``--guided-json``: the record's answer schema can be built (task + JSON instruction with a schema)."""
     try:
         output_schema(record)
@@ -68,7 +76,7 @@ def _guided_rule(record: dict, name: str, number: int) -> None:
 def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., list[str]],
                  template: Template, tokenizer: Any, *, batch_size: int, cutoff_len: int,
                  resume: bool = False, overwrite: bool = False, guided_json: bool = False,
-                 shard: tuple[int, int] = (0, 1)) -> PredictStats:
+                 shard: tuple[int, int] = (0, 1), total: int | None = None) -> PredictStats:
     """``shard`` = (rank, world): this process answers records rank, rank + world, ... (data parallel).
     ``out_path``: a path (checked here) or the ``Output`` the caller checked before loading the model."""
     stats = PredictStats()
@@ -84,7 +92,8 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
             next(records)
     except StopIteration:
         pass
-    with output.open() as out, progress("predict", unit="samples") as advance:
+    left = None if total is None else max(0, len(range(rank, total, world)) - done)
+    with output.open() as out, progress("predict", total=left, unit="samples") as advance:
         for window in _windows(records, batch_size * 8):
             prompts, schemas = [], []
             for number, record in window:
@@ -171,8 +180,14 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     # Everything that needs no model first: IN (every line), OUT, the machine; then the tokenizer, the
     # prompt budget, and only then the model.
     in_path = spool_stdin(in_path)
-    check_records(in_path, _guided_rule if guided_json else None)
+    total = check_records(in_path, _guided_rule if guided_json else _test_record_rule)
     output = check_output(target, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
+    if rank == 0:
+        from kgcli.errors import say
+
+        done = f" ({output.done} already in OUT)" if output.done else ""
+        say(f"predict: {total} record(s){done} with {preset.name}, backend {backend}, batch {batch_size}, "
+            f"at most {sampling.max_new_tokens} new tokens → {'stdout' if out_path == '-' else out_path}")
     if backend != "openai":  # a server runs the model elsewhere: this machine's rules do not apply
         resolved.check_hardware()
     from kgcli.launch import set_threads
@@ -186,7 +201,7 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     try:
         stats = predict_file(in_path, output, engine.generate, setup.template, setup.tokenizer,
                              batch_size=batch_size, cutoff_len=budget, guided_json=guided_json,
-                             shard=(rank, world))
+                             shard=(rank, world), total=total)
         if world > 1:
             finish_shard(out_path, rank, world)
     finally:

@@ -12,6 +12,18 @@ from kgcli import launch
 from kgcli.train.config import TrainRequest, accelerate_flags
 
 
+def summary_line(summary: dict, output_dir: str) -> str:
+    """The end of a run: the last step's loss, the run's mean, the last evaluation's."""
+    losses = []
+    if summary.get("last_loss") is not None:
+        losses.append(f"loss {summary['last_loss']:.4f} (last step)")
+    losses.append(f"{summary['train_loss']:.4f} (mean)")
+    if summary.get("eval_loss") is not None:
+        losses.append(f"eval loss {summary['eval_loss']:.4f}")
+    return (f"trained {summary['steps']} steps: {', '.join(losses)}; {summary['tokens_per_second']} tokens/s "
+            f"→ {output_dir}")
+
+
 def start(request: TrainRequest, *, dry_run: bool = False, in_launcher: bool = False) -> dict | None:
     """Run (or, with ``dry_run``, describe) the training; the summary of an in-process run."""
     resolved = yaml.safe_dump({"train": request.resolved()}, sort_keys=False, allow_unicode=True)
@@ -31,6 +43,7 @@ def start(request: TrainRequest, *, dry_run: bool = False, in_launcher: bool = F
     launch.set_threads()
     summary = train(request)
     if summary:
-        print(f"trained {summary['steps']} steps, final loss {summary['train_loss']:.4f}, "
-              f"{summary['tokens_per_second']} tokens/s → {request.output_dir}", file=sys.stderr)
+        from kgcli.errors import say
+
+        say(summary_line(summary, request.output_dir))
     return summary

@@ -18,8 +18,8 @@ from kgcli.adapters import adapter_rank
 from kgcli.errors import KgcError, warn
 from kgcli.loading import device, load_model, load_tokenizer, template_of
 from kgcli.models import resolve_model_path
-from kgcli.outputs import write_text_atomic
-from kgcli.progress import PlainLines, plain_progress
+from kgcli.outputs import honour_umask, write_text_atomic
+from kgcli.progress import PlainLines, bar_progress, plain_progress
 from kgcli.train.config import TrainRequest, deepspeed_config
 from kgcli.train.data import Collator, EncodeStats, Limits, encode_file
 
@@ -164,7 +164,7 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
         def on_train_begin(self, args, state, control, **kwargs):
             self.start, self.tokens_at_start = time.perf_counter(), collator.tokens_seen
             self.first_step = state.global_step
-            if state.is_world_process_zero and sys.stderr.isatty():
+            if state.is_world_process_zero and bar_progress():
                 from rich.console import Console
                 from rich.progress import (
                     BarColumn,
@@ -265,6 +265,7 @@ def _run(request: TrainRequest, checkpoint: Path | None) -> dict[str, Any]:
              f"max_source_length {preset.max_source_length}; {stats.response_cut} response(s) cut to "
              f"max_target_length {preset.max_target_length}; {stats.dropped} dropped")
     model = attach_method(load_model(model_path, preset, tokenizer), request)
+    start_line(request, model, len(examples), len(valid), stats)
     collator = Collator(tokenizer.pad_token_id)
     on_gpu = device() != "cpu"
     args = TrainingArguments(
@@ -303,6 +304,8 @@ def _run(request: TrainRequest, checkpoint: Path | None) -> dict[str, Any]:
         "examples": {"train": len(examples), "valid": len(valid), "shortened": stats.shortened,
                      "response_cut": stats.response_cut, "dropped": stats.dropped},
         "steps": trainer.state.global_step, "train_loss": result.training_loss,
+        "last_loss": _last(trainer.state.log_history, "loss"),
+        "eval_loss": _last(trainer.state.log_history, "eval_loss"),
         "seconds": round(seconds, 2), "tokens_per_second": round(collator.tokens_seen / seconds,
                                                                  1) if seconds else None,
         "device": device(), "torch_threads": torch.get_num_threads(),
@@ -313,9 +316,50 @@ def _run(request: TrainRequest, checkpoint: Path | None) -> dict[str, Any]:
     write_text_atomic(str(out / "kgc_train.json"), json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     if (out / LOG_FILE).exists():
         plot_loss(out / LOG_FILE, out / "loss.png")
+    honour_umask(str(out))
     for note in request.notes:
         warn(note)
     return summary
+
+
+def _last(history: list[dict[str, Any]], key: str) -> float | None:
+    return next((row[key] for row in reversed(history) if key in row), None)
+
+
+def planned_steps(preset: Any, examples: int) -> int:
+    """The optimizer steps the Trainer will take (its own arithmetic: batches per epoch, then
+    accumulation, times the epochs; or max_steps)."""
+    import math
+    import os
+
+    if preset.max_steps and preset.max_steps > 0:
+        return preset.max_steps
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    batches = math.ceil(examples / (preset.per_device_train_batch_size * world))
+    per_epoch = max(1, math.ceil(batches / preset.gradient_accumulation_steps))
+    return math.ceil(preset.num_train_epochs * per_epoch)
+
+
+def start_line(request: TrainRequest, model: Any, examples: int, valid: int, stats: EncodeStats) -> None:
+    """What is about to run, in one line, before the first step: data, steps, batch, method, parameters."""
+    import os
+
+    from kgcli.errors import say
+
+    if int(os.environ.get("RANK", 0)) != 0:
+        return
+    preset = request.preset
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    method = {"lora": f"LoRA r {preset.lora_r}", "ptuning": f"prefix tuning ({preset.pre_seq_len} tokens)",
+              "full": "full fine-tuning"}.get(preset.finetuning_type, preset.finetuning_type)
+    if preset.bits in (4, 8):
+        method = f"QLoRA {preset.bits}-bit, {method}"
+    say(f"train: {preset.name}, {examples} example(s) ({stats.shortened} shortened, {stats.dropped} dropped)"
+        + (f", {valid} for validation" if valid else "")
+        + f"; {planned_steps(preset, examples)} step(s), batch {preset.per_device_train_batch_size}"
+          f"×{preset.gradient_accumulation_steps}; {method}: {trainable:,} of {total:,} parameters trainable "
+          f"→ {request.output_dir}")
 
 
 def _length_grouping(arguments: Any) -> dict[str, Any]:
