@@ -65,6 +65,9 @@ def spool_stdin(path: str) -> str:
 def check_input(path: str) -> None:
     """IN exists and is a readable file (``-`` = stdin): a one-line error before any work."""
     if path == STDIO:
+        if sys.stdin.isatty():
+            raise KgcError("no input: give IN (a file), or pipe JSON lines in (… | kgc COMMAND -); stdin is "
+                           "the terminal")
         return
     if not os.path.exists(path):
         raise KgcError("no such file", path)

@@ -9,6 +9,7 @@ file.
 from __future__ import annotations
 
 import os
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, warn
 from kgcli.io import read_yaml
 
 Dtype = Literal["bf16", "fp16", "fp32"]
@@ -127,12 +128,20 @@ def build_preset(data: dict[str, Any], source: str = "<preset>") -> Preset:
         raise KgcError(describe_validation_error(exc), source) from None
 
 
+def did_you_mean(word: str, choices: Any) -> str:
+    """" (did you mean 'x'?)" for the closest choice, or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "preset"
         if err["type"] == "extra_forbidden":
-            parts.append(f"unknown key {field!r}")
+            parts.append(f"unknown key {field!r}{did_you_mean(field, Preset.model_fields)}")
         else:
             parts.append(f"{field}: {err['msg']}")
     return "; ".join(parts)
@@ -141,10 +150,19 @@ def describe_validation_error(exc: ValidationError) -> str:
 @cache
 def _scan(dirs: tuple[Path, ...]) -> dict[str, Path]:
     found: dict[str, Path] = {}
+    builtin = set(builtin_dirs())
     for directory in dirs:
         for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+            earlier = found.get(path.stem)
+            if earlier is not None and earlier.parent in builtin and directory not in builtin:
+                warn(f"preset {path.stem!r} from {directory} replaces the built-in one")
             found[path.stem] = path  # later folders (the user's) win
     return found
+
+
+def source_of(path: Path) -> str:
+    """Where a preset comes from: "built-in", or the user's folder."""
+    return "built-in" if path.parent in set(builtin_dirs()) else str(path.parent)
 
 
 def available(presets_dir: str | None = None) -> dict[str, Path]:
@@ -153,11 +171,14 @@ def available(presets_dir: str | None = None) -> dict[str, Path]:
 
 def load_preset(name: str, presets_dir: str | None = None) -> Preset:
     """A preset by name, or by path to a YAML file."""
-    if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+    if name.endswith((".yaml", ".yml")) or os.sep in name:
+        if not Path(name).is_file():
+            raise KgcError("no such preset file", name)
         return load_preset_file(Path(name))
     found = available(presets_dir)
     if name not in found:
-        raise KgcError(f"unknown preset {name!r}; run `kgc presets list` (known: {', '.join(sorted(found))})")
+        raise KgcError(f"unknown preset {name!r}{did_you_mean(name, found)}; `kgc presets list` shows all "
+                       f"{len(found)}")
     return load_preset_file(found[name])
 
 
@@ -177,6 +198,7 @@ def apply_overrides(preset: Preset, overrides: dict[str, Any], source: str = "--
 def parse_set_options(items: list[str]) -> dict[str, Any]:
     """``--set key=value`` pairs; values are parsed as YAML scalars/lists (so 4 is an int, true a bool)."""
     result: dict[str, Any] = {}
+    items = [part for item in items for part in re.split(r",(?=\s*[A-Za-z_][\w.]*=)", item)]  # a=1,b=2
     for item in items:
         if "=" not in item:
             raise KgcError(f"--set expects key=value, got {item!r}")

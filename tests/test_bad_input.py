@@ -427,7 +427,7 @@ CASES = [
         "convert OUT's folder would be inside a file",
         2,
         CONVERT[:2] + ["notes.txt/out.json"] + CONVERT[3:],
-        "notes.txt is a file",
+        "not a directory",
         {**CONVERT_FILES, "notes.txt": "mine"},
     ),
     Case(

@@ -54,4 +54,7 @@ def convert(
             hard_negatives=hard_negatives, hard_negatives_key=hard_negatives_key, re_keys=re_keys,
             eea_format=eea_format, historical_spo=historical_spo,
         )
+    from kgcli.io import check_input
+
+    check_input(in_path)
     convert_file(in_path, out_path, cfg)

@@ -11,20 +11,75 @@ app = typer.Typer(help="The preset registry: model / template / precision combin
 
 
 @app.command("list")
-def list_presets() -> None:
-    """Show every preset as a table."""
+def list_presets(
+    output_format: str = typer.Option("table", "--format", help="table or json."),
+) -> None:
+    """Every preset: name, model (the adapter, or the base), template, method, where it comes from."""
+    import json
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
-    from kgcli.presets import all_presets
+    from kgcli.presets import available, load_preset_file, source_of
 
-    table = Table(title="kgc presets")
-    for column in ("name", "base", "adapter", "family", "template", "dtype", "bits", "type"):
-        table.add_column(column, overflow="fold")
-    for preset in all_presets():
-        table.add_row(preset.name, preset.base_model, preset.adapter or "-", preset.family, preset.template,
-                      preset.dtype, str(preset.bits), preset.finetuning_type)
-    Console(width=200).print(table)
+    if output_format not in ("table", "json"):
+        raise KgcError(f"--format must be table or json, got {output_format!r}")
+    rows = []
+    for name, path in sorted(available().items()):
+        preset = load_preset_file(path)
+        method = {"lora": "LoRA", "ptuning": "P-tuning", "full": "full"}.get(preset.finetuning_type,
+                                                                          preset.finetuning_type)
+        if preset.bits in (4, 8):
+            method = f"QLoRA {preset.bits}-bit"
+        rows.append({"name": name, "model": preset.adapter or preset.base_model, "template": preset.template,
+                     "method": f"{method} {preset.dtype}", "source": source_of(path),
+                     "description": preset.description})
+    if output_format == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="kgc presets", title_justify="left")
+    columns = ["name", "model", "template", "method"]
+    if any(row["source"] != "built-in" for row in rows):  # say where the user's own come from
+        columns.append("source")
+    for column in columns:
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "method"))
+    for row in rows:
+        table.add_row(*(row[column] for column in columns))
+    # a terminal's own width (80 columns fit); anything else gets the table at its natural width
+    Console(width=None if sys.stdout.isatty() else 400).print(table)
+
+
+@app.command("cp")
+def copy(
+    name: str = typer.Argument(..., help="A preset name."),
+    file: str = typer.Argument(..., metavar="FILE", help="The YAML file to write (then --preset FILE)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing FILE."),
+) -> None:
+    """Copy a preset to a YAML file to edit (comments kept), named after the file."""
+    import os
+    import re
+
+    from kgcli.outputs import check_output
+    from kgcli.presets import available, did_you_mean
+
+    found = available()
+    if name not in found:
+        raise KgcError(f"unknown preset {name!r}{did_you_mean(name, found)}; `kgc presets list` shows all")
+    if not file.endswith((".yaml", ".yml")):
+        raise KgcError("FILE must end in .yaml or .yml (that is how --preset tells a file from a name)", file)
+    output = check_output(file, overwrite=overwrite)
+    stem = os.path.splitext(os.path.basename(file))[0]
+    text = found[name].read_text(encoding="utf-8")
+    renamed, count = re.subn(r"(?m)^name:.*$", f"name: {stem}", text, count=1)
+    if not count:
+        renamed = f"name: {stem}\n{text}"
+    with output.open() as handle:
+        handle.write(f"# copied from the preset {name} (kgc presets cp); use it with --preset {file}\n")
+        handle.write(renamed)
+    from kgcli.errors import say
+
+    say(f"{name} → {file} (kgc presets validate {file} checks it)")
 
 
 @app.command("show")

@@ -56,6 +56,9 @@ def train(
     )
     if not request.train_file:
         raise KgcError("--train-file is required")
+    if "-" in (request.train_file, request.valid_file):
+        raise KgcError("training reads its data files more than once (and in every process): give a file, "
+                       "not - (stdin)")
     if not request.output_dir:
         raise KgcError("--output-dir is required")
     if num_machines > 1 and not main_process_ip:

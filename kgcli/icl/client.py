@@ -77,6 +77,18 @@ class Usage:
 class ChatClient:
     """``complete(messages) -> Reply``; thread-safe, so a pool of threads can share one client."""
 
+    def _check_key(self) -> None:
+        """A hosted provider's key must be in the environment before the first request (litellm would
+        answer a missing key with a 500, retried for most of a minute)."""
+        try:
+            found = self.litellm.validate_environment(model=self.settings.model)
+        except Exception:
+            return  # a provider litellm cannot check: the first request will tell
+        missing = [key for key in found.get("missing_keys") or [] if "KEY" in key.upper()]
+        if missing and not found.get("keys_in_environment"):
+            raise KgcError(f"{' or '.join(missing)} is not set (model {self.settings.model}); export it, or "
+                           "name another variable with --api-key-env")
+
     def __init__(self, settings: CallSettings, cache: ReplyCache | None = None):
         self.settings, self.cache = settings, cache
         self.api_key = None
@@ -93,6 +105,8 @@ class ChatClient:
                            "PROVIDER/MODEL "
                            "(openai/…, deepseek/…, anthropic/…, ollama/…, hosted_vllm/NAME with "
                            "--api-base)") from None
+        if not self.api_key and not settings.api_base:
+            self._check_key()
         self.usage = Usage()
         self._lock = threading.Lock()
         self.stopped = threading.Event()  # set when the run gives up: threads still waiting to retry stop too

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kgcli.errors import KgcError, warn
+from kgcli.errors import KgcError, say, warn
 from kgcli.io import display_name, read_jsonl, spool_stdin
 from kgcli.outputs import Output, check_output
 from kgcli.predict.base import Sampling, Setup, load_setup, open_backend
@@ -182,12 +182,7 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     in_path = spool_stdin(in_path)
     total = check_records(in_path, _guided_rule if guided_json else _test_record_rule)
     output = check_output(target, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
-    if rank == 0:
-        from kgcli.errors import say
 
-        done = f" ({output.done} already in OUT)" if output.done else ""
-        say(f"predict: {total} record(s){done} with {preset.name}, backend {backend}, batch {batch_size}, "
-            f"at most {sampling.max_new_tokens} new tokens → {'stdout' if out_path == '-' else out_path}")
     if backend != "openai":  # a server runs the model elsewhere: this machine's rules do not apply
         resolved.check_hardware()
     from kgcli.launch import set_threads
@@ -197,7 +192,14 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
                        resolved.adapters)
     budget = cutoff_len or preset.cutoff_len
     check_budget(in_path, setup, budget)
+    done = f" ({output.done} already in OUT)" if output.done else ""
+    start = (f"predict: {total} record(s){done} with {preset.name}, backend {backend}, batch {batch_size}, "
+             f"at most {sampling.max_new_tokens} new tokens → {'stdout' if out_path == '-' else out_path}")
+    if rank == 0 and backend != "openai":  # after every check; the server's comes with the backend
+        say(start)
     engine = open_backend(backend, setup, **backend_options)
+    if rank == 0 and backend == "openai":
+        say(start)
     try:
         stats = predict_file(in_path, output, engine.generate, setup.template, setup.tokenizer,
                              batch_size=batch_size, cutoff_len=budget, guided_json=guided_json,
