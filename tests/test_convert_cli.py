@@ -171,7 +171,8 @@ def test_bad_schema_file_and_unknown_task(tmp_path):
             result.stderr_text) == (2, "kgc: error: schema.json:2: schema line is not valid JSON\n")
     result = run_kgc("convert", "in.json", str(out), "--task", "NERD", "--schema", "schema.json",
                      cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr_text.startswith("kgc: error: unknown task 'NERD'")
+    assert result.returncode == 2 and result.stderr_text.startswith(
+        "kgc: error: Invalid value for '--task': 'NERD' is not one of 'ner', 're',")
     assert not out.exists()
 
 

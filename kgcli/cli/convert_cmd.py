@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import typer
 
+from kgcli.cli.options import TASKS, choice
 from kgcli.errors import KgcError
 
 
 def convert(
     in_path: str = typer.Argument("-", metavar="IN", help="Input JSON lines ('-' = stdin)."),
     out_path: str = typer.Argument("-", metavar="OUT", help="Output JSON lines ('-' = stdout)."),
-    task: str = typer.Option(None, "--task", help="NER, RE, SPO, EE, EET, EEA or KG."),
-    language: str = typer.Option("zh", "--language", help="zh or en (picks the instruction sentence)."),
-    split: str = typer.Option("train", "--split", help="train (with output) or test (with id and label)."),
+    task: str = typer.Option(None, "--task", click_type=choice(*TASKS), help="The task."),
+    language: str = typer.Option("zh", "--language", click_type=choice("zh", "en"),
+                                 help="The instruction sentence's language (zh, as the seed)."),
+    split: str = typer.Option("train", "--split", click_type=choice("train", "test"),
+                              help="train (with output) or test (with id and label)."),
     schema: str = typer.Option(None, "--schema",
                                help="Schema file: the seed's 3-line format or one JSON object."),
     source: str = typer.Option(None, "--source", help="Dataset name (default: IN's folder name)."),
@@ -28,8 +31,9 @@ def convert(
     hard_negatives_key: str = typer.Option(None, "--hard-negatives-key",
                                            help="TASK/DATASET slice of a nested dictionary."),
     re_keys: str = typer.Option("subject-object", "--re-keys",
-                                help="RE/SPO output keys: subject-object or head-tail."),
-    eea_format: str = typer.Option("iepile", "--eea-format", help="EEA output shape: iepile or deepke."),
+                                click_type=choice("subject-object", "head-tail"), help="RE/SPO output keys."),
+    eea_format: str = typer.Option("iepile", "--eea-format", click_type=choice("iepile", "deepke"),
+                                   help="EEA output shape."),
     historical_spo: bool = typer.Option(False, "--historical-spo-instruction",
                                         help="The pre-2024-04 SPO sentence."),
     config: str = typer.Option(None, "--config",

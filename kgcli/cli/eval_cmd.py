@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from kgcli.cli.options import TASKS, choice
 from kgcli.errors import KgcError, warn
+from kgcli.report import FORMATS
 
 EPILOG = """Examples:
 
@@ -28,15 +30,18 @@ def evaluate(
     task: str = typer.Option(
         None,
         "--task",
+        click_type=choice(*TASKS),
         help="Score only this task's records: NER, RE, SPO, EE, EET, EEA or KG (records "
         "that name no task are read as it).",
     ),
-    sort_by: str = typer.Option(None, "--sort-by", help="Also score each 'source' (or 'task') separately."),
-    match_mode: str = typer.Option("normal", "--match-mode", help="normal (duplicates count) or set."),
+    sort_by: str = typer.Option(None, "--sort-by", click_type=choice("source", "task"),
+                                help="Also score each 'source' (or 'task') separately."),
+    match_mode: str = typer.Option("normal", "--match-mode", click_type=choice("normal", "set"),
+                                   help="normal (duplicates count) or set."),
     legacy: bool = typer.Option(
         False, "--legacy", help="The seed's protocol: strict json.loads, F1 from rounded P/R."
     ),
-    output_format: str = typer.Option("table", "--format", help="table, json, markdown or csv (on stdout)."),
+    output_format: str = typer.Option("table", "--format", click_type=choice(*FORMATS), help="On stdout."),
     out: str = typer.Option(None, "--out", help="Also write the JSON report to this file."),
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Count and skip malformed lines instead of stopping."

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import click
 import typer
+
+TASKS = ("NER", "RE", "SPO", "EE", "EET", "EEA", "KG")
+
+
+def choice(*values: str) -> click.Choice:
+    """A choice the parser checks, shows in --help ([a|b|c]) and completes; case-blind (ner = NER)."""
+    return click.Choice(values, case_sensitive=False)
 
 PresetOpt = Annotated[str | None, typer.Option("--preset",
                                                help="Preset name or YAML file (kgc presets list).")]

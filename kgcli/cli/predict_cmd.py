@@ -19,6 +19,7 @@ from kgcli.cli.options import (
     ResumeOpt,
     SetOpt,
     TemperatureOpt,
+    choice,
 )
 from kgcli.errors import KgcError, say
 
@@ -31,7 +32,7 @@ def predict(
     preset: PresetOpt = None,
     model: ModelOpt = None,
     adapter: AdapterOpt = None,
-    backend: str = typer.Option("hf", "--backend",
+    backend: str = typer.Option("hf", "--backend", click_type=choice(*BACKENDS),
                                 help="hf (transformers), vllm, or openai (any compatible server)."),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
@@ -54,7 +55,8 @@ def predict(
     api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
                                     help="openai: variable holding the key."),
     concurrency: ConcurrencyOpt = 4,
-    prompt_format: str = typer.Option("text", "--prompt-format", help="openai: text (rendered) or ids."),
+    prompt_format: str = typer.Option("text", "--prompt-format", click_type=choice("text", "ids"),
+                                      help="openai: text (rendered) or ids."),
     retries: int = typer.Option(2, "--retries", min=0,
                                 help="openai: retries of a failed request (429, 5xx, timeouts)."),
     num_processes: Annotated[int, typer.Option("--num-processes", min=1,
