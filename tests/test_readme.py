@@ -74,3 +74,23 @@ def test_the_runnable_blocks_run(tmp_path):
                             capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def help_examples() -> list[list[str]]:
+    import yaml
+
+    listed = yaml.safe_load((ROOT / "kgcli" / "data" / "help_examples.yaml").read_text(encoding="utf-8"))
+    return [args for lines in listed.values() for line in lines for args in kgc_commands(line)]
+
+
+def test_every_command_has_help_examples():
+    import yaml
+
+    listed = yaml.safe_load((ROOT / "kgcli" / "data" / "help_examples.yaml").read_text(encoding="utf-8"))
+    assert set(listed) >= {"convert", "train", "predict", "merge", "eval", "icl", "chunk", "extract",
+                           "graph build", "graph query", "graph export", "graph show"}
+
+
+@pytest.mark.parametrize("args", help_examples(), ids=shlex.join)
+def test_every_help_example_parses(args):
+    parse_only(args)

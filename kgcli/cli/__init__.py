@@ -39,17 +39,28 @@ def _register() -> None:
         train_cmd,
     )
 
+    examples = _examples()
+    for command in graph_cmd.app.registered_commands:
+        command.epilog = examples.get(f"graph {command.name}")
     app.add_typer(presets_cmd.app, name="presets")
     app.add_typer(graph_cmd.app, name="graph")
-    app.command("convert")(convert_cmd.convert)
-    app.command("chunk")(chunk_cmd.chunk)
-    app.command("extract")(extract_cmd.extract)
-    app.command("eval", epilog=eval_cmd.EPILOG)(eval_cmd.evaluate)
-    app.command("train")(train_cmd.train)
-    app.command("predict")(predict_cmd.predict)
-    app.command("merge")(merge_cmd.merge)
-    app.command("icl")(icl_cmd.icl)
-    app.command("demo")(demo_cmd.demo)
+    for name, function in (("convert", convert_cmd.convert), ("chunk", chunk_cmd.chunk),
+                           ("extract", extract_cmd.extract), ("eval", eval_cmd.evaluate),
+                           ("train", train_cmd.train), ("predict", predict_cmd.predict),
+                           ("merge", merge_cmd.merge), ("icl", icl_cmd.icl), ("demo", demo_cmd.demo)):
+        app.command(name, epilog=examples.get(name))(function)
+
+
+def _examples() -> dict[str, str]:
+    """Each command's help epilog, from the registry ``kgcli/data/help_examples.yaml``."""
+    import yaml
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "help_examples.yaml")
+    with open(path, encoding="utf-8") as handle:
+        listed = yaml.safe_load(handle) or {}
+    # rich help joins single line breaks: a blank line keeps each example on its own line
+    return {name: "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
+            for name, lines in listed.items()}
 
 
 _register()

@@ -8,17 +8,6 @@ from kgcli.cli.options import TASKS, choice
 from kgcli.errors import KgcError, warn
 from kgcli.report import FORMATS
 
-EPILOG = """Examples:
-
-  kgc eval pred.json --task RE --sort-by source
-
-  kgc eval pred.json --format markdown > results.md
-
-  kgc eval base.json tuned.json            (A and B side by side, ΔF1 per row)
-
-  kgc eval pred.json --errors 20           (false positives and negatives of 20 records)
-"""
-
 
 def evaluate(
     pred_paths: list[str] = typer.Argument(
