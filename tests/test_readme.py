@@ -77,16 +77,16 @@ def test_the_runnable_blocks_run(tmp_path):
 
 
 def help_examples() -> list[list[str]]:
-    import yaml
+    import json
 
-    listed = yaml.safe_load((ROOT / "kgcli" / "data" / "help_examples.yaml").read_text(encoding="utf-8"))
+    listed = json.loads((ROOT / "kgcli" / "data" / "help_examples.json").read_text(encoding="utf-8"))
     return [args for lines in listed.values() for line in lines for args in kgc_commands(line)]
 
 
 def test_every_command_has_help_examples():
-    import yaml
+    import json
 
-    listed = yaml.safe_load((ROOT / "kgcli" / "data" / "help_examples.yaml").read_text(encoding="utf-8"))
+    listed = json.loads((ROOT / "kgcli" / "data" / "help_examples.json").read_text(encoding="utf-8"))
     assert set(listed) >= {"convert", "train", "predict", "merge", "eval", "icl", "chunk", "extract",
                            "graph build", "graph query", "graph export", "graph show"}
 

@@ -52,12 +52,13 @@ def _register() -> None:
 
 
 def _examples() -> dict[str, str]:
-    """Each command's help epilog, from the registry ``kgcli/data/help_examples.yaml``."""
-    import yaml
+    """Each command's help epilog, from the registry ``kgcli/data/help_examples.json`` (JSON: no YAML
+    parser on the light commands' path)."""
+    import json
 
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "help_examples.yaml")
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "help_examples.json")
     with open(path, encoding="utf-8") as handle:
-        listed = yaml.safe_load(handle) or {}
+        listed = json.load(handle)
     # rich help joins single line breaks: a blank line keeps each example on its own line
     return {name: "Examples:\n\n" + "\n\n".join(f"  {line}" for line in lines)
             for name, lines in listed.items()}

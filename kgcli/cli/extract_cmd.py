@@ -20,8 +20,9 @@ from kgcli.errors import KgcError, say
 
 
 def extract(
-    docs: str = typer.Argument(..., metavar="DOCS",
-                               help="A folder of .txt/.md files, a text file, or JSON lines with 'text'."),
+    docs: str = typer.Argument(
+        ..., metavar="DOCS", help="A folder of .txt/.md files, a text file, or JSON lines with 'text'."
+    ),
     out_path: str = typer.Argument(..., metavar="OUT", help="One merged result per document (JSON lines)."),
     preset: PresetOpt = None,
     task: str = typer.Option(..., "--task", help="Tasks, comma-separated: NER,RE."),
@@ -36,11 +37,22 @@ def extract(
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
     budget: int = typer.Option(None, "--budget", min=1, help="Tokens per chunk (default: what fits)."),
     overlap: int = typer.Option(None, "--overlap", min=0, help="Tokens shared by neighbouring chunks."),
-    drop_ungrounded: bool = typer.Option(False, "--drop-ungrounded",
-                                         help="Drop extractions whose strings are not in the text."),
+    drop_ungrounded: bool = typer.Option(
+        False, "--drop-ungrounded", help="Drop extractions whose strings are not in the text."
+    ),
     api_base: ApiBaseOpt = None,
-    served_model: str = typer.Option(None, "--served-model", help="openai: the served model name."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env", help="openai: the key's variable."),
+    served_model: str = typer.Option(
+        None,
+        "--served-model",
+        rich_help_panel="OpenAI-compatible server",
+        help="openai: the served model name.",
+    ),
+    api_key_env: str = typer.Option(
+        "OPENAI_API_KEY",
+        "--api-key-env",
+        rich_help_panel="OpenAI-compatible server",
+        help="openai: the key's variable.",
+    ),
     concurrency: ConcurrencyOpt = 4,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
@@ -55,13 +67,31 @@ def extract(
     if backend == "openai" and not (api_base and served_model):
         raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
     resolved = resolve("predict", preset, model=model, dtype=dtype, settings=settings, adapter=adapter)
-    options = {"openai": {"api_base": api_base, "served_model": served_model, "api_key_env": api_key_env,
-                          "concurrency": concurrency}}.get(backend, {})
-    summary = run_extract(docs, out_path, resolved,
-                          Sampling(max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens),
-                          ExtractSettings(tasks=comma_list(task), schemas=comma_list(schema),
-                                          language=language, budget=budget, overlap=overlap,
-                                          drop_ungrounded=drop_ungrounded, backend=backend,
-                                          backend_options=options, batch_size=batch_size, resume=resume,
-                                          overwrite=overwrite))
+    options = {
+        "openai": {
+            "api_base": api_base,
+            "served_model": served_model,
+            "api_key_env": api_key_env,
+            "concurrency": concurrency,
+        }
+    }.get(backend, {})
+    summary = run_extract(
+        docs,
+        out_path,
+        resolved,
+        Sampling(max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens),
+        ExtractSettings(
+            tasks=comma_list(task),
+            schemas=comma_list(schema),
+            language=language,
+            budget=budget,
+            overlap=overlap,
+            drop_ungrounded=drop_ungrounded,
+            backend=backend,
+            backend_options=options,
+            batch_size=batch_size,
+            resume=resume,
+            overwrite=overwrite,
+        ),
+    )
     say(f"extracted: {summary.line()}")
