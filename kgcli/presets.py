@@ -102,8 +102,16 @@ def builtin_dirs() -> list[Path]:
     return []
 
 
+def user_dir() -> Path:
+    """The user's own presets, loaded when the folder exists: ``$XDG_CONFIG_HOME/kgc/presets`` (default
+    ``~/.config/kgc/presets``)."""
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kgc" / "presets"
+
+
 def search_dirs(extra: str | None = None) -> list[Path]:
     dirs = builtin_dirs()
+    if user_dir().is_dir():
+        dirs.append(user_dir())
     for candidate in (os.environ.get("KGC_PRESETS_DIR"), extra):
         if candidate:
             path = Path(candidate)

@@ -12,8 +12,8 @@ def convert(
     in_path: str = typer.Argument("-", metavar="IN", help="Input JSON lines ('-' = stdin)."),
     out_path: str = typer.Argument("-", metavar="OUT", help="Output JSON lines ('-' = stdout)."),
     task: str = typer.Option(None, "--task", click_type=choice(*TASKS), help="The task."),
-    language: str = typer.Option("zh", "--language", click_type=choice("zh", "en"),
-                                 help="The instruction sentence's language (zh, as the seed)."),
+    language: str = typer.Option(None, "--language", click_type=choice("zh", "en"),
+                                 help="The instruction sentence's language (default zh, as the seed's)."),
     split: str = typer.Option("train", "--split", click_type=choice("train", "test"),
                               help="train (with output) or test (with id and label)."),
     schema: str = typer.Option(None, "--schema",
@@ -53,7 +53,8 @@ def convert(
         if task is None:
             raise KgcError("--task is required (NER, RE, SPO, EE, EET, EEA, KG)")
         cfg = ConvertConfig(
-            task=task.upper(), language=language, split=split, schema_path=schema or "", source=source,
+            task=task.upper(), language=language or "zh", split=split, schema_path=schema or "",
+            source=source,
             split_num=split_num, neg_schema=neg_schema, random_sort=random_sort, seed=seed,
             hard_negatives=hard_negatives, hard_negatives_key=hard_negatives_key, re_keys=re_keys,
             eea_format=eea_format, historical_spo=historical_spo,
@@ -61,4 +62,24 @@ def convert(
     from kgcli.io import check_input
 
     check_input(in_path)
+    english = not config and language is None and _looks_english(in_path)
     convert_file(in_path, out_path, cfg)
+    if english:  # said after the run, so an error stays the one line
+        from kgcli.errors import warn
+
+        warn("the texts look English and --language defaults to zh (the seed's): the instructions are in "
+             "Chinese; pass --language en for English ones")
+
+
+def _looks_english(in_path: str) -> bool:
+    """No --language and English texts: the Chinese instruction (the seed's default) is rarely wanted."""
+    from kgcli.io import read_jsonl
+
+    if in_path == "-":
+        return False
+    try:
+        _, first = next(iter(read_jsonl(in_path)))
+    except (StopIteration, KgcError):
+        return False
+    text = first.get("text") if isinstance(first, dict) else None
+    return isinstance(text, str) and bool(text) and sum(c.isascii() for c in text) > 0.9 * len(text)
