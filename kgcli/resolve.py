@@ -41,7 +41,8 @@ def split_adapters(value: str | None) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()] if value else []
 
 
-def resolve(kind: Kind, preset: str | None = None, *, config: str | None = None, model: str | None = None,
+def resolve(kind: Kind, preset: str | dict[str, Any] | None = None, *, config: str | None = None,
+            model: str | None = None,
             dtype: str | None = None, settings: list[str] | None = None, adapter: str | None = None,
             extra: dict[str, Any] | None = None, dry_run: bool = False) -> Resolved:
     """The validated preset, its adapters (``--adapter``, else the seed YAML's ``checkpoint_dir``, else the
@@ -59,7 +60,10 @@ def resolve(kind: Kind, preset: str | None = None, *, config: str | None = None,
     if dtype:
         overrides["dtype"] = dtype
     overrides.update(extra or {})
-    base = load_preset(preset) if preset else None
+    if isinstance(preset, dict):  # a run file's preset, written out in full
+        base = build_preset(preset, source="the run file's preset")
+    else:
+        base = load_preset(preset) if preset else None
     options: dict[str, Any] = {}
     defaults = MERGE_DEFAULTS if kind == "merge" else None
     if config and kind == "train":

@@ -9,13 +9,19 @@ from kgcli.errors import KgcError
 
 
 def train(
+    words: list[str] = typer.Argument(
+        None,
+        metavar="[RUN.yaml] [KEY=VALUE]...",
+        help="A run file (what --dry-run prints) and key=value overrides.",
+    ),
     preset: PresetOpt = None,
     train_file: str = typer.Option(None, "--train-file", help="Converted train records (JSON lines)."),
     valid_file: str = typer.Option(None, "--valid-file", help="Validation records (else --val-size)."),
     val_size: int = typer.Option(None, "--val-size", help="Carve N validation examples from train (seeded)."),
     output_dir: str = typer.Option(None, "--output-dir", help="Where the adapter / model and logs go."),
-    model: str = typer.Option(None, "--model",
-                              help="Base model path (overrides the preset; a merged or full model)."),
+    model: str = typer.Option(
+        None, "--model", help="Base model path (overrides the preset; a merged or full model)."
+    ),
     adapter: AdapterOpt = None,
     settings: SetOpt = None,
     config: str = typer.Option(None, "--config", help="The seed's fine-tuning YAML (fine_llama.yaml, ...)."),
@@ -36,29 +42,57 @@ def train(
     merged)."""
     from kgcli.resolve import resolve
     from kgcli.train.config import TrainRequest, check_data
+    from kgcli.train.run_file import read_run_file, split_words
     from kgcli.validate import check_launch
 
-    extra = {key: value for key,
-             value in (("max_steps", max_steps), ("val_size", val_size)) if value is not None}
-    resolved = resolve("train", preset, config=config, model=model, dtype=dtype, settings=settings,
-                       adapter=adapter, extra=extra, dry_run=dry_run)
-    options, base = resolved.options, resolved.preset
+    run_path, assignments = split_words(words)
+    run = read_run_file(run_path, assignments)
+    extra = {
+        **run.overrides,
+        **{
+            key: value
+            for key, value in (("max_steps", max_steps), ("val_size", val_size))
+            if value is not None
+        },
+    }
+    adapters = run.run.get("adapters")
+    resolved = resolve(
+        "train",
+        preset or run.preset,
+        config=config,
+        model=model,
+        dtype=dtype,
+        settings=settings,
+        adapter=adapter or (",".join(adapters) if adapters else None),
+        extra=extra,
+        dry_run=dry_run,
+    )
+    options, base = {**run.run, **resolved.options}, resolved.preset
     data = train_file or options.get("train_file")
     defaults = not data and bool(base.train_file)  # the preset's data files, used as a pair
     request = TrainRequest(
-        preset=base, train_file=data or base.train_file or "",
+        preset=base,
+        train_file=data or base.train_file or "",
         valid_file=valid_file or options.get("valid_file") or (base.valid_file if defaults else None),
         output_dir=output_dir or options.get("output_dir") or base.output_dir or "",
-        adapters=resolved.adapters, resume=resume, overwrite=overwrite or options.get("overwrite", False),
-        num_processes=num_processes, num_machines=num_machines, machine_rank=machine_rank,
-        main_process_ip=main_process_ip, main_process_port=main_process_port,
+        adapters=resolved.adapters,
+        resume=resume or options.get("resume", False),
+        overwrite=overwrite or options.get("overwrite", False),
+        num_processes=options.get("num_processes", num_processes) if num_processes == 1 else num_processes,
+        num_machines=options.get("num_machines", num_machines) if num_machines == 1 else num_machines,
+        machine_rank=machine_rank or options.get("machine_rank", 0),
+        main_process_ip=main_process_ip or options.get("main_process_ip"),
+        main_process_port=options.get("main_process_port", main_process_port)
+        if main_process_port == 29500
+        else main_process_port,
         deepspeed=deepspeed or options.get("deepspeed"),
     )
     if not request.train_file:
         raise KgcError("--train-file is required")
     if "-" in (request.train_file, request.valid_file):
-        raise KgcError("training reads its data files more than once (and in every process): give a file, "
-                       "not - (stdin)")
+        raise KgcError(
+            "training reads its data files more than once (and in every process): give a file, not - (stdin)"
+        )
     if not request.output_dir:
         raise KgcError("--output-dir is required")
     if num_machines > 1 and not main_process_ip:

@@ -25,18 +25,19 @@ def summary_line(summary: dict, output_dir: str) -> str:
 
 
 def start(request: TrainRequest, *, dry_run: bool = False, in_launcher: bool = False) -> dict | None:
-    """Run (or, with ``dry_run``, describe) the training; the summary of an in-process run."""
+    """Run (or, with ``dry_run``, describe) the training; the summary of an in-process run. A dry run
+    prints a run file (``kgc train PLAN.yaml`` replays it) with how it would launch as a comment."""
     resolved = yaml.safe_dump({"train": request.resolved()}, sort_keys=False, allow_unicode=True)
     if request.distributed and not in_launcher:
         command = launch.accelerate_command(launch.rerun_argv(), accelerate_flags(request))
         if dry_run:
             print(resolved, end="")
-            print(f"launch: {launch.shell(command)}")
+            print(f"# launch: {launch.shell(command)}")
             return None
         sys.exit(subprocess.call(command))
     if dry_run:
         print(resolved, end="")
-        print("launch: in this process")
+        print("# launch: in this process")
         return None
     from kgcli.train.run import train
 
