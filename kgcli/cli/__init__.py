@@ -42,13 +42,31 @@ def _register() -> None:
     examples = _examples()
     for command in graph_cmd.app.registered_commands:
         command.epilog = examples.get(f"graph {command.name}")
+        command.help = _help_with_arguments(command.callback)
     app.add_typer(presets_cmd.app, name="presets")
     app.add_typer(graph_cmd.app, name="graph")
     for name, function in (("convert", convert_cmd.convert), ("chunk", chunk_cmd.chunk),
                            ("extract", extract_cmd.extract), ("eval", eval_cmd.evaluate),
                            ("train", train_cmd.train), ("predict", predict_cmd.predict),
                            ("merge", merge_cmd.merge), ("icl", icl_cmd.icl), ("demo", demo_cmd.demo)):
-        app.command(name, epilog=examples.get(name))(function)
+        app.command(name, epilog=examples.get(name), help=_help_with_arguments(function))(function)
+
+
+def _help_with_arguments(function) -> str:
+    """The command's docstring plus what each positional argument is: this typer/click pair drops an
+    Argument's own help from the panel, and IN / OUT ('-' = stdin / stdout) is what a user needs most."""
+    import inspect
+
+    from typer.models import ArgumentInfo
+
+    text = inspect.getdoc(function) or ""
+    lines = []
+    for parameter in inspect.signature(function).parameters.values():
+        info = parameter.default
+        if isinstance(info, ArgumentInfo) and info.help:
+            name = (info.metavar or parameter.name.upper()).strip("[]")
+            lines.append(f"{name}: {info.help}")
+    return text + ("\n\n" + "\n\n".join(lines) if lines else "")
 
 
 def _examples() -> dict[str, str]:
