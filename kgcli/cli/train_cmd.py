@@ -18,7 +18,9 @@ def train(
     train_file: str = typer.Option(None, "--train-file", help="Converted train records (JSON lines)."),
     valid_file: str = typer.Option(None, "--valid-file", help="Validation records (else --val-size)."),
     val_size: int = typer.Option(None, "--val-size", help="Carve N validation examples from train (seeded)."),
-    output_dir: str = typer.Option(None, "--output-dir", help="Where the adapter / model and logs go."),
+    output_dir: str = typer.Option(
+        None, "--output-dir", "--out", help="Where the adapter / model and logs go."
+    ),
     model: str = typer.Option(
         None, "--model", help="Base model path (overrides the preset; a merged or full model)."
     ),
