@@ -329,9 +329,17 @@ CASES = [
         where="in.json:3",
     ),
     Case(
-        "convert with a bad line keeps the old OUT",
+        "convert onto an existing OUT without --overwrite",
         1,
         CONVERT,
+        "output file exists; pass --overwrite",
+        {**CONVERT_FILES, "out.json": OLD_OUT},
+        where="out.json",
+    ),
+    Case(
+        "convert with a bad line keeps the old OUT",
+        1,
+        CONVERT + ["--overwrite"],
         "not valid JSON",
         {"in.json": BAD3, "schema.json": SCHEMA, "out.json": OLD_OUT},
         where="in.json:3",

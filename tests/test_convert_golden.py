@@ -74,7 +74,7 @@ def convert(tmp_path: Path, records, schema_lines, *args, source="data") -> list
     (folder / "schema.json").write_text("\n".join(dumps(v) for v in schema_lines) + "\n", encoding="utf-8")
     out = tmp_path / "out.json"
     result = run_kgc("convert", str(folder / "in.json"), str(out), "--schema", str(folder / "schema.json"),
-                     *args)
+                     "--overwrite", *args)
     assert result.returncode == 0, result.stderr_text
     return out.read_text(encoding="utf-8").splitlines()
 

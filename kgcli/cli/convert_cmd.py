@@ -36,6 +36,7 @@ def convert(
                                    help="EEA output shape."),
     historical_spo: bool = typer.Option(False, "--historical-spo-instruction",
                                         help="The pre-2024-04 SPO sentence."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing OUT."),
     config: str = typer.Option(None, "--config",
                                help="The seed's convert YAML (mode + train/test/hard_train sections)."),
 ) -> None:
@@ -62,6 +63,11 @@ def convert(
     from kgcli.io import check_input
 
     check_input(in_path)
+    if out_path != "-" and not overwrite:  # one rule with predict, train and merge
+        from kgcli.outputs import check_output
+
+        check_output(out_path, inputs=[p for p in (in_path, cfg.schema_path, cfg.hard_negatives) if p],
+                     overwrite=False)
     english = not config and language is None and _looks_english(in_path)
     convert_file(in_path, out_path, cfg)
     if english:  # said after the run, so an error stays the one line

@@ -32,6 +32,7 @@ def evaluate(
     ),
     output_format: str = typer.Option("table", "--format", click_type=choice(*FORMATS), help="On stdout."),
     out: str = typer.Option(None, "--out", help="Also write the JSON report to this file."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out file."),
     skip_bad: bool = typer.Option(
         False, "--skip-bad", help="Count and skip malformed lines instead of stopping."
     ),
@@ -70,7 +71,7 @@ def evaluate(
     if out:  # checked before scoring: a bad --out must not cost the whole run
         from kgcli.outputs import check_output
 
-        check_output(out, inputs=[*paths, *([documents] if documents else [])])
+        check_output(out, inputs=[*paths, *([documents] if documents else [])], overwrite=overwrite)
     if documents:
         from kgcli.doc_eval import evaluate_documents
 
