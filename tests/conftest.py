@@ -20,6 +20,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Plain progress lines come every 15 s off a terminal: how many a run prints depends on the machine's speed,
+# and tests never depend on timings (tests/test_progress.py checks the lines themselves).
+os.environ["KGC_PLAIN_PROGRESS"] = "0"
 
 ROOT = Path(__file__).resolve().parent.parent
 
