@@ -177,7 +177,7 @@ def _replace(path: str) -> Iterator[IO[str]]:
         if os.path.exists(path):
             shutil.copymode(path, tmp)
         else:  # a new file gets the usual mode (mkstemp makes it private)
-            os.chmod(tmp, 0o666 & ~_umask())
+            os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -185,7 +185,7 @@ def _replace(path: str) -> Iterator[IO[str]]:
         raise
 
 
-def _umask() -> int:
+def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -220,7 +220,7 @@ def honour_umask(folder: str) -> None:
     """Give a folder kgc wrote, and everything in it, the modes the umask gives new files and folders:
     libraries save through private temporary files (0600) and ``mkdtemp`` makes 0700 folders, which
     teammates, a server running as another user or a container could not read."""
-    mask = _umask()
+    mask = umask()
     for root, _, files in os.walk(folder):
         os.chmod(root, 0o777 & ~mask)
         for name in files:

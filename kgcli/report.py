@@ -163,10 +163,6 @@ def _rich(tables: list[Grid]) -> str:
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
 
 
-def print_report(report: dict[str, Any], fmt: str = "table", title: str = "kgc eval") -> None:
-    sys.stdout.write(write_json(None, report) if fmt == "json" else render(grids(report, title), fmt))
-
-
 # ---- two reports side by side -------------------------------------------------------------------
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Per block and per type: F1 of each report and the difference (B − A)."""

@@ -326,10 +326,6 @@ def _first_context(mentions: list[dict]) -> str:
     return next((m["context"] for m in mentions if m.get("context")), "")
 
 
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode("utf-8")
-
-
 def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
     """Add up the pieces per id, partition by partition; write nodes.jsonl, edges.jsonl and the database."""
     staging = _Staging(os.path.join(work, "staging"))
@@ -380,7 +376,7 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                         node["type"],
                         node["kind"],
                         len(mentions),
-                        _dumps(record["properties"]),
+                        store.json_text(record["properties"]),
                         _first_context(mentions),
                     ],
                 )

@@ -97,10 +97,6 @@ def edges(folder: str) -> Iterator[dict[str, Any]]:
         yield edge
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode("utf-8")
-
-
 @contextmanager
 def _file(out: str) -> Iterator[IO[bytes]]:
     """A binary output written to a temporary file and renamed into place (stdout for -)."""
@@ -196,7 +192,7 @@ EDGE_FIELDS = (
 
 def _row(item: dict[str, Any], fields: tuple[str, ...]) -> list[Any]:
     """An item's CSV fields; properties and mentions as JSON text."""
-    return [_json(item[f]) if f in ("properties", "mentions") else item[f] for f in fields]
+    return [store.json_text(item[f]) if f in ("properties", "mentions") else item[f] for f in fields]
 
 
 def _write_csv(path: str, header: list[str] | tuple[str, ...], rows: Iterator[list[Any]]) -> None:
@@ -228,9 +224,9 @@ def write_neo4j(folder: str, out: str, meta: dict[str, Any]) -> str:
             "# Run from $NEO4J_HOME with this folder's CSV files in import/.\n"
             f"{command}\n"
         )
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(os.path.join(out, "import.sh"), 0o777 & ~mask)  # executable, as the umask allows
+    from kgcli.outputs import umask
+
+    os.chmod(os.path.join(out, "import.sh"), 0o777 & ~umask())  # executable, as the umask allows
     return command
 
 
@@ -301,8 +297,8 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
                 "type": node["type"],
                 "kind": node["kind"],
                 "count": node["count"],
-                "properties": _json(node["properties"]),
-                "mentions": _json(node["mentions"]),
+                "properties": store.json_text(node["properties"]),
+                "mentions": store.json_text(node["mentions"]),
             },
         )
         for node in sorted(nodes(folder), key=lambda n: (n["type"], n["id"]))
@@ -325,7 +321,7 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
                 "id": e["id"],
                 "kind": e["kind"],
                 "count": e["count"],
-                "mentions": _json(e["mentions"]),
+                "mentions": store.json_text(e["mentions"]),
             },
         )
         for e in sorted(edges(folder), key=lambda e: (e["relation"], e["head_type"], e["tail_type"], e["id"]))
@@ -354,8 +350,8 @@ def write_graphml(folder: str, handle: IO[bytes]) -> None:
             type=node["type"],
             kind=node["kind"],
             count=node["count"],
-            properties=_json(node["properties"]),
-            mentions=_json(node["mentions"]),
+            properties=store.json_text(node["properties"]),
+            mentions=store.json_text(node["mentions"]),
         )
     for edge in edges(folder):
         graph.add_edge(
@@ -365,7 +361,7 @@ def write_graphml(folder: str, handle: IO[bytes]) -> None:
             relation=edge["relation"],
             kind=edge["kind"],
             count=edge["count"],
-            mentions=_json(edge["mentions"]),
+            mentions=store.json_text(edge["mentions"]),
         )
     networkx.write_graphml(graph, handle, encoding="utf-8")
 

@@ -41,6 +41,11 @@ BUFFER_POOL = 1024 * 1024 * 1024
 COPY_OPTIONS = "header=true, parallel=false, quote='\"', escape='\"'"
 
 
+def json_text(value: Any) -> str:
+    """A value as JSON text (properties and mentions in CSV fields and database columns)."""
+    return orjson.dumps(value).decode("utf-8")
+
+
 def quote_name(name: str) -> str:
     """A back-quoted Cypher name (a back-quote inside is doubled): any label survives as it is."""
     return "`" + name.replace("`", "``") + "`"
