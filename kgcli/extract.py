@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kgcli.errors import KgcError
 from kgcli.io import compat_dumps, read_jsonl
 from kgcli.outputs import check_output
+from kgcli.predict.base import DEFAULT_WINDOW
 
 if TYPE_CHECKING:
     from kgcli.predict.base import Sampling
@@ -35,6 +36,7 @@ class ExtractSettings:
     backend: str = "hf"
     backend_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 8
+    window: int = DEFAULT_WINDOW
     resume: bool = False
     overwrite: bool = False
 
@@ -95,7 +97,7 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
                 os.unlink(part)
         predicted = run_predict(records, predictions, resolved, settings.backend, sampling,
                                 settings.backend_options, batch_size=settings.batch_size,
-                                resume=settings.resume, overwrite=True)
+                                window=settings.window, resume=settings.resume, overwrite=True)
         documents, merged = merge_records(read_jsonl(predictions), predictions,
                                           drop_ungrounded=settings.drop_ungrounded)
         with output.open() as out:

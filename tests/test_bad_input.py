@@ -275,6 +275,10 @@ CONVERT = ["convert", "in.json", "out.json", "--task", "NER", "--schema", "schem
 CONVERT_FILES = {"in.json": lines(RAW), "schema.json": SCHEMA}
 BAD3 = lines(RAW[:2]) + '{"text": "坏", "entity": \n'
 PREDICT = ["predict", "test.json", "out.json", "--preset", "tiny-random-llama-lora"]
+BATCH_RESULTS = lines([
+    {"custom_id": "2:r1", "response": {"status_code": 200, "body": {"choices": [{"text": "{}"}]}}},
+    {"custom_id": "3:r2", "response": {"status_code": 500, "body": {}}},
+])
 OLD_OUT = '{"id": "old", "output": "the user\'s earlier results"}\n'
 TRAIN_CMD = [
     "train",
@@ -655,6 +659,49 @@ CASES = [
     Case("predict --batch-size 0", 3, PREDICT + ["--batch-size", "0"], "--batch-size", {"test.json": TEST}),
     Case(
         "predict unknown backend", 3, PREDICT + ["--backend", "tgi"], "'tgi' is not", {"test.json": TEST}
+    ),
+    Case(
+        "predict --data-parallel with hf",
+        3,
+        PREDICT + ["--data-parallel", "2"],
+        "--data-parallel is for --backend vllm",
+        {"test.json": TEST},
+    ),
+    Case(
+        "predict openai-batch without a file",
+        3,
+        PREDICT + ["--backend", "openai-batch"],
+        "needs --write-requests REQ or --read-results RES",
+        {"test.json": TEST},
+    ),
+    Case(
+        "predict --write-requests with OUT",
+        3,
+        PREDICT + ["--backend", "openai-batch", "--write-requests", "req.json"],
+        "leave OUT out",
+        {"test.json": TEST},
+    ),
+    Case(
+        "predict --read-results without openai-batch",
+        3,
+        PREDICT + ["--read-results", "res.json"],
+        "are for --backend openai-batch",
+        {"test.json": TEST, "res.json": ""},
+    ),
+    Case(
+        "predict --read-results with answers missing and failed",
+        3,
+        ["predict", "test.json", "out.json", "--backend", "openai-batch", "--read-results", "res.json"],
+        "2 record(s) of test.json have no answer in res.json: 1:r0 (missing), 3:r2 (HTTP 500)",
+        {"test.json": TEST, "res.json": BATCH_RESULTS},
+    ),
+    Case(
+        "predict --read-results with a bad line",
+        3,
+        ["predict", "test.json", "out.json", "--backend", "openai-batch", "--read-results", "res.json"],
+        "a result without a 'custom_id' string",
+        {"test.json": TEST, "res.json": '{"response": {}}\n'},
+        where="res.json:1",
     ),
     Case("icl --text empty", 3, ["icl", "--text", "", "--model", "hosted_vllm/m"], "--text is empty", {}),
     Case("icl --text blank", 3, ["icl", "--text", "  ", "--model", "hosted_vllm/m"], "--text is empty", {}),

@@ -7,16 +7,27 @@ import typer
 from kgcli.cli.options import (
     AdapterOpt,
     ApiBaseOpt,
+    ApiKeyEnvOpt,
+    BatchSizeOpt,
     ConcurrencyOpt,
+    DataParallelOpt,
     DtypeOpt,
     ModelOpt,
     OverwriteOpt,
+    PrefixCachingOpt,
     PresetOpt,
     ResumeOpt,
+    ServedModelOpt,
     SetOpt,
+    TpOpt,
+    WindowOpt,
+    check_backend_options,
+    choice,
     comma_list,
+    vllm_options,
 )
-from kgcli.errors import KgcError, say
+from kgcli.errors import say
+from kgcli.predict.base import DEFAULT_WINDOW
 
 
 def extract(
@@ -32,27 +43,22 @@ def extract(
     adapter: AdapterOpt = None,
     dtype: DtypeOpt = None,
     settings: SetOpt = None,
-    backend: str = typer.Option("hf", "--backend", help="hf, vllm or openai."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    backend: str = typer.Option("hf", "--backend", click_type=choice("hf", "vllm", "openai"),
+                                help="hf (transformers), vllm, or openai (any compatible server)."),
+    batch_size: BatchSizeOpt = 8,
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
     budget: int = typer.Option(None, "--budget", min=1, help="Tokens per chunk (default: what fits)."),
     overlap: int = typer.Option(None, "--overlap", min=0, help="Tokens shared by neighbouring chunks."),
     drop_ungrounded: bool = typer.Option(
         False, "--drop-ungrounded", help="Drop extractions whose strings are not in the text."
     ),
+    window: WindowOpt = DEFAULT_WINDOW,
+    tp: TpOpt = 1,
+    data_parallel: DataParallelOpt = 1,
+    prefix_caching: PrefixCachingOpt = True,
     api_base: ApiBaseOpt = None,
-    served_model: str = typer.Option(
-        None,
-        "--served-model",
-        rich_help_panel="OpenAI-compatible server",
-        help="openai: the served model name.",
-    ),
-    api_key_env: str = typer.Option(
-        "OPENAI_API_KEY",
-        "--api-key-env",
-        rich_help_panel="OpenAI-compatible server",
-        help="openai: the key's variable.",
-    ),
+    served_model: ServedModelOpt = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
     concurrency: ConcurrencyOpt = 4,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
@@ -62,12 +68,10 @@ def extract(
     from kgcli.predict.base import Sampling
     from kgcli.resolve import resolve
 
-    if backend not in ("hf", "vllm", "openai"):
-        raise KgcError(f"unknown backend {backend!r}; available: hf, vllm, openai")
-    if backend == "openai" and not (api_base and served_model):
-        raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
+    check_backend_options(backend, data_parallel=data_parallel, api_base=api_base, served_model=served_model)
     resolved = resolve("predict", preset, model=model, dtype=dtype, settings=settings, adapter=adapter)
     options = {
+        "vllm": vllm_options(tp=tp, data_parallel=data_parallel, prefix_caching=prefix_caching),
         "openai": {
             "api_base": api_base,
             "served_model": served_model,
@@ -90,6 +94,7 @@ def extract(
             backend=backend,
             backend_options=options,
             batch_size=batch_size,
+            window=window,
             resume=resume,
             overwrite=overwrite,
         ),

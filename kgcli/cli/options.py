@@ -7,6 +7,8 @@ from typing import Annotated
 import click
 import typer
 
+from kgcli.errors import KgcError
+
 TASKS = ("NER", "RE", "SPO", "EE", "EET", "EEA", "KG")
 
 
@@ -30,6 +32,43 @@ InLauncherOpt = Annotated[bool, typer.Option("--in-launcher", hidden=True)]
 TemperatureOpt = Annotated[float, typer.Option("--temperature", min=0.0, help="0 = greedy (the default).")]
 ApiBaseOpt = Annotated[str | None, typer.Option("--api-base", help="Server URL, e.g. http://127.0.0.1:8000/v1.")]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, help="Requests in flight.")]
+BatchSizeOpt = Annotated[int, typer.Option(
+    "--batch-size", min=1, help="hf: prompts per forward pass; openai: prompts per round of requests; "
+                                "vllm: not used (see --window).")]
+WindowOpt = Annotated[int, typer.Option(
+    "--window", min=1, rich_help_panel="vLLM backend",
+    help="vllm: records handed to the engine at once (its scheduler batches them); a killed run loses "
+         "at most one window.")]
+TpOpt = Annotated[int, typer.Option("--tp", min=1, rich_help_panel="vLLM backend",
+                                    help="vllm: tensor_parallel_size (GPUs per replica).")]
+DataParallelOpt = Annotated[int, typer.Option(
+    "--data-parallel", min=1, rich_help_panel="vLLM backend",
+    help="vllm: engine replicas fed from one stream (each on --tp GPUs, or a share of the CPU cores).")]
+PrefixCachingOpt = Annotated[bool, typer.Option(
+    "--prefix-caching/--no-prefix-caching", rich_help_panel="vLLM backend",
+    help="vllm: reuse the KV cache of shared prompt prefixes.")]
+ServedModelOpt = Annotated[str | None, typer.Option(
+    "--served-model", rich_help_panel="OpenAI-compatible server",
+    help="openai: the model name the server serves.")]
+ApiKeyEnvOpt = Annotated[str, typer.Option("--api-key-env", rich_help_panel="OpenAI-compatible server",
+                                           help="openai: the variable holding the key.")]
+
+
+def vllm_options(*, tp: int, data_parallel: int, prefix_caching: bool,
+                 gpu_memory_utilization: float | None = None) -> dict:
+    """The vLLM backend's constructor options from the command line (predict and extract)."""
+    return {"tensor_parallel_size": tp, "data_parallel": data_parallel, "prefix_caching": prefix_caching,
+            "gpu_memory_utilization": gpu_memory_utilization}
+
+
+def check_backend_options(backend: str, *, data_parallel: int, api_base: str | None,
+                          served_model: str | None) -> None:
+    """The cross-option rules of a backend choice, before anything loads."""
+    if backend == "openai" and not (api_base and served_model):
+        raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
+    if data_parallel > 1 and backend not in ("vllm", "ray"):
+        raise KgcError(f"--data-parallel is for --backend vllm or ray (hf: --num-processes; {backend}: one "
+                       "stream already)")
 
 
 def comma_list(value: str | None) -> list[str]:

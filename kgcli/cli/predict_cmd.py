@@ -9,21 +9,32 @@ import typer
 from kgcli.cli.options import (
     AdapterOpt,
     ApiBaseOpt,
+    ApiKeyEnvOpt,
+    BatchSizeOpt,
     ConcurrencyOpt,
+    DataParallelOpt,
     DryRunOpt,
     DtypeOpt,
     InLauncherOpt,
     ModelOpt,
     OverwriteOpt,
+    PrefixCachingOpt,
     PresetOpt,
     ResumeOpt,
+    ServedModelOpt,
     SetOpt,
     TemperatureOpt,
+    TpOpt,
+    WindowOpt,
+    check_backend_options,
     choice,
+    vllm_options,
 )
 from kgcli.errors import KgcError, say
+from kgcli.predict.base import DEFAULT_WINDOW
 
-BACKENDS = ("hf", "vllm", "openai")
+BACKENDS = ("hf", "vllm", "openai", "openai-batch")
+BATCH_PANEL = "Batch files (openai-batch)"
 
 
 def predict(
@@ -36,9 +47,10 @@ def predict(
         "hf",
         "--backend",
         click_type=choice(*BACKENDS),
-        help="hf (transformers), vllm, or openai (any compatible server).",
+        help="hf (transformers), vllm, openai (any compatible server), or openai-batch (request and "
+        "result files for vllm run-batch or a hosted Batch API).",
     ),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    batch_size: BatchSizeOpt = 8,
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
     cutoff_len: int = typer.Option(
         None, "--cutoff-len", min=1, help="Prompt budget in tokens (default: the preset's)."
@@ -49,7 +61,10 @@ def predict(
     settings: SetOpt = None,
     config: str = typer.Option(None, "--config", help="The seed's inference YAML."),
     resume: ResumeOpt = False,
-    tp: int = typer.Option(1, "--tp", rich_help_panel="vLLM backend", help="vllm: tensor_parallel_size."),
+    window: WindowOpt = DEFAULT_WINDOW,
+    tp: TpOpt = 1,
+    data_parallel: DataParallelOpt = 1,
+    prefix_caching: PrefixCachingOpt = True,
     gpu_memory_utilization: float = typer.Option(
         None, "--gpu-memory-utilization", rich_help_panel="vLLM backend", help="vllm: share of GPU memory."
     ),
@@ -60,18 +75,8 @@ def predict(
         help="vllm: constrain answers to each record's schema.",
     ),
     api_base: ApiBaseOpt = None,
-    served_model: str = typer.Option(
-        None,
-        "--served-model",
-        rich_help_panel="OpenAI-compatible server",
-        help="openai: the model name the server serves.",
-    ),
-    api_key_env: str = typer.Option(
-        "OPENAI_API_KEY",
-        "--api-key-env",
-        rich_help_panel="OpenAI-compatible server",
-        help="openai: variable holding the key.",
-    ),
+    served_model: ServedModelOpt = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
     concurrency: ConcurrencyOpt = 4,
     prompt_format: str = typer.Option(
         "text",
@@ -86,6 +91,19 @@ def predict(
         min=0,
         rich_help_panel="OpenAI-compatible server",
         help="openai: retries of a failed request (429, 5xx, timeouts).",
+    ),
+    write_requests: str = typer.Option(
+        None, "--write-requests", metavar="REQ", rich_help_panel=BATCH_PANEL,
+        help="openai-batch: write one OpenAI Batch request per record to REQ (JSON lines; no model loads).",
+    ),
+    read_results: str = typer.Option(
+        None, "--read-results", metavar="RES", rich_help_panel=BATCH_PANEL,
+        help="openai-batch: join the batch job's results RES back into IN's records, in input order.",
+    ),
+    batch_url: str = typer.Option(
+        "/v1/completions", "--batch-url", click_type=choice("/v1/completions", "/v1/chat/completions"),
+        rich_help_panel=BATCH_PANEL,
+        help="openai-batch: the endpoint of each request (vllm run-batch takes /v1/chat/completions).",
     ),
     num_processes: Annotated[
         int,
@@ -113,8 +131,15 @@ def predict(
         raise KgcError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     if guided_json and backend != "vllm":
         raise KgcError("--guided-json needs --backend vllm")
-    if backend == "openai" and not (api_base and served_model):
-        raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
+    check_backend_options(backend, data_parallel=data_parallel, api_base=api_base, served_model=served_model)
+    _check_batch_files(backend, write_requests, read_results, in_path, out_path)
+    if read_results:  # needs no preset: IN and the results are all there is
+        from kgcli.predict.batch_files import read_results as join
+
+        check_input(in_path)
+        count = join(in_path, read_results, out_path, overwrite=overwrite)
+        say(f"joined {count} answer(s) from {read_results} → {'stdout' if out_path == '-' else out_path}")
+        return
     resolved = resolve(
         "predict",
         preset,
@@ -147,13 +172,18 @@ def predict(
         typer.echo(f"launch: in this process ({backend} backend, {len(resolved.adapters)} adapter(s))")
         return
     check_input(in_path)
+    if write_requests:
+        _write_requests(in_path, write_requests, resolved, served_model=served_model, url=batch_url,
+                        cutoff_len=cutoff_len, max_new_tokens=max_new_tokens, overwrite=overwrite)
+        return
     sampling = Sampling(
         max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens,
         temperature=temperature or float(options.get("temperature") or 0.0),
         top_p=top_p if top_p != 1.0 else float(options.get("top_p") or 1.0),
     )
     backend_options = {
-        "vllm": {"tensor_parallel_size": tp, "gpu_memory_utilization": gpu_memory_utilization},
+        "vllm": vllm_options(tp=tp, data_parallel=data_parallel, prefix_caching=prefix_caching,
+                             gpu_memory_utilization=gpu_memory_utilization),
         "openai": {
             "api_base": api_base,
             "served_model": served_model,
@@ -176,8 +206,37 @@ def predict(
         overwrite=overwrite,
         guided_json=guided_json,
         in_launcher=in_launcher,
+        window=window,
     )
     say(
         f"predicted {stats.records} record(s)"
         + (f", {stats.skipped_done} already done" if stats.skipped_done else "")
     )
+
+
+
+def _check_batch_files(backend: str, requests: str | None, results: str | None, in_path: str,
+                       out_path: str) -> None:
+    if backend != "openai-batch":
+        if requests or results:
+            raise KgcError("--write-requests and --read-results are for --backend openai-batch")
+        return
+    if bool(requests) == bool(results):
+        raise KgcError("--backend openai-batch needs --write-requests REQ or --read-results RES (one)")
+    if in_path == "-" and results:
+        raise KgcError("--read-results joins answers into IN: give IN as a file")
+    if requests and out_path != "-":
+        raise KgcError(f"--write-requests writes REQ, not OUT ({out_path}): leave OUT out")
+
+
+def _write_requests(in_path: str, requests: str, resolved, *, served_model: str | None, url: str,
+                    cutoff_len: int | None, max_new_tokens: int | None, overwrite: bool) -> None:
+    from kgcli.predict import batch_files
+    from kgcli.predict.base import Sampling
+
+    sampling = Sampling(max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens)
+    written, command = batch_files.write_requests_for(in_path, requests, resolved, sampling,
+                                                      served_model=served_model, url=url,
+                                                      cutoff_len=cutoff_len, overwrite=overwrite)
+    say(f"wrote {written.requests} request(s) to {requests}; answer them with, e.g.:\n  {command}\n"
+        f"then: kgc predict {in_path} OUT --backend openai-batch --read-results RESULTS")

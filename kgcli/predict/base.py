@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kgcli.presets import Preset
-from kgcli.templates import Template
+if TYPE_CHECKING:  # this module is read by the CLI layer for its defaults: keep it light
+    from kgcli.presets import Preset
+    from kgcli.templates import Template
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class Setup:
     adapters: list[str] = field(default_factory=list)
 
 
+# Records a self-scheduling backend (vLLM) gets at once: enough to keep its scheduler full, few enough that
+# a killed run loses little (OUT is written window by window).
+DEFAULT_WINDOW = 2048
+
+
 class Backend(Protocol):
     name: str
 
@@ -47,6 +53,15 @@ class Backend(Protocol):
 # backend name → "module:class" inside kgcli.predict (imported on first use)
 BACKENDS = {"hf": "hf:HFBackend", "vllm": "vllm_backend:VLLMBackend",
             "openai": "openai_backend:OpenAIBackend"}
+
+
+# Backends that take whole windows and batch them themselves; the others get batches of --batch-size.
+STREAMING_BACKENDS = frozenset({"vllm"})
+
+
+def backend_streams(name: str) -> bool:
+    """Whether this backend gets whole windows, known without importing it."""
+    return name in STREAMING_BACKENDS
 
 
 def load_setup(preset: Preset, model_path: str, sampling: Sampling, adapters: list[str]) -> Setup:

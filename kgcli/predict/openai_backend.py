@@ -15,8 +15,27 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.predict.base import Setup
+from kgcli.predict.base import Sampling, Setup
 from kgcli.secrets import scrub, secrets_in_environment
+
+
+def prompt_text(tokenizer: Any, ids: list[int]) -> str:
+    """The rendered prompt as text, special tokens spelled out (the server tokenizes it back)."""
+    return tokenizer.decode(ids, skip_special_tokens=False)
+
+
+def stop_strings(template: Any, tokenizer: Any) -> list[str]:
+    """The template's stop tokens as strings (the completions API takes strings)."""
+    return [tokenizer.convert_ids_to_tokens(i) for i in template.stop_token_ids(tokenizer)]
+
+
+def completion_request(served_model: str, prompt: Any, sampling: Sampling, stop: list[str]) -> dict[str, Any]:
+    """The body of one completions request: the one spelling for this backend and for batch files."""
+    body: dict[str, Any] = {"model": served_model, "prompt": prompt, "max_tokens": sampling.max_new_tokens,
+                            "temperature": sampling.temperature, "stop": stop}
+    if sampling.temperature > 0:
+        body["top_p"] = sampling.top_p
+    return body
 
 
 class OpenAIBackend:
@@ -33,8 +52,7 @@ class OpenAIBackend:
         self.sampling, self.served_model, self.prompt_format = sampling, served_model, prompt_format
         self.concurrency = max(1, concurrency)
         self.secrets = secrets_in_environment(api_key_env)
-        self.stop = [self.tokenizer.convert_ids_to_tokens(i)
-                     for i in self.template.stop_token_ids(self.tokenizer)]
+        self.stop = stop_strings(self.template, self.tokenizer)
         self.client = OpenAI(base_url=api_base, api_key=os.environ.get(api_key_env) or "EMPTY",
                              max_retries=max_retries, timeout=timeout)
         self._check_server()
@@ -63,15 +81,10 @@ class OpenAIBackend:
         return KgcError(scrub(text, self.secrets))
 
     def _one(self, ids: list[int]) -> str:
-        prompt: Any = (ids if self.prompt_format == "ids"
-                       else self.tokenizer.decode(ids, skip_special_tokens=False))
-        kwargs: dict[str, Any] = {"model": self.served_model, "prompt": prompt,
-                                  "max_tokens": self.sampling.max_new_tokens,
-                                  "temperature": self.sampling.temperature, "stop": self.stop}
-        if self.sampling.temperature > 0:
-            kwargs["top_p"] = self.sampling.top_p
+        prompt: Any = ids if self.prompt_format == "ids" else prompt_text(self.tokenizer, ids)
         try:
-            text = self.client.completions.create(**kwargs).choices[0].text
+            text = self.client.completions.create(
+                **completion_request(self.served_model, prompt, self.sampling, self.stop)).choices[0].text
         except Exception as exc:
             raise self._error(exc) from None
         if not isinstance(text, str):

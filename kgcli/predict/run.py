@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kgcli.errors import KgcError, say, warn
 from kgcli.io import display_name, read_jsonl, spool_stdin
 from kgcli.outputs import Output, check_output
-from kgcli.predict.base import Sampling, Setup, load_setup, open_backend
+from kgcli.predict.base import DEFAULT_WINDOW, Sampling, Setup, backend_streams, load_setup, open_backend
 from kgcli.progress import progress
 from kgcli.prompting import fit_prompt
 from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, check_records, parse_instruction
@@ -56,7 +56,7 @@ def output_schema(record: dict) -> dict:
     return task.output_schema(inner[SCHEMA])
 
 
-def _test_record_rule(record: dict, name: str, number: int) -> None:
+def test_record_rule(record: dict, name: str, number: int) -> None:
     """A training record (its gold in 'output', no 'id') would lose its gold to the model's answer."""
     if OUTPUT in record and "id" not in record:
         raise KgcError("a training record ('output' and no 'id'): its gold answer would be overwritten; "
@@ -64,7 +64,7 @@ def _test_record_rule(record: dict, name: str, number: int) -> None:
 
 
 def _guided_rule(record: dict, name: str, number: int) -> None:
-    _test_record_rule(record, name, number)
+    test_record_rule(record, name, number)
     """``--guided-json``: the record's answer schema can be built (task + JSON instruction with a schema)."""
     try:
         output_schema(record)
@@ -76,8 +76,11 @@ def _guided_rule(record: dict, name: str, number: int) -> None:
 def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., list[str]],
                  template: Template, tokenizer: Any, *, batch_size: int, cutoff_len: int,
                  resume: bool = False, overwrite: bool = False, guided_json: bool = False,
-                 shard: tuple[int, int] = (0, 1), total: int | None = None) -> PredictStats:
-    """``shard`` = (rank, world): this process answers records rank, rank + world, ... (data parallel).
+                 shard: tuple[int, int] = (0, 1), total: int | None = None,
+                 window: int | None = None) -> PredictStats:
+    """``window``: a backend that schedules itself (vLLM) gets ``window`` prompts per ``generate`` call;
+    without it, windows of ``8 × batch_size`` are cut into length-sorted batches of ``batch_size`` (HF).
+    ``shard`` = (rank, world): this process answers records rank, rank + world, ... (data parallel).
     ``out_path``: a path (checked here) or the ``Output`` the caller checked before loading the model."""
     stats = PredictStats()
     name = display_name(in_path)
@@ -94,9 +97,11 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
         pass
     left = None if total is None else max(0, len(range(rank, total, world)) - done)
     with output.open() as out, progress("predict", total=left, unit="samples") as advance:
-        for window in _windows(records, batch_size * 8):
+        size = window or batch_size * 8
+        batch = window or batch_size
+        for chunk in _windows(records, size):
             prompts, schemas = [], []
-            for number, record in window:
+            for number, record in chunk:
                 instruction = record.get(INSTRUCTION)
                 if not isinstance(instruction, str):
                     raise KgcError("record has no 'instruction' string", name, number)
@@ -112,24 +117,23 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
                     except (KeyError, TypeError, ValueError, KgcError):
                         raise KgcError("--guided-json needs converted records (task + JSON instruction "
                                        "with a schema)", name, number) from None
-            order = sorted(range(len(window)), key=lambda i: -len(prompts[i]))
-            outputs: list[str | None] = [None] * len(window)
+            order = sorted(range(len(chunk)), key=lambda i: -len(prompts[i]))
+            outputs: list[str | None] = [None] * len(chunk)
             written = 0
-            for start in range(0, len(order), batch_size):
-                chosen = order[start : start + batch_size]
-                batch = [prompts[i] for i in chosen]
-                answers = generate(batch, [schemas[i]
-                                           for i in chosen]) if guided_json else generate(batch)
+            for start in range(0, len(order), batch):
+                chosen = order[start : start + batch]
+                ids = [prompts[i] for i in chosen]
+                answers = generate(ids, [schemas[i] for i in chosen]) if guided_json else generate(ids)
                 for index, text in zip(chosen, answers, strict=True):
                     outputs[index] = text
-                while written < len(window) and outputs[written] is not None:
-                    record = dict(window[written][1])
+                while written < len(chunk) and outputs[written] is not None:
+                    record = dict(chunk[written][1])
                     record[OUTPUT] = outputs[written]
                     out.write(json.dumps(record, ensure_ascii=False) + "\n")
                     written += 1
                 out.flush()
                 advance(len(chosen))
-            stats.records += len(window)
+            stats.records += len(chunk)
     if stats.shortened:
         warn(f"{stats.shortened} prompt(s) had their input text shortened to fit cutoff_len {cutoff_len}")
     return stats
@@ -165,7 +169,7 @@ def merge_parts(out_path: str, world: int) -> None:
 def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, sampling: Sampling,
                 backend_options: dict[str, Any], *, batch_size: int, cutoff_len: int | None = None,
                 resume: bool = False, overwrite: bool = False, guided_json: bool = False,
-                in_launcher: bool = False) -> PredictStats:
+                in_launcher: bool = False, window: int = DEFAULT_WINDOW) -> PredictStats:
     """A whole prediction run: tokenizer and template once, the backend started, every record answered,
     the backend closed. Under ``accelerate launch`` each rank answers its share into a part file and rank 0
     merges the parts back into input order."""
@@ -180,7 +184,7 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     # Everything that needs no model first: IN (every line), OUT, the machine; then the tokenizer, the
     # prompt budget, and only then the model.
     in_path = spool_stdin(in_path)
-    total = check_records(in_path, _guided_rule if guided_json else _test_record_rule)
+    total = check_records(in_path, _guided_rule if guided_json else test_record_rule)
     output = check_output(target, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
 
     if backend != "openai":  # a server runs the model elsewhere: this machine's rules do not apply
@@ -193,7 +197,9 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     budget = cutoff_len or preset.cutoff_len
     check_budget(in_path, setup, budget)
     done = f" ({output.done} already in OUT)" if output.done else ""
-    start = (f"predict: {total} record(s){done} with {preset.name}, backend {backend}, batch {batch_size}, "
+    streams = backend_streams(backend)
+    step = f"window {window}" if streams else f"batch {batch_size}"
+    start = (f"predict: {total} record(s){done} with {preset.name}, backend {backend}, {step}, "
              f"at most {sampling.max_new_tokens} new tokens → {'stdout' if out_path == '-' else out_path}")
     if rank == 0 and backend != "openai":  # after every check; the server's comes with the backend
         say(start)
@@ -203,7 +209,7 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     try:
         stats = predict_file(in_path, output, engine.generate, setup.template, setup.tokenizer,
                              batch_size=batch_size, cutoff_len=budget, guided_json=guided_json,
-                             shard=(rank, world), total=total)
+                             shard=(rank, world), total=total, window=window if streams else None)
         if world > 1:
             finish_shard(out_path, rank, world)
     finally:

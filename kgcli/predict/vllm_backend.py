@@ -1,9 +1,17 @@
 """The vLLM backend: prompts go in as the template encoder's token ids, so vLLM sees exactly what HF sees.
 
-The engine runs in a worker process (``kgcli.predict.vllm_worker``) with the interpreter that has vLLM:
-this one if it imports vllm, else ``$KGC_VLLM_PYTHON``, else the project's ``.venv-vllm``. LoRA adapters
-are served through ``LoRARequest`` with ``max_lora_rank`` read from the adapter (the seed's script ignored
-adapters). ``guided_json`` constrains every answer to the record's schema.
+Each engine runs in a worker process (``kgcli.predict.vllm_worker``) with the interpreter that has vLLM:
+this one if it imports vllm, else ``$KGC_VLLM_PYTHON``, else the project's ``.venv-vllm``.
+
+Why it is shaped like this:
+- vLLM schedules best when it holds many sequences at once, so the runner hands it whole windows of
+  prompts, not batches; ``max_num_seqs`` on CPU is sized from the KV-cache budget.
+- Prefix caching is on: the instructions of one record's schema chunks share their template prefix.
+- ``data_parallel`` replicas are separate engines (each on its own GPUs, or its own CPU cores), fed from
+  one stream: every window is dealt out round-robin and put back together in input order, so the output
+  and ``--resume`` are those of one engine.
+- LoRA adapters are served through ``LoRARequest`` with ``max_lora_rank`` read from the adapter.
+  ``guided_json`` constrains every answer to the record's schema (vLLM's structured outputs).
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ from kgcli.families import VLLM_LORA_RANKS
 from kgcli.loading import DTYPES, device
 from kgcli.predict.base import Setup
 
+CPU_KV_CACHE_GIB = 1  # VLLM_CPU_KVCACHE_SPACE when the user sets none
+DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
+
 
 def vllm_python() -> str:
     if importlib.util.find_spec("vllm") is not None:
@@ -36,47 +47,72 @@ def vllm_python() -> str:
                    "or point KGC_VLLM_PYTHON at a Python that has it")
 
 
-class VLLMBackend:
-    name = "vllm"
+def kv_bytes_per_token(model_path: str, dtype: str) -> int | None:
+    """Key + value bytes one token takes in the cache, from the model's config.json (None if unreadable)."""
+    try:
+        config = json.loads((Path(model_path) / "config.json").read_text(encoding="utf-8"))
+        config = config.get("text_config", config)
+        heads = config["num_attention_heads"]
+        head_dim = config.get("head_dim") or config["hidden_size"] // heads
+        kv_heads = config.get("num_key_value_heads") or heads
+        return 2 * config["num_hidden_layers"] * kv_heads * head_dim * DTYPE_BYTES.get(dtype, 2)
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
 
-    def __init__(self, setup: Setup, *, tensor_parallel_size: int = 1,
-                 gpu_memory_utilization: float | None = None,
-                 max_model_len: int | None = None):
-        preset, model_path = setup.preset, setup.model_path
-        adapters, sampling = setup.adapters, setup.sampling
-        self.template, self.tokenizer = setup.template, setup.tokenizer
-        on_gpu = device() != "cpu"
-        config: dict[str, Any] = {
-            "model": model_path, "dtype": DTYPES[preset.dtype],
-            "max_model_len": max_model_len or preset.cutoff_len + sampling.max_new_tokens,
-            "tensor_parallel_size": tensor_parallel_size, "trust_remote_code": preset.trust_remote_code,
-            "enforce_eager": not on_gpu, "gpu_memory_utilization": gpu_memory_utilization,
-            "max_num_seqs": None if on_gpu else 8,
-            "temperature": sampling.temperature, "top_p": sampling.top_p,
-            "max_new_tokens": sampling.max_new_tokens,
-            "stop_token_ids": self.template.stop_token_ids(self.tokenizer),
-        }
-        if adapters:
-            rank = adapter_rank(adapters[0]) or preset.lora_r
-            config["adapter"] = adapters[0]
-            config["max_lora_rank"] = min(r for r in VLLM_LORA_RANKS if r >= rank)
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        if not on_gpu:
-            env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+
+def cpu_max_num_seqs(model_path: str, dtype: str, max_model_len: int, cache_gib: float) -> int:
+    """Sequences a CPU engine may hold at once: as many as the KV-cache budget takes at a quarter of the
+    model length each (answers and most prompts are far shorter; vLLM pages the cache and preempts when it
+    runs out), between 8 and 256."""
+    per_token = kv_bytes_per_token(model_path, dtype)
+    if per_token is None:
+        return 32
+    fits = int(cache_gib * 2**30 // (per_token * max(1, max_model_len // 4)))
+    return max(8, min(256, fits))
+
+
+def replica_devices(replicas: int, tensor_parallel_size: int, on_gpu: bool) -> list[dict[str, str]]:
+    """Environment for each replica: its GPUs (``CUDA_VISIBLE_DEVICES``) or, on CPU, its share of this
+    process's cores (``VLLM_CPU_OMP_THREADS_BIND``), so replicas never compete for the same device."""
+    if replicas == 1:
+        return [{}]
+    if on_gpu:
+        import torch
+
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        gpus = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
+        need = replicas * tensor_parallel_size
+        if len(gpus) < need:
+            raise KgcError(f"--data-parallel {replicas} × --tp {tensor_parallel_size} needs {need} GPUs; "
+                           f"{len(gpus)} visible")
+        tp = tensor_parallel_size
+        return [{"CUDA_VISIBLE_DEVICES": ",".join(gpus[r * tp:(r + 1) * tp])} for r in range(replicas)]
+    cores = sorted(os.sched_getaffinity(0))
+    need = replicas * tensor_parallel_size
+    if len(cores) < need:
+        raise KgcError(f"--data-parallel {replicas} × --tp {tensor_parallel_size} on CPU needs a core per "
+                       f"engine rank ({need}); {len(cores)} available")
+    share = len(cores) // need  # vLLM's CPU binding: comma lists of cores, one per rank, ranks split by |
+    ranks = [",".join(str(c) for c in cores[k * share:(k + 1) * share]) for k in range(need)]
+    tp = tensor_parallel_size
+    return [{"VLLM_CPU_OMP_THREADS_BIND": "|".join(ranks[r * tp:(r + 1) * tp])} for r in range(replicas)]
+
+
+class _Engine:
+    """One worker process: a JSON config line in, ``{"ready": true}`` out, then a window in, answers out."""
+
+    def __init__(self, config: dict, env: dict[str, str]):
         self.process = subprocess.Popen([vllm_python(), "-m", "kgcli.predict.vllm_worker"],
-                                        stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=env, text=True, encoding="utf-8")
-        self._send(config)
-        ready = self._receive()
-        if not ready.get("ready"):
-            raise KgcError("the vLLM engine did not start")
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
+                                        encoding="utf-8")
+        self.send(config)
 
-    def _send(self, message: dict) -> None:
+    def send(self, message: dict) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(message) + "\n")
         self.process.stdin.flush()
 
-    def _receive(self) -> dict:
+    def receive(self) -> dict:
         assert self.process.stdout is not None
         while True:
             line = self.process.stdout.readline()
@@ -86,10 +122,6 @@ class VLLMBackend:
             if line.startswith("{"):
                 return json.loads(line)
 
-    def generate(self, prompts: list[list[int]], schemas: list[dict] | None = None) -> list[str]:
-        self._send({"prompts": prompts, "schemas": schemas})
-        return self._receive()["outputs"]
-
     def close(self) -> None:
         if self.process.poll() is None:
             assert self.process.stdin is not None
@@ -98,3 +130,67 @@ class VLLMBackend:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+class VLLMBackend:
+    name = "vllm"
+
+    def __init__(self, setup: Setup, *, tensor_parallel_size: int = 1, data_parallel: int = 1,
+                 gpu_memory_utilization: float | None = None, max_model_len: int | None = None,
+                 prefix_caching: bool = True, max_num_seqs: int | None = None):
+        preset, model_path = setup.preset, setup.model_path
+        adapters, sampling = setup.adapters, setup.sampling
+        self.template, self.tokenizer = setup.template, setup.tokenizer
+        on_gpu = device() != "cpu"
+        model_len = max_model_len or preset.cutoff_len + sampling.max_new_tokens
+        cache_gib = float(os.environ.get("VLLM_CPU_KVCACHE_SPACE") or CPU_KV_CACHE_GIB)
+        config: dict[str, Any] = {
+            "model": model_path, "dtype": DTYPES[preset.dtype], "max_model_len": model_len,
+            "tensor_parallel_size": tensor_parallel_size, "trust_remote_code": preset.trust_remote_code,
+            "enforce_eager": not on_gpu, "gpu_memory_utilization": gpu_memory_utilization,
+            "enable_prefix_caching": prefix_caching,
+            "max_num_seqs": max_num_seqs or (
+                None if on_gpu else cpu_max_num_seqs(model_path, preset.dtype, model_len, cache_gib)),
+            "temperature": sampling.temperature, "top_p": sampling.top_p,
+            "max_new_tokens": sampling.max_new_tokens,
+            "stop_token_ids": self.template.stop_token_ids(self.tokenizer),
+        }
+        self.max_num_seqs = config["max_num_seqs"]
+        if adapters:
+            rank = adapter_rank(adapters[0]) or preset.lora_r
+            config["adapter"] = adapters[0]
+            config["max_lora_rank"] = min(r for r in VLLM_LORA_RANKS if r >= rank)
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        if not on_gpu:
+            env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(CPU_KV_CACHE_GIB))
+        self.engines: list[_Engine] = []
+        try:  # every replica starts at once; then each must say it is ready
+            for extra in replica_devices(data_parallel, tensor_parallel_size, on_gpu):
+                self.engines.append(_Engine(config, {**env, **extra}))
+            for engine in self.engines:
+                if not engine.receive().get("ready"):
+                    raise KgcError("the vLLM engine did not start")
+        except BaseException:
+            self.close()
+            raise
+
+    def generate(self, prompts: list[list[int]], schemas: list[dict] | None = None) -> list[str]:
+        """Answers in prompt order; with several replicas, prompt i goes to replica i % replicas (similar
+        lengths for each) and every replica works on its share at the same time."""
+        count = len(self.engines)
+        shares = [list(range(r, len(prompts), count)) for r in range(count)]
+        busy = []
+        for engine, share in zip(self.engines, shares, strict=True):
+            if share:
+                engine.send({"prompts": [prompts[i] for i in share],
+                             "schemas": [schemas[i] for i in share] if schemas else None})
+                busy.append((engine, share))
+        answers: list[str] = [""] * len(prompts)
+        for engine, share in busy:
+            for index, text in zip(share, engine.receive()["outputs"], strict=True):
+                answers[index] = text
+        return answers
+
+    def close(self) -> None:
+        for engine in self.engines:
+            engine.close()

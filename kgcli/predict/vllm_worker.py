@@ -2,13 +2,17 @@
 
 vLLM pins its own torch / transformers, so it usually lives in its own environment (``.venv-vllm``); this
 module imports nothing from kgc and talks JSON lines: one config line in, ``{"ready": true}`` out, then one
-batch of prompt ids in and one list of answers out, until stdin closes.
+window of prompt ids in and one list of answers out, until stdin closes. A window goes to ``llm.generate``
+whole: vLLM's scheduler keeps up to ``max_num_seqs`` sequences in flight and refills as answers finish.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+
+ENGINE_KEYS = ("model", "dtype", "max_model_len", "tensor_parallel_size", "trust_remote_code",
+               "enforce_eager", "enable_prefix_caching")
 
 
 def _sampling(config: dict, schema: dict | None):
@@ -22,7 +26,7 @@ def _sampling(config: dict, schema: dict | None):
             from vllm.sampling_params import StructuredOutputsParams
 
             kwargs["structured_outputs"] = StructuredOutputsParams(json=schema)
-        except ImportError:  # older vLLM
+        except ImportError:  # vLLM before 0.11
             from vllm.sampling_params import GuidedDecodingParams
 
             kwargs["guided_decoding"] = GuidedDecodingParams(json=schema)
@@ -35,13 +39,11 @@ def main() -> None:
     from vllm.inputs import TokensPrompt
     from vllm.lora.request import LoRARequest
 
-    engine = {"model": config["model"], "dtype": config["dtype"], "max_model_len": config["max_model_len"],
-              "tensor_parallel_size": config["tensor_parallel_size"], "seed": 0,
-              "trust_remote_code": config["trust_remote_code"], "enforce_eager": config["enforce_eager"]}
-    if config.get("gpu_memory_utilization"):
-        engine["gpu_memory_utilization"] = config["gpu_memory_utilization"]
-    if config.get("max_num_seqs"):
-        engine["max_num_seqs"] = config["max_num_seqs"]
+    engine = {key: config[key] for key in ENGINE_KEYS if key in config}
+    engine["seed"] = 0
+    for optional in ("gpu_memory_utilization", "max_num_seqs"):
+        if config.get(optional):
+            engine[optional] = config[optional]
     lora = None
     if config.get("adapter"):
         engine.update(enable_lora=True, max_lora_rank=config["max_lora_rank"])
@@ -50,9 +52,9 @@ def main() -> None:
     plain = _sampling(config, None)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
-        batch = json.loads(line)
-        prompts = [TokensPrompt(prompt_token_ids=ids) for ids in batch["prompts"]]
-        schemas = batch.get("schemas")
+        window = json.loads(line)
+        prompts = [TokensPrompt(prompt_token_ids=ids) for ids in window["prompts"]]
+        schemas = window.get("schemas")
         params = [_sampling(config, s) for s in schemas] if schemas else plain
         results = llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
         print(json.dumps({"outputs": [r.outputs[0].text for r in results]}, ensure_ascii=False), flush=True)
