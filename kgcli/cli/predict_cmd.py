@@ -33,7 +33,7 @@ from kgcli.cli.options import (
 from kgcli.errors import KgcError, say
 from kgcli.predict.base import DEFAULT_WINDOW
 
-BACKENDS = ("hf", "vllm", "openai", "openai-batch")
+BACKENDS = ("hf", "vllm", "openai", "openai-batch", "ray")
 BATCH_PANEL = "Batch files (openai-batch)"
 
 
@@ -47,8 +47,8 @@ def predict(
         "hf",
         "--backend",
         click_type=choice(*BACKENDS),
-        help="hf (transformers), vllm, openai (any compatible server), or openai-batch (request and "
-        "result files for vllm run-batch or a hosted Batch API).",
+        help="hf (transformers), vllm, openai (any compatible server), openai-batch (request and "
+        "result files for vllm run-batch or a hosted Batch API), or ray (a Ray cluster's engines).",
     ),
     batch_size: BatchSizeOpt = 8,
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
@@ -104,6 +104,14 @@ def predict(
         "/v1/completions", "--batch-url", click_type=choice("/v1/completions", "/v1/chat/completions"),
         rich_help_panel=BATCH_PANEL,
         help="openai-batch: the endpoint of each request (vllm run-batch takes /v1/chat/completions).",
+    ),
+    ray_engine: str = typer.Option(
+        "vllm", "--ray-engine", click_type=choice("vllm", "hf"), rich_help_panel="Ray cluster (ray)",
+        help="ray: the replicas' engine: vllm (ray.data.llm, GPUs) or hf (any machine).",
+    ),
+    ray_address: str = typer.Option(
+        None, "--ray-address", rich_help_panel="Ray cluster (ray)",
+        help="ray: the cluster to join (default: $RAY_ADDRESS, else a local instance).",
     ),
     num_processes: Annotated[
         int,
@@ -184,6 +192,8 @@ def predict(
     backend_options = {
         "vllm": vllm_options(tp=tp, data_parallel=data_parallel, prefix_caching=prefix_caching,
                              gpu_memory_utilization=gpu_memory_utilization),
+        "ray": {"engine": ray_engine, "replicas": data_parallel, "address": ray_address,
+                "tensor_parallel_size": tp, "prefix_caching": prefix_caching},
         "openai": {
             "api_base": api_base,
             "served_model": served_model,

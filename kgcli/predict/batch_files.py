@@ -25,7 +25,7 @@ from kgcli.outputs import check_output
 from kgcli.predict.base import Sampling, Setup
 from kgcli.predict.openai_backend import completion_request, prompt_text, stop_strings
 from kgcli.prompting import fit_prompt
-from kgcli.records import INSTRUCTION, OUTPUT
+from kgcli.records import INSTRUCTION, answered_line
 
 if TYPE_CHECKING:
     from kgcli.resolve import Resolved
@@ -145,7 +145,7 @@ def read_results(in_path: str, results_path: str, out_path: str, *, overwrite: b
         )
     with output.open() as out:
         for record, text in records:
-            out.write(json.dumps({**record, OUTPUT: text}, ensure_ascii=False) + "\n")
+            out.write(answered_line(record, text))
     return len(records)
 
 

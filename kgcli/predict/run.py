@@ -8,7 +8,6 @@ OUT is appended to and flushed as it goes, so a killed run loses at most its win
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from kgcli.outputs import Output, check_output
 from kgcli.predict.base import DEFAULT_WINDOW, Sampling, Setup, backend_streams, load_setup, open_backend
 from kgcli.progress import progress
 from kgcli.prompting import fit_prompt
-from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, check_records, parse_instruction
+from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, answered_line, check_records, parse_instruction
 from kgcli.templates import Template
 
 if TYPE_CHECKING:
@@ -127,9 +126,7 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
                 for index, text in zip(chosen, answers, strict=True):
                     outputs[index] = text
                 while written < len(chunk) and outputs[written] is not None:
-                    record = dict(chunk[written][1])
-                    record[OUTPUT] = outputs[written]
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    out.write(answered_line(chunk[written][1], outputs[written]))
                     written += 1
                 out.flush()
                 advance(len(chosen))
@@ -187,7 +184,8 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     total = check_records(in_path, _guided_rule if guided_json else test_record_rule)
     output = check_output(target, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
 
-    if backend != "openai":  # a server runs the model elsewhere: this machine's rules do not apply
+    remote = backend == "openai" or (backend == "ray" and backend_options.get("address"))
+    if not remote:  # a server or a cluster runs the model elsewhere: this machine's rules do not apply
         resolved.check_hardware()
     from kgcli.launch import set_threads
 
@@ -198,11 +196,19 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     check_budget(in_path, setup, budget)
     done = f" ({output.done} already in OUT)" if output.done else ""
     streams = backend_streams(backend)
-    step = f"window {window}" if streams else f"batch {batch_size}"
+    step = (f"window {window}" if streams else
+            f"{backend_options.get('engine')} engine × {backend_options.get('replicas')}" if backend == "ray"
+            else f"batch {batch_size}")
     start = (f"predict: {total} record(s){done} with {preset.name}, backend {backend}, {step}, "
              f"at most {sampling.max_new_tokens} new tokens → {'stdout' if out_path == '-' else out_path}")
     if rank == 0 and backend != "openai":  # after every check; the server's comes with the backend
         say(start)
+    if backend == "ray":
+        from kgcli.predict.ray_backend import RayOptions, predict_with_ray
+
+        options = RayOptions(batch_size=batch_size, **backend_options)
+        answered = predict_with_ray(in_path, output, setup, options, budget=budget)
+        return PredictStats(records=answered, skipped_done=output.done)
     engine = open_backend(backend, setup, **backend_options)
     if rank == 0 and backend == "openai":
         say(start)

@@ -1,0 +1,198 @@
+"""The Ray backend: the same records through Ray Data, across the nodes of a Ray cluster (``kgcli[ray]``).
+
+Why Ray Data: one node's engines stop scaling at its GPUs; Ray Data streams the records to engine
+replicas on every node and back, and is what vLLM's batch-inference guide recommends for that. kgc keeps
+its own guarantees around it:
+- the driver writes OUT in input order (Ray Data keeps the order, ``preserve_order``, and every answer
+  carries its record's position, checked on the way out), line by line as answers arrive;
+- ``--resume`` sends only the records after the last complete line of OUT;
+- every replica renders prompts with the preset's template and tokenizer, so each sees the ids HF sees.
+
+Replicas are either vLLM engines through ``ray.data.llm``'s processor (``--ray-engine vllm``: GPUs; LoRA
+through its engine arguments) or kgc's HF backend in a Ray actor (``--ray-engine hf``: any machine, and the
+one the CPU tests run).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from kgcli.errors import KgcError
+from kgcli.io import read_jsonl
+from kgcli.outputs import Output
+from kgcli.predict.base import Setup
+from kgcli.progress import progress
+from kgcli.records import INSTRUCTION, answered_line
+
+ENGINES = ("vllm", "hf")
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    engine: str = "vllm"
+    replicas: int = 1  # --data-parallel
+    address: str | None = None  # a running cluster (ray://… or host:port); None = RAY_ADDRESS or a local one
+    tensor_parallel_size: int = 1
+    prefix_caching: bool = True
+    batch_size: int = 8  # hf: prompts per forward pass
+    cpus_per_replica: float = 1.0
+
+
+def _render(setup_args: dict, instructions: list[str], budget: int) -> list[list[int]]:
+    from kgcli.prompting import fit_prompt
+
+    template, tokenizer = setup_args["template"], setup_args["tokenizer"]
+    return [fit_prompt(template, tokenizer, text, budget)[0] or [] for text in instructions]
+
+
+class HFReplica:
+    """One Ray actor holding kgc's HF backend: a batch of rows in, the same rows with ``output`` out."""
+
+    def __init__(self, preset: Any, model_path: str, sampling: Any, adapters: list[str], budget: int,
+                 batch_size: int):
+        from kgcli.launch import set_threads
+        from kgcli.predict.base import load_setup, open_backend
+
+        set_threads()
+        setup = load_setup(preset, model_path, sampling, adapters)
+        self.engine = open_backend("hf", setup)
+        self.kit = {"template": setup.template, "tokenizer": setup.tokenizer}
+        self.budget, self.batch_size = budget, batch_size
+
+    def __call__(self, batch: dict) -> dict:
+        prompts = _render(self.kit, [str(t) for t in batch[INSTRUCTION]], self.budget)
+        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+        answers: list[str] = [""] * len(prompts)
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start:start + self.batch_size]
+            for index, text in zip(chosen, self.engine.generate([prompts[i] for i in chosen]), strict=True):
+                answers[index] = text
+        return {"position": batch["position"], "output": answers}
+
+
+class Renderer:
+    """The vLLM processor's preprocess stage: template-encoded ids and greedy sampling for each row."""
+
+    def __init__(self, preset: Any, model_path: str, sampling: Any, budget: int, adapter: str | None):
+        from kgcli.loading import load_tokenizer, template_of
+
+        template = template_of(preset)
+        self.kit = {"template": template, "tokenizer": load_tokenizer(model_path, template,
+                                                                        preset.trust_remote_code)}
+        self.stop = template.stop_token_ids(self.kit["tokenizer"])
+        self.sampling, self.budget, self.adapter = sampling, budget, adapter
+
+    def __call__(self, row: dict) -> dict:
+        ids = _render(self.kit, [str(row[INSTRUCTION])], self.budget)[0]
+        params = {"temperature": self.sampling.temperature, "top_p": self.sampling.top_p,
+                  "max_tokens": self.sampling.max_new_tokens, "stop_token_ids": self.stop,
+                  "skip_special_tokens": True}
+        rendered = {"position": row["position"], "tokenized_prompt": ids, "sampling_params": params}
+        if self.adapter:
+            rendered["model"] = self.adapter  # ray.data.llm: a row's model other than the base = its LoRA
+        return rendered
+
+
+def _vllm_processor(setup: Setup, options: RayOptions, budget: int):
+    """``ray.data.llm``'s vLLM processor with kgc's prompts (no chat template, no re-tokenising)."""
+    from ray.data.llm import build_llm_processor, vLLMEngineProcessorConfig
+
+    from kgcli.adapters import adapter_rank
+    from kgcli.families import VLLM_LORA_RANKS
+    from kgcli.loading import DTYPES
+
+    preset, sampling = setup.preset, setup.sampling
+    engine_kwargs: dict[str, Any] = {
+        "dtype": DTYPES[preset.dtype], "max_model_len": preset.cutoff_len + sampling.max_new_tokens,
+        "tensor_parallel_size": options.tensor_parallel_size, "enable_prefix_caching": options.prefix_caching,
+        "trust_remote_code": preset.trust_remote_code,
+    }
+    adapter = setup.adapters[0] if setup.adapters else None
+    if adapter:
+        rank = adapter_rank(adapter) or preset.lora_r
+        engine_kwargs.update(enable_lora=True, max_lora_rank=min(r for r in VLLM_LORA_RANKS if r >= rank))
+    config = vLLMEngineProcessorConfig(
+        model_source=setup.model_path, engine_kwargs=engine_kwargs, concurrency=options.replicas,
+        batch_size=256, apply_chat_template=False, tokenize=False, detokenize=False)
+    return build_llm_processor(
+        config,
+        preprocess=Renderer,
+        preprocess_map_kwargs={"fn_constructor_kwargs": {
+            "preset": preset, "model_path": setup.model_path, "sampling": sampling, "budget": budget,
+            "adapter": adapter}, "concurrency": options.replicas},
+        postprocess=lambda row: {"position": row["position"], "output": row["generated_text"]})
+
+
+def _start(address: str | None) -> None:
+    import logging
+
+    import ray
+
+    if ray.is_initialized():
+        return
+    for name in ("ray", "ray.data"):  # Ray's own lines (plan, progress) stay out of kgc's stderr
+        logging.getLogger(name).setLevel(logging.ERROR)
+    target = address or os.environ.get("RAY_ADDRESS")
+    try:
+        if target:
+            ray.init(address=target, log_to_driver=False)
+        else:  # a local instance on this machine's cores
+            ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except ConnectionError as exc:
+        raise KgcError(f"cannot reach the Ray cluster at {target}: {exc}") from None
+
+
+def _answers(setup: Setup, options: RayOptions, rows: list[dict], budget: int) -> Iterator[dict]:
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = False
+    dataset = ray.data.from_items(rows)
+    if options.engine == "vllm":
+        dataset = _vllm_processor(setup, options, budget)(dataset)
+    else:
+        dataset = dataset.map_batches(
+            HFReplica, concurrency=options.replicas, batch_size=options.batch_size * 8,
+            num_cpus=options.cpus_per_replica, batch_format="numpy",
+            fn_constructor_kwargs={"preset": setup.preset, "model_path": setup.model_path,
+                                   "sampling": setup.sampling, "adapters": setup.adapters, "budget": budget,
+                                   "batch_size": options.batch_size})
+    yield from dataset.iter_rows()
+
+
+def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOptions, *, budget: int) -> int:
+    """Answer IN's records after the ``output.done`` already in OUT; returns how many were answered."""
+    if options.engine not in ENGINES:
+        raise KgcError(f"--ray-engine must be one of {', '.join(ENGINES)}")
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise KgcError("--backend ray needs Ray: pip install 'kgcli[ray]'") from None
+    done = output.done
+    records = read_jsonl(in_path)
+    for _ in range(done):
+        next(records)
+    rows = [{"position": position, INSTRUCTION: record[INSTRUCTION]}
+            for position, (_, record) in enumerate(records, start=done)]
+    if not rows:
+        return 0
+    _start(options.address)
+    written = 0
+    records = read_jsonl(in_path)
+    for _ in range(done):
+        next(records)
+    with output.open() as out, progress("predict", total=len(rows), unit="samples") as advance:
+        for (_, record), answer in zip(records, _answers(setup, options, rows, budget), strict=False):
+            if int(answer["position"]) != done + written:
+                raise KgcError(f"Ray returned record {answer['position']} where {done + written} was due")
+            out.write(answered_line(record, str(answer["output"])))
+            out.flush()
+            written += 1
+            advance(1)
+    if written != len(rows):
+        raise KgcError(f"Ray answered {written} of {len(rows)} records")
+    return written
