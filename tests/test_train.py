@@ -79,6 +79,11 @@ def test_lora_loss_falls_adapter_reloads_and_reproduces_training_output(tmp_path
     summary = json.loads((out / "kgc_train.json").read_text())
     assert summary["steps"] == 60 and summary["data"]["train"]["sha256"]
     assert summary["request"]["preset"]["lora_r"] == 8 and summary["versions"]["peft"]
+    clock = summary["time"]  # where the seconds went: the first step, the other 59, and between steps
+    assert clock["first_step_seconds"] > 0 and clock["step_seconds"] > 0
+    assert clock["outside_steps_seconds"] >= 0
+    assert clock["first_step_seconds"] + clock["step_seconds"] <= summary["seconds"]
+    assert clock["steady_tokens_per_second"] > 0 and clock["step_tokens"] > 0
     records = [json.loads(line) for line in train_file.read_text().splitlines()]
     outputs = [generate(tiny_model, out, r["instruction"]) for r in records]
     assert any(o == r["output"] for o, r in zip(outputs, records, strict=True)), outputs

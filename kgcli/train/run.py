@@ -164,6 +164,10 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
         def on_train_begin(self, args, state, control, **kwargs):
             self.start, self.tokens_at_start = time.perf_counter(), collator.tokens_seen
             self.first_step = state.global_step
+            # Where the time goes: the first step (kernel selection, allocator warm-up) apart, the other
+            # steps' own time and tokens, and what happens between steps (evaluation, checkpoints, logs).
+            self.clock = {"first_step_seconds": 0.0, "step_seconds": 0.0, "step_tokens": 0}
+            self.step_started, self.tokens_before = 0.0, collator.tokens_seen
             if state.is_world_process_zero and bar_progress():
                 from rich.console import Console
                 from rich.progress import (
@@ -185,7 +189,25 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
             elapsed = time.perf_counter() - self.start
             return (collator.tokens_seen - self.tokens_at_start) / elapsed if elapsed > 0 else 0.0
 
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.step_started = time.perf_counter()
+
+        def timing(self, seconds: float) -> dict[str, Any]:
+            clock = dict(self.clock)
+            clock["outside_steps_seconds"] = seconds - clock["first_step_seconds"] - clock["step_seconds"]
+            clock["steady_tokens_per_second"] = (round(clock["step_tokens"] / clock["step_seconds"], 1)
+                                                 if clock["step_seconds"] else None)
+            return {key: round(value, 3) if isinstance(value, float) else value
+                    for key, value in clock.items()}
+
         def on_step_end(self, args, state, control, **kwargs):
+            took, tokens = time.perf_counter() - self.step_started, collator.tokens_seen - self.tokens_before
+            self.tokens_before = collator.tokens_seen
+            if state.global_step == self.first_step + 1:
+                self.clock["first_step_seconds"] += took
+            else:
+                self.clock["step_seconds"] += took
+                self.clock["step_tokens"] += tokens
             if self.plain is not None and state.is_world_process_zero:
                 loss = next((r["loss"] for r in reversed(state.log_history) if "loss" in r), None)
                 done = state.global_step - self.first_step
@@ -286,9 +308,9 @@ def _run(request: TrainRequest, checkpoint: Path | None) -> dict[str, Any]:
         seed=preset.seed, data_seed=preset.seed, dataloader_num_workers=0, disable_tqdm=True,
         deepspeed=None if not request.deepspeed else deepspeed_config(request.deepspeed),
     )
+    callback = make_callback(out / LOG_FILE, collator)
     trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=examples,
-                      eval_dataset=valid or None, processing_class=tokenizer,
-                      callbacks=[make_callback(out / LOG_FILE, collator)])
+                      eval_dataset=valid or None, processing_class=tokenizer, callbacks=[callback])
     trainer.remove_callback(PrinterCallback)  # logs go to trainer_log.jsonl and the progress bar, not stdout
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -308,6 +330,7 @@ def _run(request: TrainRequest, checkpoint: Path | None) -> dict[str, Any]:
         "eval_loss": _last(trainer.state.log_history, "eval_loss"),
         "seconds": round(seconds, 2), "tokens_per_second": round(collator.tokens_seen / seconds,
                                                                  1) if seconds else None,
+        "time": callback.timing(seconds),
         "device": device(), "torch_threads": torch.get_num_threads(),
         "peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20,
                                     1) if torch.cuda.is_available() else None,
