@@ -62,8 +62,10 @@ def vllm_options(*, tp: int, data_parallel: int, prefix_caching: bool,
 
 
 def check_backend_options(backend: str, *, data_parallel: int, api_base: str | None,
-                          served_model: str | None) -> None:
+                          served_model: str | None, guided_json: bool = False) -> None:
     """The cross-option rules of a backend choice, before anything loads."""
+    if guided_json and backend != "vllm":
+        raise KgcError("--guided-json needs --backend vllm")
     if backend == "openai" and not (api_base and served_model):
         raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
     if data_parallel > 1 and backend not in ("vllm", "ray"):

@@ -137,9 +137,8 @@ def predict(
 
     if backend not in BACKENDS:
         raise KgcError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
-    if guided_json and backend != "vllm":
-        raise KgcError("--guided-json needs --backend vllm")
-    check_backend_options(backend, data_parallel=data_parallel, api_base=api_base, served_model=served_model)
+    check_backend_options(backend, data_parallel=data_parallel, api_base=api_base, served_model=served_model,
+                          guided_json=guided_json)
     _check_batch_files(backend, write_requests, read_results, in_path, out_path)
     if read_results:  # needs no preset: IN and the results are all there is
         from kgcli.predict.batch_files import read_results as join
@@ -164,7 +163,9 @@ def predict(
     out_path = options.get("output_file") or out_path if out_path == "-" else out_path
     if num_processes > 1 and not in_launcher:
         if backend != "hf" or "-" in (in_path, out_path):
-            raise KgcError("--num-processes shards the hf backend over IN and OUT files (vllm: use --tp)")
+            raise KgcError(
+                "--num-processes shards the hf backend over IN and OUT files (vllm: --data-parallel)"
+            )
         command = launch.accelerate_command(
             launch.rerun_argv(), ["--multi_gpu", "--num_processes", str(num_processes)]
         )
