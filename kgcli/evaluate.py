@@ -28,7 +28,7 @@ from kgcli import shards
 from kgcli.errors import KgcError
 from kgcli.io import display_name, parse_lines, read_jsonl
 from kgcli.records import INSTRUCTION, SCHEMA, head_end, parse_instruction, schema_span
-from kgcli.repair import parse_answer
+from kgcli.repair import THINK_OPEN, parse_answer, split_thinking
 from kgcli.tasks import Task, get_task
 
 MATCH_MODES = ("normal", "set")
@@ -61,6 +61,8 @@ class ReportRow:
     parse_errors: int = 0
     repaired: int = 0
     off_schema: int = 0
+    thinking: int = 0  # answers after a <think>…</think> block (the block dropped)
+    unfinished_thinking: int = 0  # parse errors: the answer ended inside its <think> block
     answers: int = 0  # records scored (each with an answer), not in the report
     metrics: dict[str, Counts] = field(default_factory=dict)
     per_type: dict[str, dict[str, Counts]] = field(default_factory=dict)
@@ -76,6 +78,8 @@ class ReportRow:
         _scores(result, self.metrics, legacy)
         result.update(samples=self.samples, parse_errors=self.parse_errors, repaired=self.repaired,
                       off_schema=self.off_schema)
+        if self.thinking or self.unfinished_thinking:  # reasoning models only: other reports keep their keys
+            result.update(thinking=self.thinking, unfinished_thinking=self.unfinished_thinking)
         per_type: dict[str, Any] = {}
         for type_name in sorted(self.per_type):
             entry: dict[str, Any] = {}
@@ -137,12 +141,14 @@ class Tally:
     tuple, per hit — filled with C-level ``extend``s; they are counted once, at the end (``counts``).
     """
 
-    __slots__ = ("lists", "merged", "samples", "parse_errors", "repaired", "off_schema", "answers")
+    __slots__ = ("lists", "merged", "samples", "parse_errors", "repaired", "off_schema", "answers",
+                 "thinking", "unfinished_thinking")
 
     def __init__(self) -> None:
         self.lists: dict[str, tuple[list[str], list[str], list[str]]] = {}
         self.merged: dict[str, dict[str, list[int]]] = {}
         self.samples = self.parse_errors = self.repaired = self.off_schema = self.answers = 0
+        self.thinking = self.unfinished_thinking = 0
 
     def table(self, metric: str) -> tuple[list[str], list[str], list[str]]:
         """(gold types, predicted types, hit types) of one metric."""
@@ -163,10 +169,13 @@ class Tally:
 
     def summary(self) -> tuple:
         """A small picklable form (for worker processes)."""
-        return self.samples, self.parse_errors, self.repaired, self.off_schema, self.counts(), self.answers
+        return (self.samples, self.parse_errors, self.repaired, self.off_schema, self.counts(), self.answers,
+                self.thinking, self.unfinished_thinking)
 
     def merge_summary(self, summary: tuple) -> None:
-        samples, parse_errors, repaired, off_schema, counts, answers = summary
+        samples, parse_errors, repaired, off_schema, counts, answers, thinking, unfinished = summary
+        self.thinking += thinking
+        self.unfinished_thinking += unfinished
         self.answers += answers
         self.samples += samples
         self.parse_errors += parse_errors
@@ -184,6 +193,8 @@ class Tally:
         block.parse_errors += self.parse_errors
         block.repaired += self.repaired
         block.off_schema += self.off_schema
+        block.thinking += self.thinking
+        block.unfinished_thinking += self.unfinished_thinking
         block.answers += self.answers
         for metric, by_type in self.counts().items():
             counts = block.counts(metric)
@@ -301,6 +312,13 @@ class Evaluator:
                     continue
                 tally.answers += 1
                 answer = None
+                if not legacy and type(output) is str and output.lstrip().startswith(THINK_OPEN):
+                    output, thinking = split_thinking(output)
+                    if thinking == "open":
+                        tally.parse_errors += 1
+                        tally.unfinished_thinking += 1
+                        continue
+                    tally.thinking += 1
                 if not legacy:
                     try:
                         answer = loads(output)

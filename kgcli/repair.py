@@ -1,9 +1,10 @@
 """Reading a model's answer as a JSON object, with the repairs real models need.
 
-``parse_answer`` tries plain JSON first; otherwise (and only when repairs are allowed) it strips a Markdown
-code fence, drops text before the first ``{`` and after its matching ``}``, and closes a truncated answer
-(an open string, then open brackets; a dangling key or comma is cut back). The caller counts repaired
-answers separately from clean ones.
+``parse_answer`` tries plain JSON first; otherwise (and only when repairs are allowed) it drops a leading
+``<think>…</think>`` reasoning block (an unfinished one is no answer), strips a Markdown code fence, drops
+text before the first ``{`` and after its matching ``}``, and closes a truncated answer (an open string,
+then open brackets; a dangling key or comma is cut back). The caller counts repaired answers separately
+from clean ones.
 """
 
 from __future__ import annotations
@@ -14,6 +15,22 @@ import re
 import orjson
 
 _FENCE = re.compile(r"```[a-zA-Z]*[ \t]*\n?(.*?)(?:```|$)", re.S)
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+def split_thinking(text: str) -> tuple[str, str | None]:
+    """(the answer after a leading reasoning block, what was there: None, "closed" or "open").
+
+    Reasoning models (Qwen3, DeepSeek-R1 distils) answer ``<think>…</think>`` before the JSON, an empty
+    block when thinking is off; an open block means the answer ran out of tokens while still reasoning.
+    """
+    stripped = text.lstrip()
+    if not stripped.startswith(THINK_OPEN):
+        return text, None
+    end = stripped.find(THINK_CLOSE)
+    if end < 0:
+        return "", "open"
+    return stripped[end + len(THINK_CLOSE):].strip(), "closed"
 
 
 def parse_answer(text: str, *, repair: bool = True) -> tuple[dict | None, bool]:
@@ -32,6 +49,16 @@ def parse_answer(text: str, *, repair: bool = True) -> tuple[dict | None, bool]:
         pass
     if not isinstance(text, str):
         return None, False
+    text, thinking = split_thinking(text)
+    if thinking == "open":
+        return None, False
+    if thinking == "closed":
+        try:
+            value = orjson.loads(text)
+            if isinstance(value, dict):
+                return value, False
+        except orjson.JSONDecodeError:
+            pass
     fenced = _FENCE.search(text)
     candidate = fenced.group(1) if fenced else text
     start = candidate.find("{")

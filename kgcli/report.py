@@ -76,7 +76,8 @@ def _score_header(prefixes: list[str]) -> list[str]:
 def grids(report: dict[str, Any], title: str = "kgc eval") -> list[Grid]:
     """The blocks table, then one per-type table per block (with its gold and predicted counts)."""
     prefixes = _metric_prefixes(report)
-    extra = [c for c in ("skipped_lines",) if any(c in b for b in report.values())]
+    optional = ("thinking", "unfinished_thinking", "skipped_lines")
+    extra = [c for c in optional if any(c in b for b in report.values())]
     blocks = Grid(
         f"{title}{_headline_note(report)}", ["block", *_score_header(prefixes), *_COUNTS, *extra], []
     )

@@ -83,6 +83,29 @@ def test_markdown_fence_is_repaired_by_default_and_an_error_in_legacy(tmp_path):
     assert prf(legacy) == (100.0, 25.0, 40.0) and (legacy["repaired"], legacy["parse_errors"]) == (0, 1)
 
 
+def test_a_reasoning_answer_scores_as_its_json_and_is_an_error_in_legacy(tmp_path):
+    """Qwen3 with thinking off answers an empty think block first; one with thinking on may run out of
+    tokens inside it (an unfinished block: a parse error of its own kind); braces inside the reasoning are
+    not mistaken for the answer."""
+    qwen3 = '<think>\n\n</think>\n\n{"人物": ["张三"]}'
+    bare = rec("a", "s1", "NER", ["人物", "地点"], NER_GOLD_A, {"人物": ["张三"]})
+    plain = score(tmp_path, [bare], task="NER")["total"]
+    records = [rec("a", "s1", "NER", ["人物", "地点"], NER_GOLD_A, qwen3),
+               rec("b", "s1", "NER", ["人物", "地点"], NER_GOLD_B,
+                   '<think>The text says {"地点": ["北京"]} maybe</think> {"地点": ["上海"]}'),
+               rec("c", "s1", "NER", ["人物", "地点"], NER_GOLD_B, "<think>Let me see. The entities are")]
+    default = score(tmp_path, records[:1], task="NER")["total"]
+    assert {k: default[k] for k in plain} == plain and default["thinking"] == 1
+    assert default["repaired"] == 0
+    both = score(tmp_path, records, task="NER")["total"]
+    assert (both["tp"], both["pred"], both["gold"]) == (2, 2, 5)
+    assert (both["thinking"], both["unfinished_thinking"], both["parse_errors"]) == (2, 1, 1)
+    legacy = score(tmp_path, [records[0], bare], task="NER", legacy=True)["total"]
+    assert (legacy["parse_errors"], legacy["tp"]) == (1, 1) and "thinking" not in legacy
+    table = run_kgc("eval", str(write_jsonl(tmp_path / "p.json", records)), check=True).stdout_text
+    assert "thinking" in table and "unfinished_thinking" in table
+
+
 def test_every_answer_unparseable_or_no_record_of_the_task_is_an_error(tmp_path):
     records = [rec("a", "s1", "NER", ["人物", "地点"], NER_GOLD_A, "I cannot answer that."),
                rec("b", "s1", "NER", ["人物", "地点"], NER_GOLD_B, "Sorry.")]

@@ -33,7 +33,24 @@ def _sampling(config: dict, schema: dict | None):
     return SamplingParams(**kwargs)
 
 
+def _die_with_parent() -> None:
+    """A killed kgc takes its engines with it (Linux): an orphan would keep its GPU memory while the resumed
+    run starts new engines."""
+    import ctypes
+    import os
+    import signal
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        sys.exit(1)
+
+
 def main() -> None:
+    _die_with_parent()
     config = json.loads(sys.stdin.readline())
     from vllm import LLM
     from vllm.inputs import TokensPrompt
