@@ -7,6 +7,7 @@ torch (``validate``); ``Resolved.check_hardware`` adds the machine's rules when 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,6 +29,20 @@ class Resolved:
     # run options from the seed's YAML (files, sampling)
     options: dict[str, Any] = field(default_factory=dict)
     adapter_rank: int | None = None
+
+    def with_thinking(self, thinking: str) -> Resolved:
+        """``--thinking on``: the preset's template swapped for its reasoning variant (Qwen3's template with
+        the think block left to the model); ``off`` (the default for extraction) keeps the preset's own."""
+        from kgcli.templates import get_template
+
+        if thinking != "on":
+            return self
+        variant = get_template(self.preset.template).thinking_variant
+        if variant is None:
+            raise KgcError(f"--thinking on: template {self.preset.template} has no reasoning variant (only "
+                           "families with a thinking switch, such as qwen3)")
+        preset = apply_overrides(self.preset, {"template": variant}, source="--thinking on")
+        return dataclasses.replace(self, preset=preset)
 
     def check_hardware(self) -> None:
         """The rules that need the machine (bf16, bitsandbytes, a GPU): they import torch, so commands run

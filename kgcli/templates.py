@@ -34,6 +34,8 @@ class Template:
     use_history: bool = True
     efficient_eos: bool = False
     replace_eos: bool = False
+    drop_empty_system: bool = False  # no system block at all when the system text is empty (Qwen3)
+    thinking_variant: str | None = None  # the same template with reasoning on (predict --thinking on)
 
     @property
     def folds_system(self) -> bool:
@@ -49,7 +51,7 @@ class Template:
             return [_substitute(p, query=block + query, idx="1") for p in self.prompt]
         prefix = [_substitute(p, system=system) for p in self.prefix]
         prompt = [_substitute(p, query=query, idx="1") for p in self.prompt]
-        if _is_empty(prefix):
+        if _is_empty(prefix) or (self.drop_empty_system and not system):
             return prompt
         return prefix + list(self.sep) + prompt
 
@@ -199,6 +201,8 @@ def _from_dict(name: str, spec: dict[str, Any]) -> Template:
         use_history=spec.get("use_history", True),
         efficient_eos=spec.get("efficient_eos", False),
         replace_eos=spec.get("replace_eos", False),
+        drop_empty_system=spec.get("drop_empty_system", False),
+        thinking_variant=spec.get("thinking_variant"),
     )
 
 

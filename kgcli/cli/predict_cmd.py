@@ -61,6 +61,11 @@ def predict(
     settings: SetOpt = None,
     config: str = typer.Option(None, "--config", help="The seed's inference YAML."),
     resume: ResumeOpt = False,
+    thinking: str = typer.Option(
+        "off", "--thinking", click_type=choice("off", "on"),
+        help="Reasoning models (qwen3): off = the empty think block (the default for extraction), on = "
+        "the model reasons first (eval drops its <think> block).",
+    ),
     window: WindowOpt = DEFAULT_WINDOW,
     tp: TpOpt = 1,
     data_parallel: DataParallelOpt = 1,
@@ -156,7 +161,7 @@ def predict(
         settings=settings,
         adapter=adapter,
         dry_run=dry_run,
-    )
+    ).with_thinking(thinking)
     check_adapters(resolved.preset, resolved.adapters, backend)
     options = resolved.options
     in_path = options.get("input_file") or in_path if in_path == "-" else in_path
