@@ -22,8 +22,21 @@ from kgcli.templates import bos_ids
 from kgcli.validate import check_mergeable
 
 
+def ollama_modelfile(template: Any, stop_words: list[str]) -> str:
+    """An Ollama Modelfile for the merged folder: the training prompt as TEMPLATE, the template's stop words,
+    and greedy decoding (a fine-tuned extractor sampled at Ollama's default temperature answers at random)."""
+    lines = ["# Written by kgc merge: the prompt this model was trained on, its stop words, greedy answers.",
+             "# ollama create NAME -f Modelfile   (from this folder)", "FROM .",
+             f'TEMPLATE """{template.ollama_template()}"""']
+    if template.system:
+        lines.append(f'SYSTEM """{template.system}"""')
+    lines += [f"PARAMETER stop {json.dumps(word, ensure_ascii=False)}" for word in stop_words]
+    lines.append("PARAMETER temperature 0")
+    return "\n".join(lines) + "\n"
+
+
 def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, max_shard_size: str = "5GB",
-          overwrite: bool = False) -> dict[str, Any]:
+          overwrite: bool = False, ollama: bool = False) -> dict[str, Any]:
     check_mergeable(preset)
     if not adapters:
         raise KgcError("nothing to merge: give --adapter PATH (or a preset with an adapter)")
@@ -50,6 +63,10 @@ def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, ma
         provenance = {"base_model": model_path, "adapters": adapters, "template": preset.template,
                       "dtype": preset.dtype, "preset": preset.model_dump()}
         (work / "kgc_merge.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n")
+        if ollama:
+            stops = list(dict.fromkeys([*template.stop_words, *([tokenizer.eos_token] if tokenizer.eos_token
+                                                                else [])]))
+            (work / "Modelfile").write_text(ollama_modelfile(template, stops), encoding="utf-8")
         honour_umask(str(work))
         if out.exists():
             shutil.rmtree(out)

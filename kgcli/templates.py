@@ -100,6 +100,19 @@ class Template:
             "{%- if system -%}" + with_system + "{{ '' }}{%- else -%}" + without + "{{ '' }}{%- endif -%}"
         )
 
+    def ollama_template(self) -> str:
+        """An Ollama (Go) TEMPLATE rendering exactly ``render_prompt`` for one turn: ``.System`` (the
+        Modelfile's SYSTEM is the default system text) and ``.Prompt``; BOS is the tokenizer's to add."""
+        system_mark, query_mark = "\x00SYSTEM\x00", "\x00QUERY\x00"
+
+        def literal(text: str) -> str:
+            text = text.replace("{{", '{{ "{{" }}')
+            return text.replace(system_mark, "{{ .System }}").replace(query_mark, "{{ .Prompt }}")
+
+        with_system = literal(self.render_prompt(query_mark, system=system_mark))
+        without = literal(self.render_prompt(query_mark, system=""))
+        return "{{ if .System }}" + with_system + "{{ else }}" + without + "{{ end }}"
+
     def special_tokens(self) -> list[str]:
         """Names of the single tokens this template needs in the vocabulary."""
         names = []

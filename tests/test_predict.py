@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -82,9 +83,15 @@ def test_killed_run_resumes_to_the_same_file(tmp_path, test_records, adapter):
 def test_merged_model_answers_as_base_plus_adapter(tmp_path, test_records, adapter):
     merged = tmp_path / "merged"
     run_kgc("merge", "--preset", "tiny-random-llama-lora", "--adapter", str(adapter), "--out", str(merged),
-            env=THREADS,
-            check=True)
+            "--ollama", env=THREADS, check=True)
     assert (merged / "kgc_merge.json").exists() and (merged / "model.safetensors").exists()
+    modelfile = (merged / "Modelfile").read_text()
+    go = re.search(r'^TEMPLATE """(.*?)"""$', modelfile, re.S | re.M).group(1)
+    system = re.search(r'^SYSTEM """(.*?)"""$', modelfile, re.S | re.M).group(1)
+    with_system = re.fullmatch(r"\{\{ if \.System \}\}(.*)\{\{ else \}\}(.*)\{\{ end \}\}", go, re.S).group(1)
+    ollama_prompt = with_system.replace("{{ .System }}", system).replace("{{ .Prompt }}", "hi")
+    assert "FROM ." in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
+    assert "PARAMETER temperature 0" in modelfile
     predict(str(test_records), str(tmp_path / "adapter.json"), "--adapter", str(adapter))
     predict(str(test_records), str(tmp_path / "merged.json"), "--model", str(merged))
     assert outputs(tmp_path / "adapter.json") == outputs(tmp_path / "merged.json")
@@ -95,7 +102,7 @@ def test_merged_model_answers_as_base_plus_adapter(tmp_path, test_records, adapt
     tokenizer = AutoTokenizer.from_pretrained(merged)
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
                                              add_generation_prompt=True)
-    assert rendered == get_template("qwen").render_prompt("hi")
+    assert rendered == get_template("qwen").render_prompt("hi") == ollama_prompt
 
 
 def test_merging_into_a_quantised_base_is_refused(tmp_path, adapter):

@@ -16,6 +16,9 @@ def merge(
     dtype: DtypeOpt = None,
     settings: SetOpt = None,
     max_shard_size: str = typer.Option("5GB", "--max-shard-size"),
+    ollama: bool = typer.Option(
+        False, "--ollama", help="Also write an Ollama Modelfile (template, stop words, temperature 0)."
+    ),
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Merge adapters into their base model and save model + tokenizer (with chat template)."""
@@ -32,5 +35,5 @@ def merge(
     check_output_dir(out, overwrite=overwrite)
     base = resolved.preset
     run_merge(base, resolve_model_path(base.base_model, base.builder), resolved.adapters, out, max_shard_size,
-              overwrite)
+              overwrite, ollama=ollama)
     say(f"merged {len(resolved.adapters)} adapter(s) into {out}")
