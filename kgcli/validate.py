@@ -110,6 +110,29 @@ def problems(preset: Preset, hardware: Hardware | None = None, adapter_rank: int
     return found
 
 
+def checked(preset: Preset, hardware: Hardware | None = None) -> list[str]:
+    """What ``problems`` looked at, one line per rule, for a preset it found nothing wrong with (``kgc
+    presets validate`` shows them: "ok" alone does not say what was checked)."""
+    family = canonical_family(preset.family) or preset.family
+    spec = families().get(family, {})
+    rule = next((checkpoints()[c] for c in (preset.adapter, preset.base_model) if c in checkpoints()), None)
+    targets = ", ".join(preset.lora_target_modules or spec.get("lora_targets", []))
+    checkpoint = preset.adapter or preset.base_model
+    lines = [f"family {family}: known; LoRA targets {targets}",
+             f"template {preset.template}: registered, and not one family {family} is known to refuse",
+             (f"checkpoint {checkpoint}: needs {rule['family']}/{rule['template']}, as set" if rule
+              else f"checkpoint {checkpoint}: no published-checkpoint rule applies")]
+    if hardware is not None:
+        lines.append(f"dtype {preset.dtype}: supported on this machine ({hardware.device})")
+    lines.append(f"bits {preset.bits}: " + ("bitsandbytes installed, finetuning_type lora"
+                                             if preset.bits in (4, 8) else "no quantisation"))
+    lines.append("remote code: " + ("trust_remote_code set, as the family needs" if spec.get("remote_code")
+                                    else "not needed"))
+    lines.append(f"vLLM: max_lora_rank {preset.vllm_max_lora_rank} is one vLLM accepts"
+                 + (f", at least the LoRA rank {preset.lora_r}" if preset.adapter else ""))
+    return lines
+
+
 def validate(preset: Preset, hardware: Hardware | None = None, adapter_rank: int | None = None) -> None:
     """Raise one ``KgcError`` listing every problem; heavy commands call this before loading anything."""
     found = problems(preset, hardware, adapter_rank)

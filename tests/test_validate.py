@@ -81,7 +81,13 @@ def test_validate_raises_one_error_with_all_problems():
 
 
 def test_presets_validate_command(tmp_path):
-    assert run_kgc("presets", "validate", "llama3-8b-iepile-lora").returncode == 0
+    ok = run_kgc("presets", "validate", "llama3-8b-iepile-lora", check=True).stdout_text.splitlines()
+    assert ok[0] == "preset llama3-8b-iepile-lora: ok"
+    said = "\n".join(ok[1:])  # what was checked, not "ok" alone
+    for checked in ("family llama: known", "template alpaca: registered",
+                    "checkpoint zjunlp/llama3-8b-iepile-lora: needs llama/alpaca, as set", "dtype bf16:",
+                    "bits 16: no quantisation", "remote code: not needed", "vLLM: max_lora_rank 64"):
+        assert checked in said, checked
     (tmp_path / "bad.yaml").write_text("base_model: zjunlp/OneKE\nfamily: llama\ntemplate: "
                                        "alpaca\nfinetuning_type: full\n")
     result = run_kgc("presets", "validate", "bad", env={"KGC_PRESETS_DIR": str(tmp_path)})

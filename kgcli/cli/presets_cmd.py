@@ -97,12 +97,15 @@ def validate_cmd(
 ) -> None:
     """Check the combination (template, family, bits, dtype, remote code, vLLM rank, LoRA targets)."""
     from kgcli.presets import apply_overrides, load_preset
-    from kgcli.validate import Hardware, problems
+    from kgcli.validate import Hardware, checked, problems
 
     preset = load_preset(name)
     if dtype:
         preset = apply_overrides(preset, {"dtype": dtype}, source="--dtype")
-    found = problems(preset, Hardware.detect())
+    hardware = Hardware.detect()
+    found = problems(preset, hardware)
     if found:
         raise KgcError(f"preset {preset.name}: " + "; ".join(found))
     typer.echo(f"preset {preset.name}: ok")
+    for line in checked(preset, hardware):
+        typer.echo(f"  {line}")
