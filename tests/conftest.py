@@ -97,9 +97,11 @@ def random_lora(base: Path, folder: Path, *, seed: int, targets: list[str]) -> P
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def vllm_server(smollm2_dir) -> Iterator[str]:
-    """One vLLM OpenAI-compatible server for the whole run (predict's openai backend and icl tests)."""
+    """A vLLM OpenAI-compatible server for one test module (the icl tests, then predict's openai backend):
+    per module, not per run, so it is gone while test_vllm's own engines run (the vllm group shares one
+    worker, and a server beside two data-parallel engines outgrows this machine's memory)."""
     with vllm_openai_server(smollm2_dir) as url:
         yield url
 
