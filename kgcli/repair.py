@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import orjson
 
@@ -41,24 +42,18 @@ def parse_answer(text: str, *, repair: bool = True) -> tuple[dict | None, bool]:
         except (json.JSONDecodeError, TypeError):
             return None, False
         return (value, False) if isinstance(value, dict) else (None, False)
-    try:
-        value = orjson.loads(text)
-        if isinstance(value, dict):
-            return value, False
-    except orjson.JSONDecodeError:
-        pass
+    value = _plain_object(text)
+    if value is not None:
+        return value, False
     if not isinstance(text, str):
         return None, False
     text, thinking = split_thinking(text)
     if thinking == "open":
         return None, False
     if thinking == "closed":
-        try:
-            value = orjson.loads(text)
-            if isinstance(value, dict):
-                return value, False
-        except orjson.JSONDecodeError:
-            pass
+        value = _plain_object(text)
+        if value is not None:
+            return value, False
     fenced = _FENCE.search(text)
     candidate = fenced.group(1) if fenced else text
     start = candidate.find("{")
@@ -66,6 +61,15 @@ def parse_answer(text: str, *, repair: bool = True) -> tuple[dict | None, bool]:
         return None, False
     value = _balanced(candidate[start:])
     return (value, True) if isinstance(value, dict) else (None, False)
+
+
+def _plain_object(text: Any) -> dict | None:
+    """The text as a JSON object when it is exactly one (no repair), else None."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _scan(text: str) -> tuple[int | None, list[str], bool, list[int]]:

@@ -23,6 +23,12 @@ def records(tmp_path):
     )
 
 
+def join(tmp_path, source, *, check: bool = False):
+    """`kgc predict IN OUT --backend openai-batch --read-results RES` on this test's files."""
+    return run_kgc("predict", str(source), str(tmp_path / "out.json"), "--backend", "openai-batch",
+                   "--read-results", str(tmp_path / "res.jsonl"), check=check)
+
+
 def test_requests_carry_each_record_its_prompt_and_greedy_settings(tmp_path, tiny_model):
     from kgcli.loading import load_tokenizer, template_of
     from kgcli.presets import load_preset
@@ -115,16 +121,7 @@ def test_results_in_any_order_join_back_in_input_order(tmp_path):
     ]
     random.Random(4).shuffle(results)
     write_jsonl(tmp_path / "res.jsonl", results)
-    run_kgc(
-        "predict",
-        str(source),
-        str(tmp_path / "out.json"),
-        "--backend",
-        "openai-batch",
-        "--read-results",
-        str(tmp_path / "res.jsonl"),
-        check=True,
-    )
+    join(tmp_path, source, check=True)
     out = read_jsonl(tmp_path / "out.json")
     assert [r["output"] for r in out] == list(answers.values())
     assert [{k: v for k, v in r.items() if k != "output"} for r in out] == read_jsonl(source)
@@ -148,14 +145,6 @@ def test_a_result_for_no_record_is_refused(tmp_path):
         ]
         + [{"custom_id": "9:other", "response": {"status_code": 200, "body": {"choices": [{"text": "{}"}]}}}],
     )
-    result = run_kgc(
-        "predict",
-        str(source),
-        str(tmp_path / "out.json"),
-        "--backend",
-        "openai-batch",
-        "--read-results",
-        str(tmp_path / "res.jsonl"),
-    )
+    result = join(tmp_path, source)
     assert result.returncode == 2 and "1 result(s) are for no record" in result.stderr_text
     assert not (tmp_path / "out.json").exists()

@@ -15,6 +15,7 @@ one the CPU tests run).
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -173,18 +174,13 @@ def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOpt
     except ImportError:
         raise KgcError("--backend ray needs Ray: pip install 'kgcli[ray]'") from None
     done = output.done
-    records = read_jsonl(in_path)
-    for _ in range(done):
-        next(records)
     rows = [{"position": position, INSTRUCTION: record[INSTRUCTION]}
-            for position, (_, record) in enumerate(records, start=done)]
+            for position, (_, record) in enumerate(itertools.islice(read_jsonl(in_path), done, None), done)]
     if not rows:
         return 0
     _start(options.address)
     written = 0
-    records = read_jsonl(in_path)
-    for _ in range(done):
-        next(records)
+    records = itertools.islice(read_jsonl(in_path), done, None)  # read again: rows hold no whole records
     with output.open() as out, progress("predict", total=len(rows), unit="samples") as advance:
         for (_, record), answer in zip(records, _answers(setup, options, rows, budget), strict=False):
             if int(answer["position"]) != done + written:
