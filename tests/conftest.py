@@ -46,15 +46,23 @@ def run_kgc(*args: str, input: str | bytes | None = None, env: dict | None = Non
 def kill_when_written(args: list[str], path: Path, lines: int, *, env: dict | None = None,
                       cwd: str | Path = ROOT, timeout: float = 300) -> int:
     """Start ``args``, SIGKILL it once ``path`` holds ``lines`` complete lines (the run must still be going
-    then), and return how many lines it held: the kill -9 half of every resume test."""
-    process = subprocess.Popen(args, env={**os.environ, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + timeout
-    while not path.exists() or path.read_bytes().count(b"\n") < lines:
-        assert time.time() < deadline and process.poll() is None
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    then), and return how many lines it held: the kill -9 half of every resume test. Should the run end
+    first, its stderr's tail is in the failure."""
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(args, env={**os.environ, **(env or {})}, cwd=cwd,
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.time() + timeout
+        while not path.exists() or path.read_bytes().count(b"\n") < lines:
+            if time.time() > deadline or process.poll() is not None:
+                process.kill()
+                process.wait()
+                stderr.seek(0)
+                tail = stderr.read().decode(errors="replace")[-3000:]
+                pytest.fail(f"the run ended (exit {process.returncode}) or timed out before {lines} lines:\n"
+                            f"{tail}")
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
     return path.read_bytes().count(b"\n")
 
 

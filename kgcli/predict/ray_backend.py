@@ -50,10 +50,9 @@ def _render(setup_args: dict, instructions: list[str], budget: int) -> list[list
 
 
 class HFReplica:
-    """One Ray actor holding kgc's HF backend: a batch of rows in, the same rows with ``output`` out."""
+    """One Ray actor holding kgc's HF backend: one forward pass of rows in, those rows' ``output`` out."""
 
-    def __init__(self, preset: Any, model_path: str, sampling: Any, adapters: list[str], budget: int,
-                 batch_size: int):
+    def __init__(self, preset: Any, model_path: str, sampling: Any, adapters: list[str], budget: int):
         from kgcli.launch import set_threads
         from kgcli.predict.base import load_setup, open_backend
 
@@ -61,17 +60,11 @@ class HFReplica:
         setup = load_setup(preset, model_path, sampling, adapters)
         self.engine = open_backend("hf", setup)
         self.kit = {"template": setup.template, "tokenizer": setup.tokenizer}
-        self.budget, self.batch_size = budget, batch_size
+        self.budget = budget
 
     def __call__(self, batch: dict) -> dict:
         prompts = _render(self.kit, [str(t) for t in batch[INSTRUCTION]], self.budget)
-        order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-        answers: list[str] = [""] * len(prompts)
-        for start in range(0, len(order), self.batch_size):
-            chosen = order[start:start + self.batch_size]
-            for index, text in zip(chosen, self.engine.generate([prompts[i] for i in chosen]), strict=True):
-                answers[index] = text
-        return {"position": batch["position"], "output": answers}
+        return {"position": batch["position"], "output": list(self.engine.generate(prompts))}
 
 
 class Renderer:
@@ -147,8 +140,14 @@ def _start(address: str | None) -> None:
 
 
 def _answers(setup: Setup, options: RayOptions, rows: list[dict], budget: int) -> Iterator[dict]:
+    """Answers in input order. A Ray batch is one forward pass (``--batch-size``): answers reach OUT as each
+    pass ends, so a kill loses at most the passes in flight."""
+    import logging
+
     import ray.data
 
+    for name in ("ray", "ray.data"):  # ray.data sets its own levels on import
+        logging.getLogger(name).setLevel(logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
@@ -157,11 +156,10 @@ def _answers(setup: Setup, options: RayOptions, rows: list[dict], budget: int) -
         dataset = _vllm_processor(setup, options, budget)(dataset)
     else:
         dataset = dataset.map_batches(
-            HFReplica, concurrency=options.replicas, batch_size=options.batch_size * 8,
-            num_cpus=options.cpus_per_replica, batch_format="numpy",
+            HFReplica, compute=ray.data.ActorPoolStrategy(size=options.replicas),
+            batch_size=options.batch_size, num_cpus=options.cpus_per_replica, batch_format="numpy",
             fn_constructor_kwargs={"preset": setup.preset, "model_path": setup.model_path,
-                                   "sampling": setup.sampling, "adapters": setup.adapters, "budget": budget,
-                                   "batch_size": options.batch_size})
+                                   "sampling": setup.sampling, "adapters": setup.adapters, "budget": budget})
     yield from dataset.iter_rows()
 
 
