@@ -35,6 +35,22 @@ def ollama_modelfile(template: Any, stop_words: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+PROBE = '{"instruction": "Extract entities. 请抽取实体。", "schema": ["人物"], "input": "张三 met Alice."}'
+
+
+def chat_template_tokenizes_as_trained(tokenizer: Any, template: Any) -> bool | None:
+    """Whether the chat template's text, encoded whole (what a server that takes text does), gives the ids
+    the model was trained on (each template piece encoded on its own). Byte-level BPE can merge across a
+    piece join: Llama-3's tokenizer reads the alpaca template's ``request.`` + ``\\n\\n`` as one token."""
+    try:
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": PROBE}], add_generation_prompt=True,
+                                            tokenize=True)
+    except Exception:  # a remote-code tokenizer without chat-template support: nothing to compare
+        return None
+    ids = ids["input_ids"] if hasattr(ids, "keys") else ids
+    return list(ids) == template.encode_prompt(tokenizer, PROBE)
+
+
 def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, max_shard_size: str = "5GB",
           overwrite: bool = False, ollama: bool = False) -> dict[str, Any]:
     check_mergeable(preset)
@@ -55,13 +71,15 @@ def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, ma
     model.config.use_cache = True
     bos = tokenizer.bos_token if bos_ids(tokenizer) else ""
     tokenizer.chat_template = template.chat_template(bos=bos or "")
+    as_trained = chat_template_tokenizes_as_trained(tokenizer, template)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         model.save_pretrained(work, max_shard_size=max_shard_size)
         tokenizer.save_pretrained(work)
         provenance = {"base_model": model_path, "adapters": adapters, "template": preset.template,
-                      "dtype": preset.dtype, "preset": preset.model_dump()}
+                      "dtype": preset.dtype, "chat_template_tokenizes_as_trained": as_trained,
+                      "preset": preset.model_dump()}
         (work / "kgc_merge.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n")
         if ollama:
             stops = list(dict.fromkeys([*template.stop_words, *([tokenizer.eos_token] if tokenizer.eos_token

@@ -74,6 +74,12 @@ class Preset(BaseModel):
     valid_file: str | None = None
     output_dir: str | None = None
 
+    @field_validator("eval_strategy", "save_strategy", mode="before")
+    @classmethod
+    def _unquoted_no(cls, value: Any) -> Any:
+        """YAML reads an unquoted ``no`` as false: ``eval_strategy: no`` means the strategy "no"."""
+        return "no" if value is False else value
+
     @field_validator("lora_target_modules", mode="before")
     @classmethod
     def _split_targets(cls, value: Any) -> Any:
@@ -212,7 +218,10 @@ def parse_set_options(items: list[str]) -> dict[str, Any]:
             raise KgcError(f"--set expects key=value, got {item!r}")
         key, value = item.split("=", 1)
         try:
-            result[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+            parsed = yaml.safe_load(value) if value.strip() else ""
         except yaml.YAMLError:
-            result[key.strip()] = value
+            parsed = value
+        if isinstance(parsed, bool) and value.strip().lower() not in ("true", "false"):
+            parsed = value.strip()  # YAML 1.1's no/yes/on/off: kept as typed (pydantic still reads a bool)
+        result[key.strip()] = parsed
     return result

@@ -36,11 +36,14 @@ class Template:
     replace_eos: bool = False
     drop_empty_system: bool = False  # no system block at all when the system text is empty (Qwen3)
     thinking_variant: str | None = None  # the same template with reasoning on (predict --thinking on)
+    fold_system: bool = False  # the llama2 rule for a template not named llama2 (Mistral, Gemma-3)
 
     @property
     def folds_system(self) -> bool:
-        """The llama2 rule: system block string-prepended to the query, one encode call."""
-        return "llama2" in self.name
+        """The llama2 rule: system block string-prepended to the query, one encode call. The seed keys it
+        on the name; templates whose official chat template also writes the system text into the user
+        turn (Mistral's, Gemma-3's) say so with ``fold_system``."""
+        return self.fold_system or "llama2" in self.name
 
     # ---- pieces -------------------------------------------------------------------------------
     def prompt_pieces(self, query: str, system: str | None = None) -> list[Piece]:
@@ -48,6 +51,8 @@ class Template:
         system = self.system if system is None else system
         if self.folds_system:
             block = _substitute(self.prefix[0], system=system) if self.prefix else ""
+            if self.drop_empty_system and not system:
+                block = ""
             return [_substitute(p, query=block + query, idx="1") for p in self.prompt]
         prefix = [_substitute(p, system=system) for p in self.prefix]
         prompt = [_substitute(p, query=query, idx="1") for p in self.prompt]
@@ -161,11 +166,22 @@ def encode_pieces(tokenizer: Any, pieces: list[Piece]) -> list[int]:
 
 
 def bos_ids(tokenizer: Any) -> list[int]:
-    """[bos] when the tokenizer has a BOS id and does not switch it off (``add_bos_token`` false)."""
+    """[bos] when the tokenizer has a BOS id and adds it, read as the seed read it under transformers 4: a
+    stated ``add_bos_token`` decides; a tokenizer without the attribute counted as adding. Transformers 5
+    gives every fast tokenizer the attribute, false when its config is silent; for those, what the
+    tokenizer does itself on encode decides (Llama-3's post-processor adds ``<|begin_of_text|>``, which the
+    llama3-8b-iepile-lora prompt starts with)."""
     bos = getattr(tokenizer, "bos_token_id", None)
-    if bos is None or not getattr(tokenizer, "add_bos_token", True):
+    if bos is None:
         return []
-    return [bos]
+    stated = getattr(tokenizer, "init_kwargs", {}).get("add_bos_token")
+    if stated is not None:
+        adds = bool(stated)
+    elif hasattr(tokenizer, "backend_tokenizer"):
+        adds = tokenizer.encode("a", add_special_tokens=True)[:1] == [bos]
+    else:
+        adds = bool(getattr(tokenizer, "add_bos_token", True))
+    return [bos] if adds else []
 
 
 def fix_tokenizer(tokenizer: Any, template: Template) -> None:
@@ -216,6 +232,7 @@ def _from_dict(name: str, spec: dict[str, Any]) -> Template:
         replace_eos=spec.get("replace_eos", False),
         drop_empty_system=spec.get("drop_empty_system", False),
         thinking_variant=spec.get("thinking_variant"),
+        fold_system=spec.get("fold_system", False),
     )
 
 

@@ -80,12 +80,70 @@ LLAMA31 = """{{- bos_token }}
 {%- endif %}
 """  # noqa: E501
 
+MISTRAL = """{%- if messages[0]["role"] == "system" %}
+    {%- set system_message = messages[0]["content"] %}
+    {%- set loop_messages = messages[1:] %}
+{%- else %}
+    {%- set loop_messages = messages %}
+{%- endif %}
+{{- bos_token }}
+{%- for message in loop_messages %}
+    {%- if message["role"] == "user" %}
+        {%- if loop.last and system_message is defined %}
+            {{- OPEN + system_message + "\\n\\n" + message["content"] + "[/INST]" }}
+        {%- else %}
+            {{- OPEN + message["content"] + "[/INST]" }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+"""
+# Ministral-8B-Instruct-2410 writes "[INST]", Mistral-Nemo-Instruct-2407 "[INST] " (the only difference in
+# this branch; Mistral-7B-Instruct-v0.3's spacing differs between its revisions, so it has no template here).
+MINISTRAL, MISTRAL_NEMO = MISTRAL.replace("OPEN", '"[INST]"'), MISTRAL.replace("OPEN", '"[INST] "')
+
+GEMMA3 = """{{ bos_token }}
+{%- if messages[0]['role'] == 'system' -%}
+    {%- if messages[0]['content'] is string -%}
+        {%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}
+    {%- else -%}
+        {%- set first_user_prefix = messages[0]['content'][0]['text'] + '\\n\\n' -%}
+    {%- endif -%}
+    {%- set loop_messages = messages[1:] -%}
+{%- else -%}
+    {%- set first_user_prefix = "" -%}
+    {%- set loop_messages = messages -%}
+{%- endif -%}
+{%- for message in loop_messages -%}
+    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}
+        {{ raise_exception("Conversation roles must alternate user/assistant/user/assistant/...") }}
+    {%- endif -%}
+    {%- if (message['role'] == 'assistant') -%}
+        {%- set role = "model" -%}
+    {%- else -%}
+        {%- set role = message['role'] -%}
+    {%- endif -%}
+    {{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else "") }}
+    {%- if message['content'] is string -%}
+        {{ message['content'] | trim }}
+    {%- else -%}
+        {{ raise_exception("images are not part of this excerpt") }}
+    {%- endif -%}
+    {{ '<end_of_turn>\\n' }}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+    {{'<start_of_turn>model\\n'}}
+{%- endif -%}
+"""
+
 # template → (official Jinja, extra render variables, BOS text)
 OFFICIAL = {
     "qwen2.5": (QWEN25, {}, ""),
     "qwen3": (QWEN3, {"enable_thinking": False}, ""),
     "qwen3-thinking": (QWEN3, {"enable_thinking": True}, ""),
     "llama3.1": (LLAMA31, {}, "<|begin_of_text|>"),
+    "ministral": (MINISTRAL, {}, "<s>"),
+    "mistral-nemo": (MISTRAL_NEMO, {}, "<s>"),
+    "gemma3": (GEMMA3, {}, "<bos>"),
 }
 QUERIES = ['{"instruction": "你是专门进行实体抽取的专家。", "schema": ["人物"], "input": "张三在北京。"}',
            '{"instruction": "You are an expert in named entity recognition.", "schema": ["person"], '

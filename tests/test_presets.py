@@ -76,3 +76,17 @@ def test_target_modules_string_is_never_evaluated():
     preset = load_preset("smollm2-135m-lora")
     changed = apply_overrides(preset, {"lora_target_modules": "['q_proj', '__import__(\"os\")']"})
     assert changed.lora_target_modules == ["q_proj", "__import__(os)"]
+
+
+def test_an_unquoted_no_is_the_strategy_no_not_false(tmp_path):
+    """YAML 1.1 reads ``no`` as false: ``--set eval_strategy=no`` (as typed) and an unquoted ``no`` in a
+    preset file both mean the strategy "no"; a bool field still reads yes/no."""
+    preset = load_preset("tiny-random-llama-lora")
+    changed = apply_overrides(preset, parse_set_options(["eval_strategy=no", "save_strategy=no",
+                                                         "trust_remote_code=yes"]))
+    assert (changed.eval_strategy, changed.save_strategy, changed.trust_remote_code) == ("no", "no", True)
+    text = (tmp_path / "p.yaml")
+    text.write_text(preset.to_yaml().replace('eval_strategy: "no"', "eval_strategy: no")
+                    .replace("eval_strategy: 'no'", "eval_strategy: no"))
+    assert "eval_strategy: no\n" in text.read_text()
+    assert load_preset(str(text)).eval_strategy == "no"

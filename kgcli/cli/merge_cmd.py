@@ -34,6 +34,10 @@ def merge(
         raise KgcError("nothing to merge: give --adapter PATH (or a preset with an adapter)")
     check_output_dir(out, overwrite=overwrite)
     base = resolved.preset
-    run_merge(base, resolve_model_path(base.base_model, base.builder), resolved.adapters, out, max_shard_size,
-              overwrite, ollama=ollama)
+    provenance = run_merge(base, resolve_model_path(base.base_model, base.builder), resolved.adapters, out,
+                           max_shard_size, overwrite, ollama=ollama)
     say(f"merged {len(resolved.adapters)} adapter(s) into {out}")
+    if provenance["chat_template_tokenizes_as_trained"] is False:
+        say("note: this tokenizer encodes the whole prompt text (the chat template, Ollama's TEMPLATE) to "
+            "ids that differ from the trained ones at a piece join; kgc predict sends the trained ids, "
+            "servers that take text see a prompt a few ids off")
