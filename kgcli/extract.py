@@ -30,6 +30,7 @@ class ExtractSettings:
     tasks: list[str]
     schemas: list[str]
     language: str = "zh"
+    split_nums: dict[str, int] = field(default_factory=dict)  # task → schema items per instruction
     budget: int | None = None
     overlap: int | None = None
     drop_ungrounded: bool = False
@@ -91,7 +92,8 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
             for task, schema in zip(settings.tasks, settings.schemas, strict=True):
                 part = os.path.join(work, f"{task}.json")
                 convert_file(chunks, part, ConvertConfig(task=task.upper(), split="test", schema_path=schema,
-                                                         language=settings.language, source="extract"))
+                                                         language=settings.language, source="extract",
+                                                         split_num=settings.split_nums.get(task.upper())))
                 with open(part, encoding="utf-8") as handle:
                     shutil.copyfileobj(handle, out)
                 os.unlink(part)

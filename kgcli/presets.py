@@ -60,6 +60,11 @@ class Preset(BaseModel):
     optim: str = "adamw_torch"
     lr_scheduler_type: str = "linear"
     warmup_ratio: float = 0.0
+    sampler: Literal["random", "group_by_length"] = Field(
+        default="group_by_length", description="batch order: similar lengths per batch, batches shuffled; "
+        "or a plain shuffle")
+    packing: bool = Field(default=False, description="padding-free batches (examples end to end, position "
+                          "ids restarting): no compute on padding")
     eval_strategy: Literal["no", "steps", "epoch"] = "epoch"
     save_strategy: Literal["no", "steps", "epoch"] = "epoch"
     save_steps: int = 500

@@ -44,12 +44,15 @@ def run_kgc(*args: str, input: str | bytes | None = None, env: dict | None = Non
 
 
 def kill_when_written(args: list[str], path: Path, lines: int, *, env: dict | None = None,
-                      cwd: str | Path = ROOT, timeout: float = 300) -> int:
+                      cwd: str | Path = ROOT, timeout: float = 300, may_leave: tuple[str, ...] = ()) -> int:
     """Start ``args``, SIGKILL it once ``path`` holds ``lines`` complete lines (the run must still be going
     then), and return how many lines it held: the kill -9 half of every resume test. Should the run end
-    first, its stderr's tail is in the failure."""
+    first, its stderr's tail is in the failure. Every process the run started (engine workers, vLLM's
+    engine processes, Ray's) must be gone soon after: an orphan keeps gigabytes while the resumed run
+    starts its own (``may_leave``: command-line prefixes of known leftovers)."""
+    marker = f"kill-{os.getpid()}-{time.monotonic_ns()}"
     with tempfile.TemporaryFile() as stderr:
-        process = subprocess.Popen(args, env={**os.environ, **(env or {})}, cwd=cwd,
+        process = subprocess.Popen(args, env={**os.environ, **(env or {}), "KGC_TEST_RUN": marker}, cwd=cwd,
                                    stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.time() + timeout
         while not path.exists() or path.read_bytes().count(b"\n") < lines:
@@ -63,7 +66,31 @@ def kill_when_written(args: list[str], path: Path, lines: int, *, env: dict | No
             time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
         process.wait()
+    left = [line for line in processes_with(marker, wait=30) if not line.startswith(may_leave)]
+    assert not left, f"killed, the run left {len(left)} process(es) behind: {left}"
     return path.read_bytes().count(b"\n")
+
+
+def processes_with(marker: str, wait: float = 0) -> list[str]:
+    """Command lines of live processes whose environment holds ``KGC_TEST_RUN=marker`` (waiting up to
+    ``wait`` seconds for them to go)."""
+    wanted = f"KGC_TEST_RUN={marker}".encode()
+    deadline = time.time() + wait
+    while True:
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if wanted in (proc / "environ").read_bytes().split(b"\0"):
+                    state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                    if state != "Z":
+                        found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:80])
+            except OSError:
+                continue
+        if not found or time.time() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:

@@ -617,6 +617,14 @@ CASES = [
         where="missing.txt",
     ),
     Case(
+        "extract with a --split-num per task missing",
+        3,
+        ["extract", "docs.txt", "out.json", "--preset", "tiny-random-llama-lora", "--task", "NER,RE",
+         "--schema", "ner.json,ner.json", "--split-num", "1"],
+        "--split-num takes one number per task (2: NER,RE)",
+        {"docs.txt": "张三在北京。\n", "ner.json": SCHEMA},
+    ),
+    Case(
         "extract a JSON line without text",
         3,
         [

@@ -27,16 +27,32 @@ def test_synthetic_data_is_deterministic_consistent_and_test_names_are_unseen():
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_leaves_its_report(tmp_path, smollm2_dir):
     out = tmp_path / "demo"
-    result = run_kgc("demo", "--out", str(out), "--steps", "2", "--train-texts", "12", "--test-texts", "2",
-                     "--max-new-tokens", "8", env={"KGC_TORCH_THREADS": "1"}, check=True)
+    args = ["--steps", "2", "--train-texts", "12", "--test-texts", "2", "--documents", "2",
+            "--max-new-tokens", "8"]
+    result = run_kgc("demo", "--out", str(out), *args, env={"KGC_TORCH_THREADS": "1"}, check=True)
     for name in ("report.md", "loss.png", "pred_zero_shot.json", "pred_lora.json", "eval_zero_shot.json",
-                 "eval_lora.json", "data/train.json", "data/test.json", "adapter/adapter_config.json"):
+                 "eval_lora.json", "data/train.json", "data/test.json", "adapter/adapter_config.json",
+                 "data/synthetic/documents.json", "extracted.json", "eval_documents.json", "graph.html",
+                 "graph.png", "graph-exports/graph.ttl", "graph-exports/graph.graphml",
+                 "graph-exports/neo4j/import.sh"):
         assert (out / name).is_file(), name
     assert "F1 after" in result.stdout_text and "NER" in result.stdout_text and "RE" in result.stdout_text
     assert [line.split("]")[0] for line in result.stderr_text.splitlines() if line.startswith("[")] == [
-        f"[{i}/7" for i in range(1, 8)]
+        f"[{i}/9" for i in range(1, 10)]
     summary = json.loads((out / "kgc_demo.json").read_text())
-    assert [row["task"] for row in summary["scores"]] == ["NER", "RE", "total"]
+    assert [row["task"] for row in summary["scores"]] == ["NER", "RE", "total", "documents: entities",
+                                                          "documents: triples"]
+    assert len(summary["stage_seconds"]) == 9 and (out / "graph").is_dir()
+    report = (out / "report.md").read_text()
+    assert "![graph](graph.png)" in report and "![loss](loss.png)" in report and "kgc graph build" in report
+    assert len((out / "extracted.json").read_text().splitlines()) == 2  # one merged result per document
+    again = tmp_path / "again"  # deterministic: a second run gives the same answers, table and graph
+    run_kgc("demo", "--out", str(again), *args, env={"KGC_TORCH_THREADS": "1"}, check=True)
+    repeat = json.loads((again / "kgc_demo.json").read_text())
+    same = ("scores", "relations", "graph")
+    assert [repeat[k] for k in same] == [summary[k] for k in same]
+    for name in ("pred_zero_shot.json", "pred_lora.json", "extracted.json"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
     assert len((out / "pred_lora.json").read_text().splitlines()) == 4  # 2 texts x (NER, RE)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")

@@ -229,3 +229,63 @@ def test_non_empty_output_dir_is_refused(tmp_path, train_file):
     result = train("--train-file", str(train_file), "--output-dir", str(tmp_path / "out"), check=False)
     assert result.returncode == 2 and "--overwrite" in result.stderr_text
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+def test_a_busy_machine_gets_the_one_thread_hint(monkeypatch):
+    import torch
+
+    from kgcli.train import run
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(run, "other_processes_cores", lambda: 1.6)
+        note = run.busy_cpu_note()
+        assert "keep 1.6 of its 2 cores busy" in note and "KGC_TORCH_THREADS=1" in note
+        monkeypatch.setattr(run, "other_processes_cores", lambda: 0.1)
+        assert run.busy_cpu_note() is None
+        torch.set_num_threads(1)
+        monkeypatch.setattr(run, "other_processes_cores", lambda: 1.6)
+        assert run.busy_cpu_note() is None  # one thread does not wait on the others
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_other_processes_cores_sees_a_busy_process():
+    import multiprocessing
+
+    from kgcli.train import run
+
+    spinner = multiprocessing.get_context("spawn").Process(target=sum, args=(range(10**10),), daemon=True)
+    spinner.start()
+    try:
+        time.sleep(0.5)
+        assert run.other_processes_cores(0.5) > 0.3
+    finally:
+        spinner.kill()
+        spinner.join()
+
+
+
+def test_packed_batches_give_the_padded_batches_loss(tiny_model):
+    """FlatCollator (packing: true): the examples end to end in one row with restarting position ids give
+    the loss of the padded batch, so packing changes the compute, not what is learnt."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from kgcli.train.data import Collator, FlatCollator
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model).eval()
+    model.config.use_cache = False
+    batch = []
+    for length, prompt in ((23, 15), (9, 4), (16, 10)):
+        ids = torch.randint(5, 2000, (length,)).tolist()
+        batch.append({"input_ids": ids, "labels": [-100] * prompt + ids[prompt:]})
+    with torch.no_grad():
+        padded = model(**Collator(0)(batch)).loss
+        packed_inputs = FlatCollator(0)(batch)
+        packed = model(**packed_inputs).loss
+    assert packed_inputs["input_ids"].shape == (1, 48) and "attention_mask" not in packed_inputs
+    assert torch.allclose(padded, packed, atol=1e-5), (padded, packed)

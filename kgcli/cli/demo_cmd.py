@@ -1,4 +1,4 @@
-"""``kgc demo``: convert → zero-shot predict → LoRA train → predict → eval on CPU, before/after table."""
+"""``kgc demo``: convert → zero-shot predict → LoRA train → predict → eval → extract → graph, on CPU."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ def demo(
     train_texts: int = typer.Option(300, "--train-texts", min=10,
                                     help="Synthetic train texts (each gives NER + RE)."),
     test_texts: int = typer.Option(28, "--test-texts", min=2, help="Synthetic held-out test texts."),
+    documents: int = typer.Option(4, "--documents", min=1,
+                                  help="Synthetic multi-paragraph test documents for extract → graph."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=8),
     threads: int = typer.Option(None, "--threads",
                                 help="torch CPU threads (default: KGC_TORCH_THREADS or all cores)."),
@@ -30,7 +32,8 @@ def demo(
         os.environ["KGC_TORCH_THREADS"] = str(threads)
     launch.set_threads()
     result = run_demo(DemoSettings(out=out, steps=steps, train_texts=train_texts, test_texts=test_texts,
-                                   max_new_tokens=max_new_tokens, data_only=data_only))
+                                   documents=documents, max_new_tokens=max_new_tokens,
+                                   data_only=data_only))
     if data_only:
         typer.echo("\n".join(f"{out}/{name}" for name in result["files"]))
         return

@@ -26,7 +26,7 @@ from kgcli.cli.options import (
     comma_list,
     vllm_options,
 )
-from kgcli.errors import say
+from kgcli.errors import KgcError, say
 from kgcli.predict.base import DEFAULT_WINDOW
 
 
@@ -39,6 +39,9 @@ def extract(
     task: str = typer.Option(..., "--task", help="Tasks, comma-separated: NER,RE."),
     schema: str = typer.Option(..., "--schema", help="Their schema files, comma-separated, same order."),
     language: str = typer.Option("zh", "--language", help="zh or en (the instruction sentence)."),
+    split_num: str = typer.Option(None, "--split-num",
+                                  help="Schema items per instruction, per task in --task order (e.g. 6,1); "
+                                  "default: each task's, as convert."),
     model: ModelOpt = None,
     adapter: AdapterOpt = None,
     dtype: DtypeOpt = None,
@@ -69,6 +72,7 @@ def extract(
     from kgcli.resolve import resolve
 
     check_backend_options(backend, data_parallel=data_parallel, api_base=api_base, served_model=served_model)
+    split_nums = parse_split_nums(split_num, comma_list(task))
     resolved = resolve("predict", preset, model=model, dtype=dtype, settings=settings, adapter=adapter)
     options = {
         "vllm": vllm_options(tp=tp, data_parallel=data_parallel, prefix_caching=prefix_caching),
@@ -88,6 +92,7 @@ def extract(
             tasks=comma_list(task),
             schemas=comma_list(schema),
             language=language,
+            split_nums=split_nums,
             budget=budget,
             overlap=overlap,
             drop_ungrounded=drop_ungrounded,
@@ -100,3 +105,15 @@ def extract(
         ),
     )
     say(f"extracted: {summary.line()}")
+
+
+def parse_split_nums(text: str | None, tasks: list[str]) -> dict[str, int]:
+    """--split-num 6,1 → {task: n} in --task order (checked before any model loads)."""
+    if not text:
+        return {}
+    values = comma_list(text)
+    if len(values) != len(tasks) or not all(v.lstrip("-").isdigit() for v in values):
+        raise KgcError(f"--split-num takes one number per task ({len(tasks)}: {','.join(tasks)}), "
+                       f"got {text!r}")
+    return {task.upper(): int(value) for task, value in zip(tasks, values, strict=True)}
+

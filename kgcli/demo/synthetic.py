@@ -97,3 +97,46 @@ def schema_lines(types: list[str], relations: list[str]) -> str:
     import json
 
     return f"{json.dumps(types)}\n{json.dumps(relations)}\n{{}}\n"
+
+
+def make_documents(count: int, seed: int = 7, paragraphs: int = 3, sentences: int = 3) -> list[dict]:
+    """``count`` multi-paragraph documents over the test pools (names never seen in training), each about a
+    small cast (three people, two organisations, two cities) so entities recur and the graph connects.
+    Gold annotations are document-level with character offsets of every mention (the raw format)."""
+    rng = random.Random(f"{seed}:documents")
+    pools = name_pools("test")
+    documents = []
+    for number in range(count):
+        cast = {"person": rng.sample(pools["person"], 3), "city": rng.sample(pools["city"], 2),
+                "organization": rng.sample(pools["organization"], 2)}
+        blocks, relations = [], []
+        for _ in range(paragraphs):
+            lines = []
+            while len(lines) < sentences:
+                template, triples = TEMPLATES[rng.randrange(len(TEMPLATES))]
+                people = rng.sample(cast["person"], 2)
+                values = {"p": people[0], "q": people[1], "c": rng.choice(cast["city"]),
+                          "o": rng.choice(cast["organization"])}
+                line = template.format(**values)
+                if any(line in block for block in (*blocks, *lines)):
+                    continue
+                lines.append(line)
+                relations += [{"head": values[h], "relation": r, "tail": values[t]} for h, r, t in triples]
+            blocks.append(" ".join(lines))
+        text = "\n\n".join(blocks)
+        entities = []
+        for entity_type, names in cast.items():
+            for name in names:
+                start = text.find(name)
+                while start != -1:
+                    entities.append({"entity": name, "entity_type": entity_type, "start": start,
+                                     "end": start + len(name)})
+                    start = text.find(name, start + len(name))
+        # a name inside a longer one (the city Sofia in the person Sofia Marino) is not a mention of it
+        entities = [e for e in entities if not any(o is not e and o["start"] <= e["start"] and e["end"] <= o["end"]
+                                                   and o["end"] - o["start"] > e["end"] - e["start"]
+                                                   for o in entities)]
+        entities.sort(key=lambda item: item["start"])
+        unique = list({(r["head"], r["relation"], r["tail"]): r for r in relations}.values())
+        documents.append({"id": f"doc-{number + 1}", "text": text, "entity": entities, "relation": unique})
+    return documents

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -102,9 +103,10 @@ class _Engine:
     """One worker process: a JSON config line in, ``{"ready": true}`` out, then a window in, answers out."""
 
     def __init__(self, config: dict, env: dict[str, str]):
+        # its own process group: if kgc is killed, the worker kills the group, vLLM's engine processes too
         self.process = subprocess.Popen([vllm_python(), "-m", "kgcli.predict.vllm_worker"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
-                                        encoding="utf-8")
+                                        encoding="utf-8", start_new_session=True)
         self.send(config)
 
     def send(self, message: dict) -> None:
@@ -129,7 +131,7 @@ class _Engine:
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)  # the worker and vLLM's engine processes
 
 
 class VLLMBackend:

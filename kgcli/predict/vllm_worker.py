@@ -34,19 +34,37 @@ def _sampling(config: dict, schema: dict | None):
 
 
 def _die_with_parent() -> None:
-    """A killed kgc takes its engines with it (Linux): an orphan would keep its GPU memory while the resumed
-    run starts new engines."""
+    """A killed kgc takes its engines with it (Linux): an orphan would keep its memory (GPU or ~3 GB of RAM
+    per CPU engine) while the resumed run starts new engines. kgc starts this worker as the leader of its
+    own process group, and vLLM's engine processes join it; when kgc dies (PR_SET_PDEATHSIG, and a watch on
+    the parent for when vLLM takes over SIGTERM) the whole group is killed, engine processes included."""
     import ctypes
     import os
     import signal
+    import threading
+    import time
 
     parent = os.getppid()
+    leader = os.getpgrp() == os.getpid()
+
+    def kill_group(*_: object) -> None:
+        if leader:
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        kill_group()
+
+    signal.signal(signal.SIGTERM, kill_group)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        return
+        pass
     if os.getppid() != parent:  # the parent died before the request took effect
-        sys.exit(1)
+        kill_group()
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def main() -> None:

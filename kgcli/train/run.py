@@ -21,7 +21,7 @@ from kgcli.models import resolve_model_path
 from kgcli.outputs import honour_umask, write_text_atomic
 from kgcli.progress import PlainLines, bar_progress, plain_progress
 from kgcli.train.config import TrainRequest, deepspeed_config
-from kgcli.train.data import Collator, EncodeStats, Limits, encode_file
+from kgcli.train.data import Collator, EncodeStats, FlatCollator, Limits, encode_file
 
 LOG_FILE = "trainer_log.jsonl"
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -288,7 +288,8 @@ def _run(request: TrainRequest, checkpoint: Path | None) -> dict[str, Any]:
              f"max_target_length {preset.max_target_length}; {stats.dropped} dropped")
     model = attach_method(load_model(model_path, preset, tokenizer), request)
     start_line(request, model, len(examples), len(valid), stats)
-    collator = Collator(tokenizer.pad_token_id)
+    collator = (FlatCollator if preset.packing else Collator)(tokenizer.pad_token_id)
+    model.config.use_cache = False  # training needs no KV cache (and packed batches are masked only without)
     on_gpu = device() != "cpu"
     args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=preset.per_device_train_batch_size,
@@ -304,19 +305,21 @@ def _run(request: TrainRequest, checkpoint: Path | None) -> dict[str, Any]:
         save_total_limit=preset.save_total_limit,
         bf16=on_gpu and preset.dtype == "bf16" and preset.bits == 16,
         fp16=on_gpu and preset.dtype == "fp16" and preset.bits == 16,
-        use_cpu=not on_gpu, report_to=[], remove_unused_columns=False, **_length_grouping(TrainingArguments),
+        use_cpu=not on_gpu, report_to=[], remove_unused_columns=False,
         seed=preset.seed, data_seed=preset.seed, dataloader_num_workers=0, disable_tqdm=True,
         deepspeed=None if not request.deepspeed else deepspeed_config(request.deepspeed),
     )
     callback = make_callback(out / LOG_FILE, collator)
-    trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=examples,
-                      eval_dataset=valid or None, processing_class=tokenizer, callbacks=[callback])
+    trainer = trainer_class(Trainer, preset)(model=model, args=args, data_collator=collator,
+                                             train_dataset=examples, eval_dataset=valid or None,
+                                             processing_class=tokenizer, callbacks=[callback])
     trainer.remove_callback(PrinterCallback)  # logs go to trainer_log.jsonl and the progress bar, not stdout
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     seconds = time.perf_counter() - started
     if not trainer.is_world_process_zero():
         return {}
+    model.config.use_cache = True  # a saved full model generates with its cache
     trainer.save_model(str(out))
     tokenizer.save_pretrained(str(out))
     summary = {
@@ -383,14 +386,63 @@ def start_line(request: TrainRequest, model: Any, examples: int, valid: int, sta
         + f"; {planned_steps(preset, examples)} step(s), batch {preset.per_device_train_batch_size}"
           f"×{preset.gradient_accumulation_steps}; {method}: {trainable:,} of {total:,} parameters trainable "
           f"→ {request.output_dir}")
+    note = busy_cpu_note()
+    if note:
+        warn(note)
 
 
-def _length_grouping(arguments: Any) -> dict[str, Any]:
-    """Batches of similar length: ``train_sampling_strategy`` in recent transformers, ``group_by_length``
-    before."""
-    import inspect
+def busy_cpu_note() -> str | None:
+    """On CPU, several torch threads on a machine whose cores are already busy slow training tenfold (the
+    threads wait on each other); one thread keeps going. Said once, before the first step, when other
+    processes keep cores busy (measured over a moment: the load average counts this process too)."""
+    import os
 
-    names = inspect.signature(arguments.__init__).parameters
-    if "train_sampling_strategy" in names:
-        return {"train_sampling_strategy": "group_by_length"}
-    return {"group_by_length": True}
+    import torch
+
+    threads, cores = torch.get_num_threads(), os.cpu_count() or 1
+    if device() != "cpu" or threads < 2:
+        return None
+    others = other_processes_cores()
+    if others is None or threads + others <= cores + 0.25:
+        return None
+    return (f"this machine is busy (other processes keep {others:.1f} of its {cores} cores busy) and "
+            f"training runs {threads} torch threads, which then wait on each other; KGC_TORCH_THREADS=1 "
+            "trains faster beside other work")
+
+
+def other_processes_cores(interval: float = 0.3) -> float | None:
+    """How many cores other processes keep busy, from /proc/stat over ``interval`` seconds (None off
+    Linux)."""
+    import os
+
+    def busy_seconds() -> float:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+        return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+    try:
+        start_busy, start_own, start = busy_seconds(), sum(os.times()[:2]), time.monotonic()
+        time.sleep(interval)
+        busy, own = busy_seconds() - start_busy, sum(os.times()[:2]) - start_own
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, busy - own) / max(time.monotonic() - start, 1e-6)
+
+
+def trainer_class(trainer: Any, preset: Any) -> Any:
+    """The Trainer with the preset's ``sampler`` (kgcli.train.sampling): transformers' own length grouping
+    orders a small run into blocks of one kind of record."""
+    import torch
+
+    from kgcli.train.sampling import ShuffledLengthGroups
+
+    class KgcTrainer(trainer):
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            if preset.sampler == "random":
+                return torch.utils.data.RandomSampler(
+                    dataset, generator=torch.Generator().manual_seed(preset.seed))
+            return ShuffledLengthGroups([len(example["input_ids"]) for example in dataset],
+                                        self.args.train_batch_size, preset.seed)
+
+    return KgcTrainer
