@@ -34,7 +34,7 @@ def filled_share(train_file: Path) -> dict[str, float]:
     return {relation: round(filled[relation] / listed[relation], 2) for relation in sorted(listed)}
 
 
-def run(name: str, overrides: dict[str, str]) -> dict:
+def run(name: str, overrides: dict[str, str], keep: str | None = None) -> dict:
     from kgcli.demo import run as demo
     from kgcli.train.config import TrainRequest
     from kgcli.train.run import train
@@ -67,6 +67,12 @@ def run(name: str, overrides: dict[str, str]) -> dict:
             "RE_per_relation": {relation: scores.get("F1", 0.0) for relation, scores in
                                 report.get("RE", {}).get("per_type", {}).items()},
         }
+        if keep:
+            import shutil
+
+            shutil.copytree(out / "data", Path(keep) / "data", dirs_exist_ok=True)
+            for name_ in ("pred.json", "eval.json"):
+                shutil.copy(out / name_, Path(keep) / name_)
     return row
 
 
@@ -75,8 +81,9 @@ def main() -> None:
     parser.add_argument("name")
     parser.add_argument("settings", nargs="*", help="DemoSettings fields as key=value")
     parser.add_argument("--results", default="bench/demo_recipe.jsonl")
+    parser.add_argument("--keep", help="copy the run's data, predictions and eval report into this folder")
     args = parser.parse_args()
-    row = run(args.name, dict(item.split("=", 1) for item in args.settings))
+    row = run(args.name, dict(item.split("=", 1) for item in args.settings), args.keep)
     print(json.dumps(row, ensure_ascii=False))
     with open(args.results, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(row, ensure_ascii=False) + "\n")
