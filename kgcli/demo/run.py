@@ -285,6 +285,15 @@ def demo_split_nums(settings: DemoSettings) -> dict[str, int]:
     return {"RE": settings.re_split_num} if settings.re_split_num is not None else {}
 
 
+def split_num_flag(settings: dict) -> str:
+    """``kgc extract --split-num`` for the by-hand command: NER's default, then the demo's RE setting."""
+    from kgcli.tasks import get_task
+
+    if settings.get("re_split_num") is None:
+        return ""
+    return f" --split-num {get_task('NER').default_split_num},{settings['re_split_num']}"
+
+
 def build_and_show(out: Path) -> dict:
     from kgcli.graph.build import BuildSettings, build_graph
     from kgcli.graph.export import export_graph
@@ -334,6 +343,10 @@ STAGE_NAMES = ("model", "data", "predict zero-shot", "train", "predict with the 
                "graph", "report")
 
 
+def relation_line(relations: dict[str, float]) -> str:
+    return "RE per relation (F1 after): " + ", ".join(f"{name} {f1:.2f}" for name, f1 in relations.items())
+
+
 def _cells(scores: dict | None) -> list[str]:
     return [f"{scores[k]:.2f}" for k in ("P", "R", "F1")] if scores else ["–", "–", "–"]
 
@@ -355,8 +368,7 @@ def report_markdown(result: dict) -> str:
         lines.append("| " + " | ".join([row["task"], *_cells(row["before"]), *_cells(row["after"]),
                                         _delta(row)]) + " |")
     graph = result.get("graph") or {}
-    lines += ["", "RE per relation (F1 after): " + ", ".join(
-        f"{name} {f1:.2f}" for name, f1 in (result.get("relations") or {}).items()), "",
+    lines += ["", relation_line(result.get("relations") or {}), "",
               "## Training loss", "", "![loss](loss.png)", "",
               f"## The graph: {graph.get('nodes', 0)} nodes, {graph.get('edges', 0)} edges from "
               f"{graph.get('documents', 0)} documents", "",
@@ -367,7 +379,7 @@ def report_markdown(result: dict) -> str:
     lines += [f"| {name} | {seconds:.0f} |" for name, seconds in timings]
     data = f"{out}/data"
     lines += ["", "## Each stage by hand", "", "```bash",
-              f"kgc demo --data-only --out {out}        # the data below, without a model",
+              "kgc demo --data-only --out demo-data        # the same data again, without a model",
               f"kgc predict {data}/test.json zero.json --preset {settings['preset']} --max-new-tokens "
               f"{settings['max_new_tokens']}",
               f"kgc train --preset {settings['preset']} --train-file {data}/train.json --output-dir adapter "
@@ -379,8 +391,7 @@ def report_markdown(result: dict) -> str:
               "kgc eval zero.json lora.json",
               f"kgc extract {data}/synthetic/documents.json extracted.json --preset {settings['preset']} "
               f"--adapter adapter --task NER,RE --schema {data}/synthetic/ner_schema.json,"
-              f"{data}/synthetic/re_schema.json --language en"
-              + (f" --split-num 6,{settings['re_split_num']}" if settings.get("re_split_num") else ""),
+              f"{data}/synthetic/re_schema.json --language en" + split_num_flag(settings),
               f"kgc eval extracted.json --documents {data}/synthetic/documents.json",
               "kgc graph build extracted.json --out graph",
               "kgc graph export graph --format neo4j --out graph-neo4j",
@@ -401,8 +412,7 @@ def print_comparison(result: dict) -> None:
     console = Console(width=110)
     console.print(table)
     if result.get("relations"):
-        console.print("RE per relation (F1 after): " + ", ".join(
-            f"{name} {f1:.2f}" for name, f1 in result["relations"].items()))
+        console.print(relation_line(result["relations"]))
     graph = result.get("graph")
     if graph:
         console.print(f"graph: {graph['nodes']} nodes, {graph['edges']} edges from {graph['documents']} "
