@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def run_measured(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float]:
@@ -19,6 +20,21 @@ def run_measured(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, flo
         sys.exit(f"benchmark command failed: "
                  f"{' '.join(argv)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
     return wall, usage.ru_maxrss / 1024
+
+
+def best_of(argvs: list[list[str]], repeat: int, outputs: tuple[Path, ...] = ()) -> list[tuple[float, float]]:
+    """(fastest wall seconds, peak RSS in MB) of each command over `repeat` rounds.
+
+    The commands take turns within each round, so a slow spell of a shared machine hits all of them alike;
+    the minimum is the least disturbed run, the usual estimator for a program's own cost (timeit's).
+    `outputs` are removed before each round, so a command that refuses to replace its output runs again.
+    """
+    runs = []
+    for _ in range(max(1, repeat)):
+        for path in outputs:
+            path.unlink(missing_ok=True)
+        runs.append([run_measured(argv) for argv in argvs])
+    return [(min(r[i][0] for r in runs), max(r[i][1] for r in runs)) for i in range(len(argvs))]
 
 
 def table(rows: list[tuple], header: tuple) -> str:

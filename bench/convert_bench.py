@@ -1,7 +1,8 @@
 """convert throughput: 100k NER records, test and train splits, against a naive load-everything baseline.
 
-Usage: python bench/convert_bench.py [--records N]
-Prints records/s and peak RSS per run, and the ratio of kgc to the baseline (same process, same data).
+Usage: python bench/convert_bench.py [--records N] [--repeat K]
+Prints records/s and peak RSS per run, and the ratio of kgc to the baseline (same process, same data); with
+--repeat K, kgc and the baseline take turns K times and the fastest run of each counts.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import run_measured, summarize, table  # noqa: E402
+from _util import best_of, summarize, table  # noqa: E402
 
 TYPES = ["人物", "地点", "组织机构", "时间", "作品", "产品", "事件"]
 
@@ -49,6 +50,7 @@ def make_data(folder: Path, n: int) -> tuple[Path, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; the fastest run of each counts")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -59,10 +61,8 @@ def main() -> None:
             kgc = [sys.executable, "-m", "kgcli", "convert", str(src), str(out), "--task", "NER", "--split",
                    split,
                    "--schema", str(schema)]
-            wall, rss = run_measured(kgc)
-            base_wall, base_rss = run_measured([sys.executable, "-c", BASELINE, str(src),
-                                                str(folder / "b.json"), split,
-                                                str(schema)])
+            baseline = [sys.executable, "-c", BASELINE, str(src), str(folder / "b.json"), split, str(schema)]
+            (wall, rss), (base_wall, base_rss) = best_of([kgc, baseline], args.repeat, outputs=(out,))
             same = filecmp.cmp(out, folder / "b.json", shallow=False)
             summarize(f"convert, {args.records:,} NER records, {split} split",
                       f"{args.records / wall:,.0f} records/s, "
