@@ -40,12 +40,21 @@ def write_json(path: str | None, report: dict[str, Any]) -> str:
     return text
 
 
+def _has_headline(report: dict[str, Any]) -> bool:
+    """Whether the blocks carry the headline P/R/F1 (kgc eval's reports do; document reports have only
+    named metrics: entity_, entity_offsets_, triple_, event_)."""
+    return any("F1" in block for block in report.values())
+
+
 def _metric_prefixes(report: dict[str, Any]) -> list[str]:
-    """The metric prefixes beyond the headline ("event_", "argument_") present in any block or type."""
+    """The metric prefixes beyond the headline present in any block or type: "event_", "argument_" for a
+    prediction report; for a document report every ``<name>_F1`` in the order the report gives them."""
     found: list[str] = []
+    headline = _has_headline(report)
     for block in report.values():
         for entry in [block, *(block.get("per_type") or {}).values()]:
-            for prefix in ("event_", "argument_"):
+            names = ("event_", "argument_") if headline else [k[:-2] for k in entry if k.endswith("_F1")]
+            for prefix in names:
                 if f"{prefix}F1" in entry and prefix not in found:
                     found.append(prefix)
     return found
@@ -61,31 +70,38 @@ def _number(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def _score_cells(entry: dict[str, Any], prefixes: list[str]) -> list[str]:
-    cells = [_number(entry.get(s, 0.0)) for s in _SCORES]
-    cells += [str(entry.get("gold", 0)), str(entry.get("pred", 0))]
+def _score_cells(entry: dict[str, Any], prefixes: list[str], headline: bool = True) -> list[str]:
+    cells = [_number(entry.get(s, 0.0)) for s in _SCORES] if headline else []
+    cells += [str(entry.get("gold", 0)), str(entry.get("pred", 0))] if headline else []
     for prefix in prefixes:
         cells += [_number(entry.get(f"{prefix}{s}", 0.0)) for s in _SCORES]
     return cells
 
 
-def _score_header(prefixes: list[str]) -> list[str]:
-    return [*_SCORES, "gold", "pred", *(f"{p}{s}" for p in prefixes for s in _SCORES)]
+def _score_header(prefixes: list[str], headline: bool = True) -> list[str]:
+    first = (*_SCORES, "gold", "pred") if headline else ()
+    return [*first, *(f"{p}{s}" for p in prefixes for s in _SCORES)]
+
+
+def _named_scores(entry: dict[str, Any]) -> list[str]:
+    """P, R, F1 of a document report's type entry, whose one metric its name carries ("triple:works for")."""
+    prefix = next((k[:-2] for k in entry if k.endswith("_F1")), "")
+    return [_number(entry.get(f"{prefix}{s}", 0.0)) for s in _SCORES]
 
 
 def grids(report: dict[str, Any], title: str = "kgc eval") -> list[Grid]:
     """The blocks table, then one per-type table per block (with its gold and predicted counts)."""
-    prefixes = _metric_prefixes(report)
+    prefixes, headline = _metric_prefixes(report), _has_headline(report)
     optional = ("thinking", "unfinished_thinking", "skipped_lines")
     extra = [c for c in optional if any(c in b for b in report.values())]
+    counts = _COUNTS if headline else ("samples", "missing_documents")
     blocks = Grid(
-        f"{title}{_headline_note(report)}", ["block", *_score_header(prefixes), *_COUNTS, *extra], []
+        f"{title}{_headline_note(report)}", ["block", *_score_header(prefixes, headline), *counts, *extra], []
     )
     tables = [blocks]
     for name, block in report.items():
-        blocks.rows.append(
-            [name, *_score_cells(block, prefixes), *(str(block.get(c, 0)) for c in (*_COUNTS, *extra))]
-        )
+        cells = [*_score_cells(block, prefixes, headline), *(str(block.get(c, 0)) for c in (*counts, *extra))]
+        blocks.rows.append([name, *cells])
         per_type = block.get("per_type") or {}
         if per_type:
             tables.append(
@@ -94,6 +110,9 @@ def grids(report: dict[str, Any], title: str = "kgc eval") -> list[Grid]:
                     ["type", *_score_header(prefixes)],
                     [[t, *_score_cells(e, prefixes)] for t, e in per_type.items()],
                 )
+                if headline
+                else Grid(f"per type ({name})", ["type", *_SCORES],
+                          [[t, *_named_scores(e)] for t, e in per_type.items()])
             )
     return tables
 

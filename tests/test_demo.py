@@ -7,7 +7,8 @@ import json
 import pytest
 
 from kgcli.demo.synthetic import RELATIONS, make_records
-from tests.conftest import run_kgc
+from tests.browser import view_renders
+from tests.conftest import read_jsonl, run_kgc
 
 
 def test_synthetic_data_is_deterministic_consistent_and_test_names_are_unseen():
@@ -46,6 +47,9 @@ def test_demo_runs_end_to_end_and_leaves_its_report(tmp_path, smollm2_dir):
     report = (out / "report.md").read_text()
     assert "![graph](graph.png)" in report and "![loss](loss.png)" in report and "kgc graph build" in report
     assert len((out / "extracted.json").read_text().splitlines()) == 2  # one merged result per document
+    nodes, edges = (len(read_jsonl(out / "graph" / f"{kind}.jsonl")) for kind in ("nodes", "edges"))
+    assert summary["graph"]["nodes"] == nodes and summary["graph"]["edges"] == edges
+    view_renders(out / "graph.html", nodes, edges, tmp_path / "profile")  # the graph issue's browser check
     again = tmp_path / "again"  # deterministic: a second run gives the same answers, table and graph
     run_kgc("demo", "--out", str(again), *args, env={"KGC_TORCH_THREADS": "1"}, check=True)
     repeat = json.loads((again / "kgc_demo.json").read_text())
@@ -53,7 +57,7 @@ def test_demo_runs_end_to_end_and_leaves_its_report(tmp_path, smollm2_dir):
     assert [repeat[k] for k in same] == [summary[k] for k in same]
     for name in ("pred_zero_shot.json", "pred_lora.json", "extracted.json"):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
-    assert len((out / "pred_lora.json").read_text().splitlines()) == 4  # 2 texts x (NER, RE)
+    assert len((out / "pred_lora.json").read_text().splitlines()) == 8  # 2 texts x (NER + one per relation)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     refused = run_kgc("demo", "--out", str(tmp_path / "mine"))

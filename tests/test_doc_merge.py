@@ -5,6 +5,8 @@ document gives the extractions of its chapters merged separately."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 
@@ -14,6 +16,7 @@ from kgcli.chunking import Chunk, chunk_spans
 from kgcli.convert import ConvertConfig, Converter
 from kgcli.doc_merge import merge_records
 from kgcli.grounding import find_all
+from tests.conftest import run_kgc
 
 LANGUAGES = {
     "zh": {
@@ -211,3 +214,9 @@ def test_document_scores_with_and_without_offsets(tmp_path):
     assert report["entity_offsets_P"] == 100.0 == report["entity_offsets_R"]  # it has no offsets
     assert report["triple_F1"] == 100.0 and report["samples"] == 1
     assert report["per_type"]["entity:地点"]["entity_F1"] == 100.0
+    table = run_kgc("eval", str(tmp_path / "pred.json"), "--documents", str(tmp_path / "gold.json"),
+                    "--format", "csv", check=True).stdout_text
+    total, *types = csv.DictReader(io.StringIO(table))  # the document metrics, not empty headline columns
+    assert total["triple_F1"] == "100.00" and total["entity_R"] == "100.00" and total["P"] == ""
+    place = next(row for row in types if row["name"] == "entity:地点")  # per type: its name's metric
+    assert (place["P"], place["R"], place["F1"], place["entity_F1"]) == ("100.00", "100.00", "100.00", "")

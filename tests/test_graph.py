@@ -13,12 +13,11 @@ import hashlib
 import json
 import re
 import shlex
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.browser import chromium, view_renders
 from tests.conftest import read_jsonl, run_kgc
 from tests.graph_samples import ODD_NAME, T1, T2, prediction_records, write_predictions
 
@@ -502,42 +501,6 @@ def test_merged_documents_and_their_predictions_give_the_same_graph(tmp_path):
 
 
 # ---- the view -------------------------------------------------------------------------------------
-def chromium(*args: str, profile: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """Run headless Chromium on a page; (the run, every URL the page itself asked for). Chromium's NetLog
-    names each request's initiator: the page's carry its origin ("null" for a file), the browser's own
-    background requests carry none ("not an origin")."""
-    binary = shutil.which("chromium")
-    assert binary, "Debian's chromium is missing: make test installs it (apt-get install chromium)"
-    shutil.rmtree(profile, ignore_errors=True)
-    netlog = profile.with_suffix(".netlog.json")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        f"--log-net-log={netlog}",
-        "--window-size=1200,800",
-        "--virtual-time-budget=10000",
-    ]
-    run = subprocess.run([binary, *flags, *args], capture_output=True, timeout=120)
-    log = json.loads(netlog.read_text())
-    types = {number: name for name, number in log["constants"]["logEventTypes"].items()}
-    asked = [
-        event["params"]["url"]
-        for event in log["events"]
-        if types.get(event["type"]) == "URL_REQUEST_START_JOB"
-        and event.get("params", {}).get("url")
-        and event["params"].get("initiator") not in (None, "not an origin")
-        and not event["params"]["url"].startswith("file:")
-    ]
-    return run, asked
-
-
 def test_the_request_check_sees_a_page_that_fetches(tmp_path):
     page = tmp_path / "leaky.html"
     page.write_text(
@@ -562,24 +525,11 @@ def test_the_html_view_renders_offline_in_headless_chromium(graph, tmp_path):
         str(tmp_path / "graph.png"),
     )
     assert result.returncode == 0, result.stderr_text
-    page = (tmp_path / "graph.html").read_text(encoding="utf-8")
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing to fetch
-    url = (tmp_path / "graph.html").as_uri()
-    dom, asked = chromium("--dump-dom", url, profile=tmp_path / "profile")
-    assert dom.returncode == 0, dom.stderr.decode()[-2000:]
-    html = dom.stdout.decode()
-    count = len(nodes_of(graph))
-    assert f'data-rendered="{count}"' in html  # the script ran to its end
-    assert html.count('<g class="node"') == count and html.count('<g class="edge"') == len(edges_of(graph))
+    html, colours = view_renders(tmp_path / "graph.html", len(nodes_of(graph)), len(edges_of(graph)),
+                                 tmp_path / "profile")
     assert "张三" in html and "出生地" in html
-    shot, asked_again = chromium(f"--screenshot={tmp_path / 'shot.png'}", url, profile=tmp_path / "profile")
-    assert shot.returncode == 0, shot.stderr.decode()[-2000:]
-    image = Image.open(tmp_path / "shot.png").convert("RGB")
-    colours = image.getcolors(maxcolors=1 << 20)
-    assert colours and len(colours) > 50  # not a blank page
     palette = {(0x4E, 0x79, 0xA7), (0xF2, 0x8E, 0x2B)}  # the first two type colours are drawn
-    assert palette <= {colour for _, colour in colours}
-    assert asked == asked_again == []  # no request left the page
+    assert palette <= colours
     picture = Image.open(tmp_path / "graph.png")
     assert picture.size[0] >= 800 and len(picture.convert("RGB").getcolors(maxcolors=1 << 20)) > 20
 

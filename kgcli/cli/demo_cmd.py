@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import typer
 
+from kgcli.demo.run import DemoSettings  # light: the stages import what they need when they run
+
+DEFAULT = DemoSettings()
+
 
 def demo(
-    out: str = typer.Option("demo-report", "--out",
+    out: str = typer.Option(DEFAULT.out, "--out",
                             help="Report folder (replaced if an earlier demo wrote it)."),
-    steps: int = typer.Option(72, "--steps", min=1, help="LoRA training steps (batch 4)."),
-    train_texts: int = typer.Option(300, "--train-texts", min=10,
+    steps: int = typer.Option(DEFAULT.steps, "--steps", min=1, help="LoRA training steps (batch 4)."),
+    train_texts: int = typer.Option(DEFAULT.train_texts, "--train-texts", min=10,
                                     help="Synthetic train texts (each gives NER + RE)."),
-    test_texts: int = typer.Option(28, "--test-texts", min=2, help="Synthetic held-out test texts."),
-    documents: int = typer.Option(4, "--documents", min=1,
+    test_texts: int = typer.Option(DEFAULT.test_texts, "--test-texts", min=2,
+                                   help="Synthetic held-out test texts."),
+    documents: int = typer.Option(DEFAULT.documents, "--documents", min=1,
                                   help="Synthetic multi-paragraph test documents for extract → graph."),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=8),
+    max_new_tokens: int = typer.Option(DEFAULT.max_new_tokens, "--max-new-tokens", min=8),
     threads: int = typer.Option(None, "--threads",
                                 help="torch CPU threads (default: KGC_TORCH_THREADS or all cores)."),
     data_only: bool = typer.Option(False, "--data-only",
@@ -25,7 +30,7 @@ def demo(
     from pathlib import Path
 
     from kgcli import launch
-    from kgcli.demo.run import DemoSettings, check_folder, print_comparison, run_demo
+    from kgcli.demo.run import check_folder, print_comparison, run_demo
 
     check_folder(Path(out))  # before torch: a wrong --out costs nothing
     if threads:

@@ -38,18 +38,29 @@ ORG_SUFFIXES = ["Labs", "Systems", "Group", "Bank", "Motors", "Foods", "Media", 
                 "Airlines", "Pharma", "Logistics", "Studios", "Capital"]
 
 # (template, relations as (head slot, relation, tail slot)); slots: p, q (people), c (city), o (organisation).
+# Each relation holds in a third or more of the sentences, and each has hard negatives: sentences with the
+# same kinds of entity and no such relation (met in, visited, flew to, born in, opened an office in, signed a
+# deal with), so a model scores only by reading the relation's words, not by pairing every person with every
+# city or by learning how often a relation list is empty.
 TEMPLATES: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("{p} joined {o} as an engineer last year.", [("p", "works for", "o")]),
     ("{p}, who lives in {c}, is an analyst at {o}.", [("p", "lives in", "c"), ("p", "works for", "o")]),
     ("{o} is headquartered in {c}.", [("o", "headquartered in", "c")]),
+    ("{p} lives in {c} with {q}.", [("p", "lives in", "c"), ("q", "lives in", "c")]),
     ("After moving to {c}, {p} started working at {o}.", [("p", "lives in", "c"), ("p", "works for", "o")]),
     ("{o}, a company based in {c}, announced record profits.", [("o", "headquartered in", "c")]),
     ("{p} met {q} in {c} last week.", []),
-    ("{p} visited {c} to meet investors from {o}.", []),
+    ("{o}, headquartered in {c}, hired {p} in March.", [("o", "headquartered in", "c"), ("p", "works for", "o")]),
     ("{p} has lived in {c} for ten years.", [("p", "lives in", "c")]),
+    ("{p} visited {c} to meet investors from {o}.", []),
+    ("From its headquarters in {c}, {o} sells to customers across Europe.", [("o", "headquartered in", "c")]),
     ("The chief executive of {o}, {p}, flew to {c} on Monday.", [("p", "works for", "o")]),
+    ("{p} lives in {c} and reads every report about {o}.", [("p", "lives in", "c")]),
     ("{o} opened a new office in {c}, and {p} will lead it.", [("p", "works for", "o")]),
+    ("{o} moved its headquarters to {c} this spring.", [("o", "headquartered in", "c")]),
     ("{p} and {q} both work for {o}.", [("p", "works for", "o"), ("q", "works for", "o")]),
+    ("{p}, who works for {o}, now lives in {c}.", [("p", "works for", "o"), ("p", "lives in", "c")]),
+    ("{o}, based in {c}, signed a deal with {p}.", [("o", "headquartered in", "c")]),
     ("Born in {c}, {p} now writes software for {o}.", [("p", "works for", "o")]),
 ]
 SLOT_TYPES = {"p": "person", "q": "person", "c": "city", "o": "organization"}
