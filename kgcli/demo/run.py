@@ -43,6 +43,7 @@ class DemoSettings:
     # (whole 9-sentence documents in one chunk: entity F1 45, triple F1 24; 40-token chunks: 89 and 43)
     chunk_tokens: int = 40
     chunk_overlap: int = 0
+    drop_ungrounded: bool = True  # names the model wrote that are not in the text stay out of the graph
     max_new_tokens: int = 64
     batch_size: int = 16
     preset: str = "smollm2-135m-lora"
@@ -312,6 +313,7 @@ def extract_documents(preset: Any, data: dict[str, Path], out: Path, settings: D
                           ExtractSettings(tasks=list(TASKS), schemas=schemas, language="en",
                                           split_nums=demo_split_nums(settings),
                                           budget=settings.chunk_tokens, overlap=settings.chunk_overlap,
+                                          drop_ungrounded=settings.drop_ungrounded,
                                           batch_size=settings.batch_size, overwrite=True))
     gc.collect()
     scores = evaluate_documents(str(out / "extracted.json"), str(data["documents"]))
@@ -431,7 +433,8 @@ def report_markdown(result: dict) -> str:
               f"--adapter adapter --task NER,RE --schema {data}/synthetic/ner_schema.json,"
               f"{data}/synthetic/re_schema.json --language en" + split_num_flag(settings)
               + f" --budget {settings['chunk_tokens']} --overlap {settings['chunk_overlap']}"
-              f" --max-new-tokens {settings['max_new_tokens']}",
+              f" --max-new-tokens {settings['max_new_tokens']}"
+              + (" --drop-ungrounded" if settings.get("drop_ungrounded") else ""),
               f"kgc eval extracted.json --documents {data}/synthetic/documents.json",
               "kgc graph build extracted.json --out graph",
               "kgc graph export graph --format neo4j --out graph-neo4j",
