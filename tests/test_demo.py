@@ -78,3 +78,32 @@ def test_an_earlier_demo_folder_is_replaced_and_any_other_folder_refused(tmp_pat
     with pytest.raises(KgcError, match="not written by kgc demo"):
         prepare_folder(out)
     assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_balancing_keeps_every_filled_relation_and_thins_the_empty_ones_per_relation(tmp_path):
+    from kgcli.demo.run import DemoSettings, balance_relations, write_data
+    from kgcli.errors import KgcError
+
+    plain = write_data(tmp_path / "plain", DemoSettings(out=str(tmp_path / "plain"), re_filled_share=None))
+    lines = (tmp_path / "plain" / "data" / "train_RE.json").read_text().splitlines(keepends=True)
+    kept = balance_relations(lines, 0.6, seed=7)
+    assert set(kept) <= set(lines) and kept == [line for line in lines if line in kept]  # order kept
+
+    def tally(records: list[str]) -> dict[tuple[str, bool], int]:
+        counts: dict[tuple[str, bool], int] = {}
+        for line in records:
+            ((relation, triples),) = json.loads(json.loads(line)["output"]).items()
+            counts[relation, bool(triples)] = counts.get((relation, bool(triples)), 0) + 1
+        return counts
+
+    before, after = tally(lines), tally(kept)
+    for relation in RELATIONS:
+        assert after[relation, True] == before[relation, True]  # every filled instruction stays
+        assert after[relation, False] < before[relation, False]
+        assert abs(after[relation, True] / (after[relation, True] + after[relation, False]) - 0.6) < 0.01
+    assert kept == balance_relations(lines, 0.6, seed=7) and plain["train"].is_file()
+    three = write_data(tmp_path / "three", DemoSettings(out=str(tmp_path / "three"), re_split_num=None,
+                                                        re_filled_share=None))
+    assert three["train"].is_file()
+    with pytest.raises(KgcError, match="one relation per RE instruction"):
+        balance_relations((tmp_path / "three" / "data" / "train_RE.json").read_text().splitlines(), 0.6, 7)
