@@ -46,11 +46,10 @@ def _has_headline(report: dict[str, Any]) -> bool:
     return any("F1" in block for block in report.values())
 
 
-def _metric_prefixes(report: dict[str, Any]) -> list[str]:
+def _metric_prefixes(report: dict[str, Any], headline: bool) -> list[str]:
     """The metric prefixes beyond the headline present in any block or type: "event_", "argument_" for a
     prediction report; for a document report every ``<name>_F1`` in the order the report gives them."""
     found: list[str] = []
-    headline = _has_headline(report)
     for block in report.values():
         for entry in [block, *(block.get("per_type") or {}).values()]:
             names = ("event_", "argument_") if headline else [k[:-2] for k in entry if k.endswith("_F1")]
@@ -71,8 +70,10 @@ def _number(value: Any) -> str:
 
 
 def _score_cells(entry: dict[str, Any], prefixes: list[str], headline: bool = True) -> list[str]:
-    cells = [_number(entry.get(s, 0.0)) for s in _SCORES] if headline else []
-    cells += [str(entry.get("gold", 0)), str(entry.get("pred", 0))] if headline else []
+    cells: list[str] = []
+    if headline:
+        cells += [_number(entry.get(s, 0.0)) for s in _SCORES]
+        cells += [str(entry.get("gold", 0)), str(entry.get("pred", 0))]
     for prefix in prefixes:
         cells += [_number(entry.get(f"{prefix}{s}", 0.0)) for s in _SCORES]
     return cells
@@ -91,7 +92,8 @@ def _named_scores(entry: dict[str, Any]) -> list[str]:
 
 def grids(report: dict[str, Any], title: str = "kgc eval") -> list[Grid]:
     """The blocks table, then one per-type table per block (with its gold and predicted counts)."""
-    prefixes, headline = _metric_prefixes(report), _has_headline(report)
+    headline = _has_headline(report)
+    prefixes = _metric_prefixes(report, headline)
     optional = ("thinking", "unfinished_thinking", "skipped_lines")
     extra = [c for c in optional if any(c in b for b in report.values())]
     counts = _COUNTS if headline else ("samples", "missing_documents")

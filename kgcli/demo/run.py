@@ -99,7 +99,7 @@ def prepare_folder(out: Path) -> None:
 
 def write_data(out: Path, settings: DemoSettings) -> dict[str, Path]:
     from kgcli.convert import ConvertConfig, convert_file
-    from kgcli.demo.synthetic import NER_TYPES, RELATIONS, make_records, schema_lines
+    from kgcli.demo.synthetic import NER_TYPES, RELATIONS, make_documents, make_records, schema_lines
 
     raw = out / "data" / "synthetic"
     raw.mkdir(parents=True)
@@ -110,8 +110,6 @@ def write_data(out: Path, settings: DemoSettings) -> dict[str, Path]:
         records = make_records(split, count, settings.seed)
         with open(raw / f"{split}.json", "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    from kgcli.demo.synthetic import make_documents
-
     with open(raw / "documents.json", "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in make_documents(settings.documents,
                                                                                           settings.seed))
