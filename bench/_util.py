@@ -1,28 +1,51 @@
-"""Shared benchmark helpers: run a child process and read its wall time and peak RSS."""
+"""Shared benchmark helpers: run a child process and read its wall time and peak RSS (or, under callgrind,
+its instruction count), and check out an earlier revision to measure beside this tree in the same run."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def run_measured(argv: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float]:
+
+@dataclass
+class Command:
+    """One child process to measure: its argv, and the source tree it runs from (`python -m` and `-c` put
+    the working folder first on sys.path, so the tree is both the working folder and PYTHONPATH; the
+    benchmarks pass absolute paths)."""
+
+    argv: list[str]
+    tree: Path = ROOT
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(self.tree), **(extra or {})}
+
+
+def run_measured(command: Command, stdout=subprocess.DEVNULL) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(command.argv, stdout=stdout, stderr=subprocess.PIPE, env=command.env(),
+                            cwd=command.tree)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"benchmark command failed: "
-                 f"{' '.join(argv)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
+                 f"{' '.join(command.argv)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
     return wall, usage.ru_maxrss / 1024
 
 
-def best_of(argvs: list[list[str]], repeat: int, outputs: tuple[Path, ...] = ()) -> list[tuple[float, float]]:
+def best_of(commands: list[Command], repeat: int,
+            outputs: tuple[Path, ...] = ()) -> list[tuple[float, float]]:
     """(fastest wall seconds, peak RSS in MB) of each command over `repeat` rounds.
 
     The commands take turns within each round, so a slow spell of a shared machine hits all of them alike;
@@ -33,8 +56,69 @@ def best_of(argvs: list[list[str]], repeat: int, outputs: tuple[Path, ...] = ())
     for _ in range(max(1, repeat)):
         for path in outputs:
             path.unlink(missing_ok=True)
-        runs.append([run_measured(argv) for argv in argvs])
-    return [(min(r[i][0] for r in runs), max(r[i][1] for r in runs)) for i in range(len(argvs))]
+        runs.append([run_measured(command) for command in commands])
+    return [(min(r[i][0] for r in runs), max(r[i][1] for r in runs)) for i in range(len(commands))]
+
+
+def instructions(command: Command) -> int:
+    """Instructions a child process executes, counted by callgrind: the same count for the same program
+    and input whatever else the machine is doing, where wall time on a shared VM swings by tens of
+    percent. Hash seed fixed; one process (KGC_WORKERS=1) unless KGC_WORKERS says otherwise, when the
+    forked workers' counts are added in (the total work of a parallel run, not its wall time)."""
+    workers = os.environ.get("KGC_WORKERS", "1")
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command.argv],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=command.tree,
+                          env=command.env({"KGC_WORKERS": workers, "PYTHONHASHSEED": "0"}))
+    if done.returncode != 0:
+        sys.exit(f"benchmark command failed under callgrind: {' '.join(command.argv)}\n{done.stderr[-2000:]}")
+    counts = [int(n) for n in re.findall(r"Collected : (\d+)", done.stderr)]
+    if not counts:
+        sys.exit(f"callgrind printed no instruction count for {' '.join(command.argv)}")
+    return sum(counts)
+
+
+def measure(commands: list[Command], repeat: int, *, count_instructions: bool,
+            outputs: tuple[Path, ...] = ()) -> list[tuple[float, float]]:
+    """(cost, peak RSS in MB) of each command: fastest wall seconds over `repeat` rounds, or, with
+    `count_instructions`, instructions under callgrind (RSS not measured: 0)."""
+    if not count_instructions:
+        return best_of(commands, repeat, outputs)
+    for path in outputs:
+        path.unlink(missing_ok=True)
+    return [(float(instructions(command)), 0.0) for command in commands]
+
+
+@contextlib.contextmanager
+def trees(against: str | None) -> Iterator[list[tuple[str, Path]]]:
+    """(label, source tree) of this tree and, with `against`, of that git revision checked out in a
+    temporary worktree (removed afterwards): the same benchmark measures both in one run."""
+    here = [("this tree", ROOT)]
+    compiled(ROOT)
+    if not against:
+        yield here
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(path), against],
+                       check=True)
+        try:
+            compiled(path)
+            yield [*here, (against, path)]
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(path)], check=True)
+
+
+def compiled(tree: Path) -> None:
+    """Write the tree's bytecode, as an install does: where PYTHONDONTWRITEBYTECODE is set, every run would
+    otherwise compile kgc's modules again, and a tree that loads more of them would pay for it."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "kgcli")], check=True,
+                   stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
+
+
+def ratio(base_cost: float, cost: float, exact: bool = False) -> str:
+    """Baseline cost / kgc cost: how many times faster kgc is; three decimals where the costs are exact
+    (instruction counts), two for wall times."""
+    return f"{base_cost / cost:.{3 if exact else 2}f}x"
 
 
 def table(rows: list[tuple], header: tuple) -> str:

@@ -1,8 +1,11 @@
 """convert throughput: 100k NER records, test and train splits, against a naive load-everything baseline.
 
-Usage: python bench/convert_bench.py [--records N] [--repeat K]
+Usage: python bench/convert_bench.py [--records N] [--repeat K] [--against REV] [--instructions]
 Prints records/s and peak RSS per run, and the ratio of kgc to the baseline (same process, same data); with
---repeat K, kgc and the baseline take turns K times and the fastest run of each counts.
+--repeat K, kgc and the baseline take turns K times and the fastest run of each counts. --against REV measures
+that git revision's kgc and baseline (the baseline calls its tree's converter) in the same rounds;
+--instructions counts instructions under callgrind instead of timing (one process each: the same count on a
+quiet or a busy machine; ratios are baseline instructions / kgc instructions).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import best_of, summarize, table  # noqa: E402
+from _util import Command, measure, ratio, summarize, table, trees  # noqa: E402
 
 TYPES = ["人物", "地点", "组织机构", "时间", "作品", "产品", "事件"]
 
@@ -51,30 +54,50 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the fastest run of each counts")
+    parser.add_argument("--against", metavar="REV", help="also measure this git revision, in the same rounds")
+    parser.add_argument("--instructions", action="store_true", help="count instructions (callgrind)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    unit = "instructions/record" if args.instructions else "records/s"
+    with tempfile.TemporaryDirectory() as tmp, trees(args.against) as checkouts:
         folder = Path(tmp)
         src, schema = make_data(folder, args.records)
         rows = []
         for split in ("test", "train"):
-            out = folder / f"{split}.json"
-            kgc = [sys.executable, "-m", "kgcli", "convert", str(src), str(out), "--task", "NER", "--split",
-                   split,
-                   "--schema", str(schema)]
-            baseline = [sys.executable, "-c", BASELINE, str(src), str(folder / "b.json"), split, str(schema)]
-            (wall, rss), (base_wall, base_rss) = best_of([kgc, baseline], args.repeat, outputs=(out,))
-            same = filecmp.cmp(out, folder / "b.json", shallow=False)
-            summarize(f"convert, {args.records:,} NER records, {split} split",
-                      f"{args.records / wall:,.0f} records/s, "
-                      f"{rss:.0f} MB", f"json all in memory: {args.records / base_wall:,.0f} records/s, "
-                                       f"{base_rss:.0f} MB",
-                      f"{base_wall / wall:.2f}x", "same bytes" if same else "BYTES DIFFER")
-            rows.append((f"kgc convert --split {split}", f"{args.records / wall:,.0f}", f"{rss:.0f}",
-                         f"{base_wall / wall:.2f}x", same))
-            rows.append((f"  baseline (json, all in memory) {split}", f"{args.records / base_wall:,.0f}",
-                         f"{base_rss:.0f}", "1.00x", ""))
-        print(f"convert benchmark: {args.records:,} NER records")
-        print(table(rows, ("run", "records/s", "peak RSS MB", "speed vs baseline", "same bytes")))
+            commands, outputs = [], []
+            for tag, (_, tree) in enumerate(checkouts):
+                out, base_out = folder / f"{split}-{tag}.json", folder / f"b-{split}-{tag}.json"
+                commands += [
+                    Command([sys.executable, "-m", "kgcli", "convert", str(src), str(out), "--task", "NER",
+                             "--split", split, "--schema", str(schema)], tree),
+                    Command([sys.executable, "-c", BASELINE, str(src), str(base_out), split, str(schema)],
+                            tree),
+                ]
+                outputs.append((out, base_out))
+            costs = measure(commands, args.repeat, count_instructions=args.instructions,
+                            outputs=tuple(out for out, _ in outputs))
+            for tag, (label, _) in enumerate(checkouts):
+                (cost, rss), (base_cost, base_rss) = costs[2 * tag], costs[2 * tag + 1]
+                out, base_out = outputs[tag]
+                same = filecmp.cmp(out, base_out, shallow=False)
+                figure, base_figure = rate(args, cost), rate(args, base_cost)
+                times = ratio(base_cost, cost, exact=args.instructions)
+                where = f" ({label})" if args.against else ""
+                summarize(f"convert, {args.records:,} NER records, {split} split{where}",
+                          f"{figure} {unit}, {rss:.0f} MB",
+                          f"json all in memory: {base_figure} {unit}, {base_rss:.0f} MB",
+                          times, "same bytes" if same else "BYTES DIFFER")
+                rows.append((f"kgc convert --split {split}{where}", figure, f"{rss:.0f}",
+                             times, same))
+                rows.append((f"  baseline (json, all in memory) {split}{where}", base_figure,
+                             f"{base_rss:.0f}", "1.00x", ""))
+        print(f"convert benchmark: {args.records:,} NER records"
+              + (", instructions under callgrind, one process each" if args.instructions else ""))
+        print(table(rows, ("run", unit, "peak RSS MB", "speed vs baseline", "same bytes")))
+
+
+def rate(args: argparse.Namespace, cost: float) -> str:
+    """records/s from seconds, or instructions per record from an instruction count."""
+    return f"{cost / args.records:,.0f}" if args.instructions else f"{args.records / cost:,.0f}"
 
 
 if __name__ == "__main__":

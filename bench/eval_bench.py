@@ -1,13 +1,17 @@
 """eval throughput: 100k NER predictions (converted test records + output), against a naive baseline that
 loads everything with json and scores in memory (the seed's way).
 
-Usage: python bench/eval_bench.py [--records N] [--repeat K]   (K rounds, taking turns; the fastest counts)
+Usage: python bench/eval_bench.py [--records N] [--repeat K] [--against REV] [--instructions]
+K rounds, taking turns, the fastest run counts; --against REV measures that git revision's kgc eval in the
+same rounds (the baseline is plain json either way); --instructions counts instructions under callgrind
+instead of timing (one process each: the same count on a quiet or a busy machine).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -15,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import best_of, summarize, table  # noqa: E402
+from _util import Command, measure, ratio, summarize, table, trees  # noqa: E402
 
 TYPES = ["人物", "地点", "组织机构", "时间", "作品", "产品", "事件"]
 
@@ -78,32 +82,45 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1, help="rounds; the fastest run of each counts")
+    parser.add_argument("--against", metavar="REV", help="also measure this git revision, in the same rounds")
+    parser.add_argument("--instructions", action="store_true", help="count instructions (callgrind)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    unit = "instructions/record" if args.instructions else "records/s"
+
+    def rate(cost: float) -> str:
+        return f"{cost / args.records:,.0f}" if args.instructions else f"{args.records / cost:,.0f}"
+
+    with tempfile.TemporaryDirectory() as tmp, trees(args.against) as checkouts:
         path = Path(tmp) / "pred.json"
         make_predictions(path, args.records)
-        report = Path(tmp) / "report.json"
-        kgc = [sys.executable, "-m", "kgcli", "eval", str(path), "--task", "NER", "--format", "json",
-               "--out", str(report)]
-        (wall, rss), (base_wall, base_rss) = best_of([kgc, [sys.executable, "-c", BASELINE, str(path)]],
-                                                     args.repeat, outputs=(report,))
-        inner = subprocess.run([sys.executable, "-c", INNER, str(path)], capture_output=True, text=True,
-                               check=True)
-        inner_seconds = float(inner.stdout)
-        total = json.loads(report.read_text())["total"]
-        rows = [("kgc eval --task NER (wall, incl. start-up)", f"{args.records / wall:,.0f}", f"{rss:.0f}",
-                 f"{base_wall / wall:.2f}x", total["F1"]),
-                ("  evaluate_file() alone (after imports)", f"{args.records / inner_seconds:,.0f}", "", "",
-                 ""),
-                ("  baseline (json, all in memory)", f"{args.records / base_wall:,.0f}", f"{base_rss:.0f}",
-                 "1.00x", "")]
-        summarize(f"eval, {args.records:,} NER predictions",
-                  f"{args.records / wall:,.0f} records/s, {rss:.0f} MB",
-                  f"json all in memory: {args.records / base_wall:,.0f} records/s, {base_rss:.0f} MB",
-                  f"{base_wall / wall:.2f}x", f"wall incl. start-up; evaluate_file alone "
-                                              f"{args.records / inner_seconds:,.0f}/s")
-        print(f"eval benchmark: {args.records:,} NER predictions")
-        print(table(rows, ("run", "records/s", "peak RSS MB", "speed vs baseline", "F1")))
+        reports = [Path(tmp) / f"report-{tag}.json" for tag in range(len(checkouts))]
+        commands = [Command([sys.executable, "-m", "kgcli", "eval", str(path), "--task", "NER", "--format",
+                             "json", "--out", str(report)], tree)
+                    for report, (_, tree) in zip(reports, checkouts, strict=True)]
+        commands.append(Command([sys.executable, "-c", BASELINE, str(path)]))
+        costs = measure(commands, args.repeat, count_instructions=args.instructions, outputs=tuple(reports))
+        base_cost, base_rss = costs[-1]
+        rows = []
+        for (label, tree), report, (cost, rss) in zip(checkouts, reports, costs, strict=False):
+            where = f" ({label})" if args.against else ""
+            total = json.loads(report.read_text())["total"]
+            inner = subprocess.run([sys.executable, "-c", INNER, str(path)], capture_output=True, text=True,
+                                   check=True, cwd=tree,
+                                   env={**os.environ, "PYTHONPATH": str(tree)})
+            inner_seconds = float(inner.stdout)
+            times = ratio(base_cost, cost, exact=args.instructions)
+            rows += [(f"kgc eval --task NER (whole process){where}", rate(cost), f"{rss:.0f}", times,
+                      total["F1"]),
+                     (f"  evaluate_file() alone (after imports, records/s){where}",
+                      f"{args.records / inner_seconds:,.0f}", "", "", "")]
+            summarize(f"eval, {args.records:,} NER predictions{where}", f"{rate(cost)} {unit}, {rss:.0f} MB",
+                      f"json all in memory: {rate(base_cost)} {unit}, {base_rss:.0f} MB",
+                      times, f"whole process incl. start-up; evaluate_file alone "
+                             f"{args.records / inner_seconds:,.0f} records/s")
+        rows.append(("  baseline (json, all in memory)", rate(base_cost), f"{base_rss:.0f}", "1.00x", ""))
+        print(f"eval benchmark: {args.records:,} NER predictions"
+              + (", instructions under callgrind, one process each" if args.instructions else ""))
+        print(table(rows, ("run", unit, "peak RSS MB", "speed vs baseline", "F1")))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _util import run_measured, summarize, table  # noqa: E402
+from _util import Command, run_measured, summarize, table  # noqa: E402
 
 RELATIONS = ["出生地", "工作于", "毕业于", "居住地", "任职于", "创立", "位于", "合作", "投资", "收购"]
 PER_DOCUMENT = 50
@@ -134,19 +134,13 @@ def main() -> None:
             for document in documents(args.triples):
                 handle.write(json.dumps(document, ensure_ascii=False) + "\n")
         size = docs.stat().st_size / 1e6
-        build_s, build_rss = run_measured([*kgc, "graph", "build", str(docs), "--out", str(folder / "graph")])
+        build_s, build_rss = run_measured(
+            Command([*kgc, "graph", "build", str(docs), "--out", str(folder / "graph")])
+        )
         meta = json.loads((folder / "graph" / "graph.json").read_text())
         export_s, export_rss = run_measured(
-            [
-                *kgc,
-                "graph",
-                "export",
-                str(folder / "graph"),
-                "--format",
-                "neo4j",
-                "--out",
-                str(folder / "neo4j"),
-            ]
+            Command([*kgc, "graph", "export", str(folder / "graph"), "--format", "neo4j",
+                     "--out", str(folder / "neo4j")])
         )
         naive_s = naive(args.naive, folder)
         shutil.rmtree(folder / "graph")

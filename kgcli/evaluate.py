@@ -247,8 +247,7 @@ class Evaluator:
         Hot loop: the open group's state is kept in locals, so the usual record (same group as the last one,
         or a new group) costs a few dictionary look-ups, one answer parse and one pass over its tuples.
         """
-        if self.fixed_task is not None:
-            records = self._of_task(records, self.fixed_task.name)
+        wanted = self.fixed_task.name if self.fixed_task is not None else None
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         fields = operator.itemgetter("id", "output", "source", "task")
         gold_of = operator.itemgetter(0)
@@ -272,6 +271,9 @@ class Evaluator:
                     except KeyError:
                         record_id, output, source, task_name = (record.get("id"), record.get("output"),
                                                                 record.get("source"), record.get("task"))
+                    if wanted is not None and task_name and task_name != wanted and self._other_task(
+                            task_name, wanted):
+                        continue
                     if record_id is None:
                         raise ValueError("record has no 'id'")
                     if type(output) is not str:
@@ -312,7 +314,7 @@ class Evaluator:
                     continue
                 tally.answers += 1
                 answer = None
-                if not legacy and type(output) is str and output.lstrip().startswith(THINK_OPEN):
+                if not legacy and THINK_OPEN in output and output.lstrip().startswith(THINK_OPEN):
                     output, thinking = split_thinking(output)
                     if thinking == "open":
                         tally.parse_errors += 1
@@ -370,18 +372,13 @@ class Evaluator:
             self._open = (task, tally, plan, seen) if open_key is not None else None
             self._last_head, self._last_allowed = last_head, last_allowed
 
-    def _of_task(self, records: Iterable[tuple[int, dict | None]],
-                 wanted: str) -> Iterable[tuple[int, dict | None]]:
-        """--task on a mixed file: the records of that task (and those that name none); the others are left
-        out and counted."""
-        note = f"record(s) of other tasks left out (--task {wanted})"
-        for number, record in records:
-            if record is not None:
-                name = record.get("task")
-                if name and str(name).upper() != wanted:
-                    self._merged_notes[note] += 1
-                    continue
-            yield number, record
+    def _other_task(self, task_name: Any, wanted: str) -> bool:
+        """--task on a mixed file: a record of another task is left out and counted (one that names none,
+        or the task in other letter case, is scored)."""
+        if str(task_name).upper() == wanted:
+            return False
+        self._merged_notes[f"record(s) of other tasks left out (--task {wanted})"] += 1
+        return True
 
     def _group(self, key: str, record: dict) -> Group:
         """The group ``key`` starts (its gold from the record's label), or resumes if seen before."""

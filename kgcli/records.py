@@ -81,8 +81,12 @@ class RecordLayout:
                    extra: str = "") -> str:
         """The test records of one text, one per schema chunk (its ``test_heads``), newline-terminated;
         ``extra``: more fields, as ``extra_fields`` wrote them."""
-        tail = (extra + "}\n" if label is None
-                else ', "label": ' + encode_str(compat_dumps(label)) + extra + "}\n")
+        if label is None:
+            tail = extra + "}\n"
+        elif not label:  # a text without annotations: '"[]"', the same bytes without two encoder calls
+            tail = ', "label": "[]"' + extra + "}\n"
+        else:
+            tail = ', "label": ' + encode_str(compat_dumps(label)) + extra + "}\n"
         body = encode_str(encode_str(text) + "}")[1:] + tail
         if len(heads) == 1:
             return "".join(('{"id": "', digest, heads[0], body))

@@ -58,7 +58,25 @@ def test_convert_and_eval_runs_import_no_preset_or_model_stack(tmp_path, command
         "import sys\n"
         "from kgcli.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        f"print(sorted(m for m in {(*HEAVY, 'pydantic', 'yaml')!r} if m in sys.modules), file=sys.stderr)"
+        f"print(sorted(m for m in {(*HEAVY, 'pydantic', 'yaml')!r} if m in sys.modules), file=sys.stderr)\n"
+        "print(sorted(m for m in sys.modules if m.endswith('_cmd')), file=sys.stderr)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stderr.strip().splitlines()[-1] == "[]"
+    heavy, commands = result.stderr.strip().splitlines()[-2:]
+    assert heavy == "[]"
+    # a run builds only the command it runs: no other command's module (demo, graph, predict...) is loaded
+    assert commands == f"['kgcli.cli.{command}_cmd']"
+
+
+def test_help_lists_every_command_and_a_typo_gets_one_suggestion():
+    from kgcli.cli import COMMANDS
+
+    listed = run_kgc("--help").stdout_text
+    assert [name for name in COMMANDS if f"│ {name} " not in listed] == []
+    typos = ((["conver"], "'convert'"), (["-q", "evl"], "'eval'"), (["graph", "buil"], "'build'"))
+    for argv, suggestion in typos:
+        result = run_kgc(*argv)
+        assert result.returncode == 2
+        assert result.stderr_text.count("Did you mean") == 1 and suggestion in result.stderr_text
+    # root options before the command still reach it: the run builds the named command only
+    assert run_kgc("--presets-dir", ".", "-q", "convert", "--help").returncode == 0

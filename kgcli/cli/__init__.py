@@ -13,7 +13,7 @@ import typer
 
 from kgcli.errors import KgcError
 
-app = typer.Typer(
+_app = typer.Typer(
     name="kgc",
     help="Instruction-based knowledge graph construction with LLMs: convert, train, predict, merge, eval, "
          "icl.",
@@ -23,33 +23,67 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+# Every subcommand, in the order it is registered: name → (module under kgcli.cli, function; None for
+# a group, whose module has its own `app`).
+COMMANDS: dict[str, tuple[str, str | None]] = {
+    "presets": ("presets_cmd", None), "graph": ("graph_cmd", None),
+    "convert": ("convert_cmd", "convert"), "chunk": ("chunk_cmd", "chunk"),
+    "extract": ("extract_cmd", "extract"), "eval": ("eval_cmd", "evaluate"), "train": ("train_cmd", "train"),
+    "predict": ("predict_cmd", "predict"), "merge": ("merge_cmd", "merge"), "icl": ("icl_cmd", "icl"),
+    "demo": ("demo_cmd", "demo"),
+}
+_ROOT_OPTIONS_WITH_VALUE = ("--presets-dir",)
+_registered: list[str] = []
 
-def _register() -> None:
-    from kgcli.cli import (
-        chunk_cmd,
-        convert_cmd,
-        demo_cmd,
-        eval_cmd,
-        extract_cmd,
-        graph_cmd,
-        icl_cmd,
-        merge_cmd,
-        predict_cmd,
-        presets_cmd,
-        train_cmd,
-    )
 
-    examples = _examples()
-    for command in graph_cmd.app.registered_commands:
-        command.epilog = examples.get(f"graph {command.name}")
-        command.help = _help_with_arguments(command.callback)
-    app.add_typer(presets_cmd.app, name="presets")
-    app.add_typer(graph_cmd.app, name="graph")
-    for name, function in (("convert", convert_cmd.convert), ("chunk", chunk_cmd.chunk),
-                           ("extract", extract_cmd.extract), ("eval", eval_cmd.evaluate),
-                           ("train", train_cmd.train), ("predict", predict_cmd.predict),
-                           ("merge", merge_cmd.merge), ("icl", icl_cmd.icl), ("demo", demo_cmd.demo)):
-        app.command(name, epilog=examples.get(name), help=_help_with_arguments(function))(function)
+def _register(only: str | None = None) -> typer.Typer:
+    """Register one subcommand (the one being run) or, with `only` None, all of them.
+
+    A run builds only the command it runs: every command module imported and every signature turned into
+    click parameters costs start-up time that `kgc eval` in a pipeline would pay on each call. Help, a
+    typo (for click's did-you-mean) and `app` from Python get every command."""
+    import importlib
+
+    names = [only] if only in COMMANDS else list(COMMANDS)
+    if _registered and names != _registered and not set(names) <= set(_registered):
+        _app.registered_commands.clear()  # a partial registration is replaced whole, in the listed order
+        _app.registered_groups.clear()
+        _registered.clear()
+    examples = None
+    for name in names:
+        if name in _registered:
+            continue
+        examples = examples if examples is not None else _examples()
+        module_name, function_name = COMMANDS[name]
+        module = importlib.import_module(f"kgcli.cli.{module_name}")
+        if function_name is None:
+            for command in module.app.registered_commands if name == "graph" else ():
+                command.epilog = examples.get(f"graph {command.name}")
+                command.help = _help_with_arguments(command.callback)
+            _app.add_typer(module.app, name=name)
+        else:
+            function = getattr(module, function_name)
+            _app.command(name, epilog=examples.get(name), help=_help_with_arguments(function))(function)
+        _registered.append(name)
+    return _app
+
+
+def _invoked(argv: list[str]) -> str | None:
+    """The subcommand `argv` runs, after the root options; None when it names none (help, --version)."""
+    words = iter(argv)
+    for word in words:
+        if word in _ROOT_OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`from kgcli.cli import app`: the whole command tree (tests, docs)."""
+    if name == "app":
+        return _register()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _help_with_arguments(function) -> str:
@@ -82,9 +116,6 @@ def _examples() -> dict[str, str]:
             for name, lines in listed.items()}
 
 
-_register()
-
-
 def _version(value: bool) -> None:
     if value:
         from kgcli import __version__
@@ -93,7 +124,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def _root(
     presets_dir: str = typer.Option(None, "--presets-dir", envvar="KGC_PRESETS_DIR",
                                     help="Extra folder of preset YAML files."),
@@ -125,8 +156,9 @@ def _reader_gone() -> None:
 def main(argv: list[str] | None = None) -> None:
     import click
 
+    args = sys.argv[1:] if argv is None else argv
     try:
-        status = app(args=argv, prog_name="kgc", standalone_mode=False)
+        status = _register(_invoked(args))(args=args, prog_name="kgc", standalone_mode=False)
     except KgcError as exc:
         from kgcli.errors import verbose
 
@@ -137,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc), exc.exit_code)
     except click.UsageError as exc:  # a bad flag or value: one line too, with where to read more
         command = exc.ctx.command_path if exc.ctx else "kgc"
-        message = exc.format_message().rstrip(".")
+        message = _once(exc.format_message()).rstrip(".")
         if not message:  # `kgc` alone: the help was the answer
             sys.exit(exc.exit_code)
         _fail(f"{message} (see {command} --help)", exc.exit_code)
@@ -162,6 +194,13 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})", 2)
     if isinstance(status, int) and status:
         sys.exit(status)
+
+
+def _once(message: str) -> str:
+    """Typer and click each add their did-you-mean to an unknown command: say it once."""
+    import re
+
+    return re.sub(r"( Did you mean [^?]*\?)\1+", r"\1", message)
 
 
 def _fail(message: str, status: int) -> None:
