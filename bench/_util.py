@@ -77,6 +77,12 @@ def instructions(command: Command) -> int:
     return sum(counts)
 
 
+def counted() -> str:
+    """What an instruction count covers, for a table's heading."""
+    workers = os.environ.get("KGC_WORKERS", "1")
+    return "one process each" if workers == "1" else f"KGC_WORKERS={workers}: all processes of a run added"
+
+
 def measure(commands: list[Command], repeat: int, *, count_instructions: bool,
             outputs: tuple[Path, ...] = ()) -> list[tuple[float, float]]:
     """(cost, peak RSS in MB) of each command: fastest wall seconds over `repeat` rounds, or, with

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import Command, measure, ratio, summarize, table, trees  # noqa: E402
+from _util import Command, counted, measure, ratio, summarize, table, trees  # noqa: E402
 
 TYPES = ["人物", "地点", "组织机构", "时间", "作品", "产品", "事件"]
 
@@ -91,7 +91,7 @@ def main() -> None:
                 rows.append((f"  baseline (json, all in memory) {split}{where}", base_figure,
                              f"{base_rss:.0f}", "1.00x", ""))
         print(f"convert benchmark: {args.records:,} NER records"
-              + (", instructions under callgrind, one process each" if args.instructions else ""))
+              + (f", instructions under callgrind, {counted()}" if args.instructions else ""))
         print(table(rows, ("run", unit, "peak RSS MB", "speed vs baseline", "same bytes")))
 
 

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import Command, measure, ratio, summarize, table, trees  # noqa: E402
+from _util import Command, counted, measure, ratio, summarize, table, trees  # noqa: E402
 
 TYPES = ["人物", "地点", "组织机构", "时间", "作品", "产品", "事件"]
 
@@ -119,7 +119,7 @@ def main() -> None:
                              f"{args.records / inner_seconds:,.0f} records/s")
         rows.append(("  baseline (json, all in memory)", rate(base_cost), f"{base_rss:.0f}", "1.00x", ""))
         print(f"eval benchmark: {args.records:,} NER predictions"
-              + (", instructions under callgrind, one process each" if args.instructions else ""))
+              + (f", instructions under callgrind, {counted()}" if args.instructions else ""))
         print(table(rows, ("run", unit, "peak RSS MB", "speed vs baseline", "F1")))
 
 
