@@ -83,6 +83,7 @@ def timed_predict(
     from kgcli.predict.run import predict_file
 
     out = test_file.with_name(f"pred-{len(name)}-{window}-{guided_json}.json")
+    engine.reset_prefix_cache()  # every run starts from a cold cache, not from the blocks of the one before
     start = time.perf_counter()
     predict_file(
         str(test_file),
@@ -115,7 +116,7 @@ def vllm_setup(max_new_tokens: int):
 
 def vllm_section(setup, test_file: Path) -> list[tuple]:
     """Streaming vs slices of 8 vs guided JSON on one engine, then prefix caching off on a second one
-    (start-up and a 16-record warm-up excluded)."""
+    (start-up and a 16-record warm-up excluded; the prompt cache is emptied before each run)."""
     from kgcli.predict.base import open_backend
 
     warm = test_file.with_name("warm-up.json")

@@ -160,3 +160,23 @@ def test_data_parallel_shards_merge_back_in_input_order(tmp_path, test_records, 
     launch = run_kgc("predict", str(test_records), str(out), "--preset", "tiny-random-llama-lora",
                      "--num-processes", "4", "--dry-run", check=True).stdout_text
     assert "accelerate.commands.launch --multi_gpu --num_processes 4 -m kgcli predict" in launch
+
+
+def test_cpu_engines_are_bound_to_every_core_they_may_use(monkeypatch):
+    """One CPU engine computes on all of kgc's cores (vLLM alone keeps one back for its scheduler); replicas
+    and tensor-parallel ranks split them; a binding the user set is kept for one engine."""
+    from kgcli.errors import KgcError
+    from kgcli.predict.vllm_backend import cpu_max_num_seqs, replica_devices
+
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    assert replica_devices(1, 1, on_gpu=False) == [{"VLLM_CPU_OMP_THREADS_BIND": "0,1,2,3"}]
+    assert replica_devices(2, 1, on_gpu=False) == [{"VLLM_CPU_OMP_THREADS_BIND": "0,1"},
+                                                   {"VLLM_CPU_OMP_THREADS_BIND": "2,3"}]
+    assert replica_devices(1, 2, on_gpu=False) == [{"VLLM_CPU_OMP_THREADS_BIND": "0,1|2,3"}]
+    with pytest.raises(KgcError, match="needs a core per engine rank"):
+        replica_devices(5, 1, on_gpu=False)
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "1-2")
+    assert replica_devices(1, 1, on_gpu=False) == [{}]
+    assert replica_devices(1, 1, on_gpu=True) == [{}]
+    assert cpu_max_num_seqs("/no/such/model", "fp32", 512, 1) == 32  # config unreadable: a fixed guess

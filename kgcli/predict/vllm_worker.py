@@ -2,7 +2,8 @@
 
 vLLM pins its own torch / transformers, so it usually lives in its own environment (``.venv-vllm``); this
 module imports nothing from kgc and talks JSON lines: one config line in, ``{"ready": true}`` out, then one
-window of prompt ids in and one list of answers out, until stdin closes. A window goes to ``llm.generate``
+window of prompt ids in and one list of answers out, until stdin closes (``{"reset_prefix_cache": true}``
+in: the prompt cache emptied, ``{"reset": true}`` out). A window goes to ``llm.generate``
 whole: vLLM's scheduler keeps up to ``max_num_seqs`` sequences in flight and refills as answers finish.
 """
 
@@ -88,6 +89,10 @@ def main() -> None:
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         window = json.loads(line)
+        if window.get("reset_prefix_cache"):
+            llm.reset_prefix_cache()
+            print(json.dumps({"reset": True}), flush=True)
+            continue
         prompts = [TokensPrompt(prompt_token_ids=ids) for ids in window["prompts"]]
         schemas = window.get("schemas")
         params = [_sampling(config, s) for s in schemas] if schemas else plain
