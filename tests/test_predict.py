@@ -180,3 +180,21 @@ def test_cpu_engines_are_bound_to_every_core_they_may_use(monkeypatch):
     assert replica_devices(1, 1, on_gpu=False) == [{}]
     assert replica_devices(1, 1, on_gpu=True) == [{}]
     assert cpu_max_num_seqs("/no/such/model", "fp32", 512, 1) == 32  # config unreadable: a fixed guess
+
+
+def test_cpu_kv_cache_is_sized_from_available_memory(tmp_path, monkeypatch):
+    """A quarter of the available memory per engine, shared by replicas, between 1 and 4 GiB; a value the
+    user set wins, and a malformed one is one clear error."""
+    from kgcli.errors import KgcError
+    from kgcli.predict import vllm_backend
+
+    meminfo = tmp_path / "meminfo"
+    for available_gib, replicas, expected in ((20, 1, 4), (20, 2, 2), (6, 1, 1), (13, 1, 3)):
+        meminfo.write_text(f"MemTotal: 25000000 kB\nMemAvailable: {available_gib * 2**20} kB\n")
+        assert vllm_backend.cpu_kv_cache_gib(replicas, str(meminfo)) == expected
+    assert vllm_backend.cpu_kv_cache_gib(1, str(tmp_path / "missing")) == 1
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "7")
+    assert vllm_backend.user_kv_cache_gib() == 7
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "2.5")
+    with pytest.raises(KgcError, match="whole number of GiB"):
+        vllm_backend.user_kv_cache_gib()

@@ -68,6 +68,10 @@ def check_backend_options(backend: str, *, data_parallel: int, api_base: str | N
         raise KgcError("--guided-json needs --backend vllm")
     if backend == "openai" and not (api_base and served_model):
         raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
+    if backend == "vllm":
+        from kgcli.predict.vllm_backend import user_kv_cache_gib
+
+        user_kv_cache_gib()  # a malformed VLLM_CPU_KVCACHE_SPACE is said before the model loads
     if data_parallel > 1 and backend not in ("vllm", "ray"):
         raise KgcError(f"--data-parallel is for --backend vllm or ray (hf: --num-processes; {backend}: one "
                        "stream already)")
