@@ -65,10 +65,9 @@ def instructions(command: Command) -> int:
     and input whatever else the machine is doing, where wall time on a shared VM swings by tens of
     percent. Hash seed fixed; one process (KGC_WORKERS=1) unless KGC_WORKERS says otherwise, when the
     forked workers' counts are added in (the total work of a parallel run, not its wall time)."""
-    workers = os.environ.get("KGC_WORKERS", "1")
     done = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command.argv],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=command.tree,
-                          env=command.env({"KGC_WORKERS": workers, "PYTHONHASHSEED": "0"}))
+                          env=command.env({"KGC_WORKERS": _counted_workers(), "PYTHONHASHSEED": "0"}))
     if done.returncode != 0:
         sys.exit(f"benchmark command failed under callgrind: {' '.join(command.argv)}\n{done.stderr[-2000:]}")
     counts = [int(n) for n in re.findall(r"Collected : (\d+)", done.stderr)]
@@ -77,9 +76,13 @@ def instructions(command: Command) -> int:
     return sum(counts)
 
 
+def _counted_workers() -> str:
+    return os.environ.get("KGC_WORKERS", "1")
+
+
 def counted() -> str:
     """What an instruction count covers, for a table's heading."""
-    workers = os.environ.get("KGC_WORKERS", "1")
+    workers = _counted_workers()
     return "one process each" if workers == "1" else f"KGC_WORKERS={workers}: all processes of a run added"
 
 
@@ -125,6 +128,11 @@ def ratio(base_cost: float, cost: float, exact: bool = False) -> str:
     """Baseline cost / kgc cost: how many times faster kgc is; three decimals where the costs are exact
     (instruction counts), two for wall times."""
     return f"{base_cost / cost:.{3 if exact else 2}f}x"
+
+
+def rate(cost: float, records: int, instructions: bool) -> str:
+    """records/s from seconds, or instructions per record from an instruction count."""
+    return f"{cost / records:,.0f}" if instructions else f"{records / cost:,.0f}"
 
 
 def table(rows: list[tuple], header: tuple) -> str:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import Command, counted, measure, ratio, summarize, table, trees  # noqa: E402
+from _util import Command, counted, measure, rate, ratio, summarize, table, trees  # noqa: E402
 
 TYPES = ["人物", "地点", "组织机构", "时间", "作品", "产品", "事件"]
 
@@ -79,7 +79,7 @@ def main() -> None:
                 (cost, rss), (base_cost, base_rss) = costs[2 * tag], costs[2 * tag + 1]
                 out, base_out = outputs[tag]
                 same = filecmp.cmp(out, base_out, shallow=False)
-                figure, base_figure = rate(args, cost), rate(args, base_cost)
+                figure, base_figure = (rate(c, args.records, args.instructions) for c in (cost, base_cost))
                 times = ratio(base_cost, cost, exact=args.instructions)
                 where = f" ({label})" if args.against else ""
                 summarize(f"convert, {args.records:,} NER records, {split} split{where}",
@@ -93,11 +93,6 @@ def main() -> None:
         print(f"convert benchmark: {args.records:,} NER records"
               + (f", instructions under callgrind, {counted()}" if args.instructions else ""))
         print(table(rows, ("run", unit, "peak RSS MB", "speed vs baseline", "same bytes")))
-
-
-def rate(args: argparse.Namespace, cost: float) -> str:
-    """records/s from seconds, or instructions per record from an instruction count."""
-    return f"{cost / args.records:,.0f}" if args.instructions else f"{args.records / cost:,.0f}"
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import subprocess
 import sys
@@ -19,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import Command, counted, measure, ratio, summarize, table, trees  # noqa: E402
+from _util import Command, counted, measure, ratio, summarize, table, trees
+from _util import rate as rate_of  # noqa: E402
 
 TYPES = ["人物", "地点", "组织机构", "时间", "作品", "产品", "事件"]
 
@@ -88,7 +88,7 @@ def main() -> None:
     unit = "instructions/record" if args.instructions else "records/s"
 
     def rate(cost: float) -> str:
-        return f"{cost / args.records:,.0f}" if args.instructions else f"{args.records / cost:,.0f}"
+        return rate_of(cost, args.records, args.instructions)
 
     with tempfile.TemporaryDirectory() as tmp, trees(args.against) as checkouts:
         path = Path(tmp) / "pred.json"
@@ -101,12 +101,12 @@ def main() -> None:
         costs = measure(commands, args.repeat, count_instructions=args.instructions, outputs=tuple(reports))
         base_cost, base_rss = costs[-1]
         rows = []
-        for (label, tree), report, (cost, rss) in zip(checkouts, reports, costs, strict=False):
+        for (label, tree), report, (cost, rss) in zip(checkouts, reports, costs[:-1], strict=True):
             where = f" ({label})" if args.against else ""
             total = json.loads(report.read_text())["total"]
-            inner = subprocess.run([sys.executable, "-c", INNER, str(path)], capture_output=True, text=True,
-                                   check=True, cwd=tree,
-                                   env={**os.environ, "PYTHONPATH": str(tree)})
+            alone = Command([sys.executable, "-c", INNER, str(path)], tree)
+            inner = subprocess.run(alone.argv, capture_output=True, text=True, check=True, cwd=alone.tree,
+                                   env=alone.env())
             inner_seconds = float(inner.stdout)
             times = ratio(base_cost, cost, exact=args.instructions)
             rows += [(f"kgc eval --task NER (whole process){where}", rate(cost), f"{rss:.0f}", times,

@@ -45,21 +45,20 @@ def _register(only: str | None = None) -> typer.Typer:
     import importlib
 
     names = [only] if only in COMMANDS else list(COMMANDS)
-    if _registered and names != _registered and not set(names) <= set(_registered):
-        _app.registered_commands.clear()  # a partial registration is replaced whole, in the listed order
-        _app.registered_groups.clear()
-        _registered.clear()
-    examples = None
+    if set(names) <= set(_registered):
+        return _app
+    _app.registered_commands.clear()  # a partial registration is replaced whole, in the listed order
+    _app.registered_groups.clear()
+    _registered.clear()
+    examples = _examples()
     for name in names:
-        if name in _registered:
-            continue
-        examples = examples if examples is not None else _examples()
         module_name, function_name = COMMANDS[name]
         module = importlib.import_module(f"kgcli.cli.{module_name}")
         if function_name is None:
-            for command in module.app.registered_commands if name == "graph" else ():
-                command.epilog = examples.get(f"graph {command.name}")
-                command.help = _help_with_arguments(command.callback)
+            if name == "graph":  # the graph commands' help gets its examples and arguments (presets': none)
+                for command in module.app.registered_commands:
+                    command.epilog = examples.get(f"graph {command.name}")
+                    command.help = _help_with_arguments(command.callback)
             _app.add_typer(module.app, name=name)
         else:
             function = getattr(module, function_name)

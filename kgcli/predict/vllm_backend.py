@@ -175,14 +175,15 @@ class VLLMBackend:
         self.template, self.tokenizer = setup.template, setup.tokenizer
         on_gpu = device() != "cpu"
         model_len = max_model_len or preset.cutoff_len + sampling.max_new_tokens
-        cache_gib = user_kv_cache_gib() or cpu_kv_cache_gib(data_parallel)
+        cache_gib = None if on_gpu else user_kv_cache_gib() or cpu_kv_cache_gib(data_parallel)
+        cpu_seqs = (None if cache_gib is None
+                    else cpu_max_num_seqs(model_path, preset.dtype, model_len, cache_gib))
         config: dict[str, Any] = {
             "model": model_path, "dtype": DTYPES[preset.dtype], "max_model_len": model_len,
             "tensor_parallel_size": tensor_parallel_size, "trust_remote_code": preset.trust_remote_code,
             "enforce_eager": not on_gpu, "gpu_memory_utilization": gpu_memory_utilization,
             "enable_prefix_caching": prefix_caching,
-            "max_num_seqs": max_num_seqs or (
-                None if on_gpu else cpu_max_num_seqs(model_path, preset.dtype, model_len, cache_gib)),
+            "max_num_seqs": max_num_seqs or cpu_seqs,
             "temperature": sampling.temperature, "top_p": sampling.top_p,
             "max_new_tokens": sampling.max_new_tokens,
             "stop_token_ids": self.template.stop_token_ids(self.tokenizer),
@@ -193,7 +194,7 @@ class VLLMBackend:
             config["adapter"] = adapters[0]
             config["max_lora_rank"] = min(r for r in VLLM_LORA_RANKS if r >= rank)
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        if not on_gpu:
+        if cache_gib is not None:
             env["VLLM_CPU_KVCACHE_SPACE"] = str(cache_gib)
         self.engines: list[_Engine] = []
         try:  # every replica starts at once; then each must say it is ready
