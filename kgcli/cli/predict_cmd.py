@@ -77,7 +77,8 @@ def predict(
         False,
         "--guided-json",
         rich_help_panel="vLLM backend",
-        help="vllm: constrain answers to each record's schema.",
+        help="vllm: constrain answers to each record's schema (one cut by the token limit is closed after "
+        "its last complete item).",
     ),
     api_base: ApiBaseOpt = None,
     served_model: ServedModelOpt = None,

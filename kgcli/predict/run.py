@@ -8,6 +8,7 @@ OUT is appended to and flushed as it goes, so a killed run loses at most its win
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from kgcli.errors import KgcError, say, warn
 from kgcli.io import display_name, read_jsonl, spool_stdin
 from kgcli.outputs import Output, check_output
 from kgcli.predict.base import DEFAULT_WINDOW, Sampling, Setup, backend_streams, load_setup, open_backend
+from kgcli.predict.closing import close_answer
 from kgcli.progress import progress
 from kgcli.prompting import fit_prompt
 from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, answered_line, check_records, parse_instruction
@@ -31,6 +33,22 @@ class PredictStats:
     records: int = 0
     skipped_done: int = 0
     shortened: int = 0
+    closed: int = 0  # --guided-json answers cut by the token limit and closed
+
+
+def _closed(text: str, schema: dict, stats: PredictStats) -> str:
+    """A guided answer as written, or, when the token limit cut it (under the grammar nothing else leaves
+    an answer that is not JSON), closed after its last complete item."""
+    try:
+        json.loads(text)
+        return text
+    except ValueError:
+        pass
+    closed = close_answer(text, schema)
+    if closed is None:
+        return text
+    stats.closed += 1
+    return closed
 
 
 def _windows(records: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tuple[int, dict]]]:
@@ -124,6 +142,8 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
                 ids = [prompts[i] for i in chosen]
                 answers = generate(ids, [schemas[i] for i in chosen]) if guided_json else generate(ids)
                 for index, text in zip(chosen, answers, strict=True):
+                    if guided_json:
+                        text = _closed(text, schemas[index], stats)
                     outputs[index] = text
                 while written < len(chunk) and outputs[written] is not None:
                     out.write(answered_line(chunk[written][1], outputs[written]))
@@ -133,6 +153,9 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
             stats.records += len(chunk)
     if stats.shortened:
         warn(f"{stats.shortened} prompt(s) had their input text shortened to fit cutoff_len {cutoff_len}")
+    if stats.closed:
+        warn(f"{stats.closed} answer(s) reached the new-token limit under --guided-json: closed after their "
+             "last complete item (raise --max-new-tokens to keep more)")
     return stats
 
 
