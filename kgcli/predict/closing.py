@@ -24,6 +24,7 @@ _MISSING = object()
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
 _LITERALS = (("true", True), ("false", False), ("null", None))
 _SPACE = " \t\n\r"
+_TYPES = {"array": list, "object": dict, "string": str}
 
 
 def close_answer(text: str, schema: dict) -> str | None:
@@ -57,11 +58,9 @@ def _value(text: str, i: int) -> tuple[Any, bool, int]:
     if char == "[":
         return _array(text, i + 1)
     if char == '"':
-        if text.find('"', i + 1) < 0:
-            return _MISSING, False, len(text)
         try:
             string, end = scanstring(text, i + 1)
-        except ValueError:  # a quote inside an escape, the real end still to come
+        except ValueError:  # no closing quote yet (or one cut inside an escape)
             return _MISSING, False, len(text)
         return string, True, end
     number = _NUMBER.match(text, i)
@@ -89,13 +88,7 @@ def _array(text: str, i: int) -> tuple[list, bool, int]:
         if not complete:
             return items, False, i  # an unfinished item is dropped, container or not
         items.append(value)
-        i = _skip(text, i)
-        if i == len(text):
-            return items, False, i
-        if text[i] == ",":
-            i += 1
-        elif text[i] != "]":
-            raise ValueError(f"not JSON at {i}")
+        i = _separator(text, i, "]")
 
 
 def _object(text: str, i: int) -> tuple[dict, bool, int]:
@@ -122,22 +115,24 @@ def _object(text: str, i: int) -> tuple[dict, bool, int]:
                 members[key] = value
             return members, False, i
         members[key] = value
-        i = _skip(text, i)
-        if i == len(text):
-            return members, False, i
-        if text[i] == ",":
-            i += 1
-        elif text[i] != "}":
+        i = _separator(text, i, "}")
+
+
+def _separator(text: str, i: int, closer: str) -> int:
+    """Past the ``,`` after a member, or at ``closer`` (or the end of a cut text): where the container's
+    loop reads on."""
+    i = _skip(text, i)
+    if i < len(text) and text[i] != closer:
+        if text[i] != ",":
             raise ValueError(f"not JSON at {i}")
+        i += 1
+    return i
 
 
 def _branch(value: Any, schema: dict) -> dict:
     """The ``anyOf`` branch ``value`` belongs to (our schemas tell them apart by type)."""
     for option in schema.get("anyOf", ()):
-        kind = option.get("type")
-        if (kind == "array" and isinstance(value, list)) or (kind == "object" and isinstance(value, dict)):
-            return option
-        if kind == "string" and isinstance(value, str):
+        if isinstance(value, _TYPES.get(option.get("type"), ())):
             return option
     return schema
 
