@@ -29,6 +29,7 @@ class ChunkSettings:
     budget: int | None = None
     overlap: int | None = None  # tokens; default about 10% of the budget
     cutoff_len: int | None = None
+    follow_links: bool = False  # in a DOCS folder, follow links that stay inside it (else skipped)
 
 
 @dataclass
@@ -60,6 +61,7 @@ def load_sizing(settings: ChunkSettings) -> tuple[Any, int, Callable[[str], bool
     from kgcli.loading import load_tokenizer
     from kgcli.models import resolve_model_path
     from kgcli.presets import load_preset
+    from kgcli.resolve import consent_to_remote_code
     from kgcli.templates import get_template
 
     if settings.preset is None and settings.tokenizer is None:
@@ -72,10 +74,15 @@ def load_sizing(settings: ChunkSettings) -> tuple[Any, int, Callable[[str], bool
         from transformers import AutoTokenizer
 
         return AutoTokenizer.from_pretrained(settings.tokenizer), settings.budget, None
-    preset = settings.preset if isinstance(settings.preset, Preset) else load_preset(settings.preset)
+    if isinstance(settings.preset, Preset):
+        preset = settings.preset  # resolved (and consented to) by the caller
+    else:
+        preset = load_preset(settings.preset)
+        consent_to_remote_code(preset, settings.preset)
     template = get_template(preset.template)
     path = settings.tokenizer or resolve_model_path(preset.base_model, preset.builder)
-    tokenizer = load_tokenizer(path, template, preset.trust_remote_code)
+    # a --tokenizer folder is not the preset's model: its code never runs
+    tokenizer = load_tokenizer(path, template, preset.trust_remote_code and not settings.tokenizer)
     cutoff = settings.cutoff_len or preset.cutoff_len
     if settings.budget is not None:
         return tokenizer, settings.budget, None
@@ -100,7 +107,8 @@ def chunk_file(in_path: str, out_path: str, settings: ChunkSettings) -> ChunkSta
     from kgcli.documents import read_documents
 
     output = check_output(out_path, inputs=[in_path] if in_path != "-" else [], spool=True)
-    documents = list(read_documents(in_path))  # every document read (and checked) before any model file
+    # every document read (and checked) before any model file
+    documents = list(read_documents(in_path, settings.follow_links))
     tokenizer, budget, fits = load_sizing(settings)
     overlap = settings.overlap if settings.overlap is not None else max(budget // 10, 0)
     if overlap >= budget:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, warn
 from kgcli.io import STDIO, display_name, read_jsonl
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -26,16 +26,16 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def read_documents(path: str) -> Iterator[Document]:
-    """Every document of PATH, in a stable order (a folder's files sorted by relative path)."""
+def read_documents(path: str, follow_links: bool = False) -> Iterator[Document]:
+    """Every document of PATH, in a stable order (a folder's files sorted by relative path). In a folder,
+    links are skipped with a warning each (a link can bring any file of the machine into the text sent to a
+    model server); ``follow_links`` follows those whose target is inside the folder."""
     if path != STDIO and os.path.isdir(path):
-        files = sorted(os.path.relpath(os.path.join(root, name), path)
-                       for root, _, names in os.walk(path) for name in names
-                       if name.endswith(TEXT_SUFFIXES) and not name.startswith("."))
+        files = text_files(path, follow_links)
         if not files:
             raise KgcError(f"no documents: the folder holds no {' or '.join(TEXT_SUFFIXES)} files", path)
-        for relative in files:
-            yield Document(relative.replace(os.sep, "/"), read_text(os.path.join(path, relative)))
+        for relative, real in files:
+            yield Document(relative, read_text(real))
         return
     if path != STDIO and not os.path.exists(path):
         raise KgcError("no such file or folder", path)
@@ -43,6 +43,47 @@ def read_documents(path: str) -> Iterator[Document]:
         yield Document(os.path.basename(path), read_text(path))
         return
     yield from _json_documents(path)
+
+
+def text_files(folder: str, follow_links: bool = False) -> list[tuple[str, str]]:
+    """(relative name with ``/``, the path to read) of each text file under ``folder``, sorted; hidden
+    files are not documents. A link (to a file or a folder) is skipped with a warning, unless
+    ``follow_links`` and its target lies inside ``folder`` (a folder reached twice is read once)."""
+    root = os.path.realpath(folder)
+    found: list[tuple[str, str]] = []
+    seen = {root}
+
+    def inside(target: str) -> bool:
+        return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
+
+    def walk(directory: str, relative: str) -> None:
+        with os.scandir(directory) as entries:
+            listed = sorted(entries, key=lambda e: e.name)
+        for entry in listed:
+            name = f"{relative}{entry.name}"
+            if entry.is_symlink():
+                target = os.path.realpath(entry.path)
+                if not os.path.isdir(target) and not entry.name.endswith(TEXT_SUFFIXES):
+                    continue  # not a document either way
+                if not (follow_links and inside(target)):
+                    why = ("its target is outside the folder" if follow_links
+                           else "pass --follow-links to follow links that stay inside the folder")
+                    warn(f"{os.path.join(folder, name)}: a link, skipped ({why})")
+                    continue
+                if os.path.isdir(target):
+                    if target not in seen:
+                        seen.add(target)
+                        walk(target, f"{name}/")
+                elif not entry.name.startswith("."):
+                    found.append((name, target))
+            elif entry.is_dir(follow_symlinks=False):
+                walk(entry.path, f"{name}/")
+            elif (entry.is_file(follow_symlinks=False) and entry.name.endswith(TEXT_SUFFIXES)
+                  and not entry.name.startswith(".")):
+                found.append((name, entry.path))
+
+    walk(folder, "")
+    return sorted(found)
 
 
 def read_text(path: str) -> str:

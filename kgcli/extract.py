@@ -40,6 +40,7 @@ class ExtractSettings:
     window: int = DEFAULT_WINDOW
     resume: bool = False
     overwrite: bool = False
+    follow_links: bool = False
 
 
 @dataclass
@@ -86,7 +87,7 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
         stats = chunk_file(docs_path, chunks, ChunkSettings(
             preset=resolved.preset, tasks=settings.tasks, schemas=settings.schemas,
             language=settings.language, budget=settings.budget, overlap=settings.overlap,
-            cutoff_len=resolved.preset.cutoff_len))
+            cutoff_len=resolved.preset.cutoff_len, follow_links=settings.follow_links))
         records = os.path.join(work, "records.json")
         with check_output(records).open() as out:
             for task, schema in zip(settings.tasks, settings.schemas, strict=True):

@@ -37,6 +37,11 @@ def _from_pretrained(loader: Any, path: str, what: str, **kwargs: Any) -> Any:
     except OSError as exc:
         raise KgcError(f"cannot load the {what} from {path!r}: not a model folder, and not in the local "
                        f"Hugging Face cache ({str(exc).splitlines()[0][:120]})") from None
+    except ValueError as exc:
+        if "custom code" not in str(exc) or kwargs.get("trust_remote_code"):
+            raise
+        raise KgcError(f"the {what} in {path!r} needs its own Python code to load (auto_map); pass "
+                       "--trust-remote-code if you trust the code in it") from None
 
 
 def load_tokenizer(path: str, template: Template, trust_remote_code: bool = False) -> Any:

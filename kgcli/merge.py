@@ -8,7 +8,6 @@ then renamed), with ``kgc_merge.json`` recording where it came from.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,10 +15,12 @@ from typing import Any
 
 from kgcli.errors import KgcError
 from kgcli.loading import load_model, load_tokenizer, template_of
-from kgcli.outputs import honour_umask
+from kgcli.outputs import check_output_folder, honour_umask, replace_folder
 from kgcli.presets import Preset
 from kgcli.templates import bos_ids
 from kgcli.validate import check_mergeable
+
+WRITER = "kgc merge"  # the folder rule's name for what merge writes (its kgc_merge.json marks it)
 
 
 def ollama_modelfile(template: Any, stop_words: list[str]) -> str:
@@ -57,8 +58,7 @@ def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, ma
     if not adapters:
         raise KgcError("nothing to merge: give --adapter PATH (or a preset with an adapter)")
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise KgcError("output folder is not empty (pass --overwrite to replace it)", out_dir)
+    check_output_folder(out_dir, writer=WRITER, overwrite=overwrite)
     from peft import PeftModel
 
     template = template_of(preset)
@@ -86,9 +86,7 @@ def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, ma
                                                                 else [])]))
             (work / "Modelfile").write_text(ollama_modelfile(template, stops), encoding="utf-8")
         honour_umask(str(work))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(work, out)
+        replace_folder(str(work), out_dir, WRITER)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

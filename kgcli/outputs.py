@@ -18,6 +18,7 @@ and is writable, it is not one of the inputs (same file, also through links), an
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -136,11 +137,45 @@ def check_output(path: str, *, inputs: Iterable[str] = (), resume: bool = False,
     return Output(path, "replace")
 
 
-def check_output_dir(path: str, *, overwrite: bool = False, resume: bool | None = None,
-                     flag: str = "--out") -> None:
-    """An output folder checked before any work: not a file, inside a writable folder (missing parents are
-    made later), empty unless ``--overwrite`` (or ``--resume``, for commands that can continue a folder:
-    pass ``resume`` as True or False)."""
+# A folder kgc wrote holds this file (which command wrote it). Two commands' own records count too: they
+# are written only into folders those commands made whole (train's kgc_train.json is not: a run with
+# overwrite_output_dir writes it into the user's folder).
+FOLDER_MARKER = ".kgc-output.json"
+KNOWN_MARKERS = {"kgc_merge.json": "kgc merge", "kgc_demo.json": "kgc demo"}
+
+
+def written_by(path: str) -> str | None:
+    """The kgc command that wrote the folder ``path`` (its marker), or None: a folder of someone else's."""
+    try:
+        with open(os.path.join(path, FOLDER_MARKER), encoding="utf-8") as handle:
+            writer = json.load(handle).get("written_by")
+        return writer if isinstance(writer, str) else None
+    except (OSError, ValueError, AttributeError):
+        pass
+    return next((w for name, w in KNOWN_MARKERS.items() if os.path.isfile(os.path.join(path, name))), None)
+
+
+def protected(path: str) -> bool:
+    """``/``, the home folder, the current folder and every folder above it: never an output folder (a
+    mistyped ``--out .`` must not put a run's files among the user's, or replace them)."""
+    real = os.path.realpath(path)
+    here = os.path.realpath(os.getcwd())
+    return (real == os.path.realpath(os.sep) or real == os.path.realpath(os.path.expanduser("~"))
+            or here == real or here.startswith(real.rstrip(os.sep) + os.sep))
+
+
+def check_output_folder(path: str, *, writer: str, overwrite: bool = False, resume: bool | None = None,
+                        into: bool = False, flag: str = "--out") -> bool:
+    """kgc's one folder rule, checked before any work; True when the folder is to be replaced.
+
+    An output folder is new, empty, or (with ``--overwrite`` from the command line, never from a file) a
+    folder that ``writer`` wrote before: only such a folder is ever deleted. ``resume`` (True or False, for
+    commands that can continue a folder) and ``into`` (Hugging Face's ``overwrite_output_dir``: write into
+    a non-empty folder, deleting nothing) let a command use a non-empty folder as it is. ``/``, the home
+    folder, the current folder and its ancestors are refused."""
+    if protected(path):
+        raise KgcError(f"{flag} is /, the home folder, the current folder or a folder above it; give a "
+                       "folder of its own", path)
     if os.path.exists(path) and not os.path.isdir(path):
         raise KgcError(f"{flag} names a file, not a folder", path)
     existing = os.path.abspath(path)
@@ -150,10 +185,51 @@ def check_output_dir(path: str, *, overwrite: bool = False, resume: bool | None 
         raise KgcError(f"{flag}: {existing} is a file, not a folder", path)
     if not os.access(existing, os.W_OK | os.X_OK):
         raise KgcError(f"{flag}: not writable (permission denied)", path)
-    if os.path.isdir(path) and os.listdir(path) and not (overwrite or resume):
+    if not (os.path.isdir(path) and os.listdir(path)) or resume or into:
+        return False
+    if not overwrite:
         hint = ("--resume to continue or --overwrite to start again" if resume is not None
                 else "--overwrite to replace it")
         raise KgcError(f"{flag} is not empty; pass {hint}", path)
+    found = written_by(path)
+    if found != writer:
+        who = f"{found}, not {writer}" if found else "someone other than kgc"
+        raise KgcError(f"{flag} was written by {who}; --overwrite replaces only a folder {writer} wrote "
+                       "(or an empty one): give another folder", path)
+    return True
+
+
+def mark_folder(path: str, writer: str) -> None:
+    """Make ``path`` (if missing) and mark it as ``writer``'s, if it is new or empty: a folder that held
+    the user's files never becomes one that ``--overwrite`` may delete."""
+    os.makedirs(path, exist_ok=True)
+    if not os.listdir(path):
+        with open(os.path.join(path, FOLDER_MARKER), "w", encoding="utf-8") as handle:
+            json.dump({"written_by": writer}, handle)
+            handle.write("\n")
+
+
+def remove_folder(path: str, writer: str) -> None:
+    """Delete a folder ``writer`` wrote (checked again here, whoever called); anything else is refused."""
+    if protected(path) or written_by(path) != writer:
+        raise KgcError(f"not removed: the folder was not written by {writer}", path)
+    shutil.rmtree(path)
+
+
+def replace_folder(work: str, out: str, writer: str) -> None:
+    """Put the finished folder ``work`` (marked as ``writer``'s) in place of ``out``: the old folder, which
+    ``writer`` wrote or which is empty, is removed only once the new one is in."""
+    if os.path.isdir(out) and os.listdir(out):
+        old = f"{work}.old"
+        if protected(out) or written_by(out) != writer:
+            raise KgcError(f"not replaced: the folder was not written by {writer}", out)
+        os.rename(out, old)
+        os.rename(work, out)
+        shutil.rmtree(old)
+        return
+    if os.path.isdir(out):
+        os.rmdir(out)  # an empty folder made for it
+    os.rename(work, out)
 
 
 def _stdout(spool: bool) -> Iterator[IO[str]]:

@@ -201,6 +201,14 @@ def load_preset(name: str, presets_dir: str | None = None) -> Preset:
     return load_preset_file(found[name])
 
 
+def builtin_preset(name: str) -> Preset | None:
+    """The preset shipped with kgc under ``name`` (None for a file, a user's preset or an unknown name)."""
+    path = available().get(name)
+    if path is None or name.endswith((".yaml", ".yml")) or os.sep in name or source_of(path) != "built-in":
+        return None
+    return load_preset_file(path)
+
+
 def all_presets(presets_dir: str | None = None) -> list[Preset]:
     return [load_preset_file(path) for _, path in sorted(available(presets_dir).items())]
 

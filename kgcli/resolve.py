@@ -14,7 +14,14 @@ from typing import Any, Literal
 
 from kgcli.adapters import adapter_rank, check_adapter
 from kgcli.errors import KgcError
-from kgcli.presets import Preset, apply_overrides, build_preset, load_preset, parse_set_options
+from kgcli.presets import (
+    Preset,
+    apply_overrides,
+    build_preset,
+    builtin_preset,
+    load_preset,
+    parse_set_options,
+)
 
 Kind = Literal["train", "predict", "merge"]
 
@@ -52,6 +59,38 @@ class Resolved:
         validate(self.preset, Hardware.detect(), adapter_rank=self.adapter_rank)
 
 
+def consent_to_remote_code(resolved: Preset, preset: str | dict[str, Any] | None) -> None:
+    """A model's own Python code runs only with consent: a built-in preset that sets ``trust_remote_code``
+    gives it for the hub model it names; anything else that brings it (``--model``, ``--set``, ``--config``,
+    a run file, a preset file) needs ``--trust-remote-code``."""
+    if not resolved.trust_remote_code:
+        return
+    shipped = builtin_preset(preset) if isinstance(preset, str) else None
+    if shipped is not None and shipped.trust_remote_code and shipped.base_model == resolved.base_model:
+        return
+    raise KgcError(f"loading {resolved.base_model} would run the model's own Python code "
+                   "(trust_remote_code); pass --trust-remote-code if you trust the code in it")
+
+
+def remote_code_notice(base_model: str) -> None:
+    """Name the folder and the ``.py`` files that are about to run, before anything loads them."""
+    from kgcli.errors import warn
+
+    folder = base_model if os.path.isdir(base_model) else None
+    if folder is None:
+        try:
+            from huggingface_hub import snapshot_download
+
+            folder = snapshot_download(base_model, local_files_only=True)
+        except Exception:  # not in the local cache (or not a hub id): nothing to list yet
+            warn(f"trust_remote_code: the Python files of {base_model} will run when it is loaded")
+            return
+    files = sorted(os.path.relpath(os.path.join(root, name), folder) for root, _, names in os.walk(folder)
+                   for name in names if name.endswith(".py"))
+    warn(f"trust_remote_code: running the model's own code from {folder}: "
+         + (", ".join(files) if files else "no .py file there"))
+
+
 def split_adapters(value: str | None) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()] if value else []
 
@@ -59,10 +98,12 @@ def split_adapters(value: str | None) -> list[str]:
 def resolve(kind: Kind, preset: str | dict[str, Any] | None = None, *, config: str | None = None,
             model: str | None = None,
             dtype: str | None = None, settings: list[str] | None = None, adapter: str | None = None,
-            extra: dict[str, Any] | None = None, dry_run: bool = False) -> Resolved:
+            extra: dict[str, Any] | None = None, dry_run: bool = False,
+            trust_remote_code: bool = False) -> Resolved:
     """The validated preset, its adapters (``--adapter``, else the seed YAML's ``checkpoint_dir``, else the
     preset's own adapter for predict and merge) and the seed YAML's run options. ``dry_run``: the plan is
-    shown before the files exist, so adapter folders are read only where they are there."""
+    shown before the files exist, so adapter folders are read only where they are there.
+    ``trust_remote_code``: the user's ``--trust-remote-code`` (``consent_to_remote_code``)."""
     from kgcli.seed_yaml import inference_config, training_config
     from kgcli.validate import validate
 
@@ -91,6 +132,12 @@ def resolve(kind: Kind, preset: str | dict[str, Any] | None = None, *, config: s
         resolved = build_preset({**(defaults or {}), **overrides}, source=config or "<preset>")
     else:
         resolved = apply_overrides(base, overrides)
+    if trust_remote_code:
+        resolved = apply_overrides(resolved, {"trust_remote_code": True}, source="--trust-remote-code")
+    else:
+        consent_to_remote_code(resolved, preset)
+    if resolved.trust_remote_code and not dry_run:
+        remote_code_notice(resolved.base_model)
     adapters = split_adapters(adapter) or list(options.get("adapters") or [])
     if not adapters and kind != "train" and resolved.adapter:
         adapters = [resolved.adapter]

@@ -1,4 +1,9 @@
-"""The one scrubber for anything a server says: API keys never reach stdout, stderr, an output or a cache.
+"""API keys: where they may go, and the one scrubber for anything a server says (keys never reach stdout,
+stderr, an output or a cache).
+
+A key from a provider's usual variable goes only to that provider's own host (``data/api_hosts.json``); a
+custom ``--api-base`` gets a key only from ``--api-key-env NAME``, and a key that would travel over plain
+http to a host other than this machine is warned about.
 
 Keys come from the environment only. Every text that comes from a server (error bodies, and answers too: a
 misconfigured proxy can echo request headers) passes through ``scrub``: the values of every variable named
@@ -8,8 +13,15 @@ is anything after ``Bearer``.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
+from functools import cache
+from importlib import resources
+from urllib.parse import urlparse
+
+from kgcli.errors import KgcError, warn
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)", re.I)
 _BEARER = re.compile(r"(Bearer\s+)[^\s\"',;]+", re.I)
@@ -29,3 +41,52 @@ def scrub(text: str, secrets: list[str]) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return _BEARER.sub(r"\1" + MASK, text) if "earer" in text else text
+
+
+@cache
+def api_hosts() -> dict[str, str | None]:
+    data = json.loads(resources.files("kgcli.data").joinpath("api_hosts.json").read_text(encoding="utf-8"))
+    return {name: host for name, host in data.items() if not name.startswith("_")}
+
+
+def host_of(url: str) -> str:
+    return (urlparse(url).hostname or "").lower()
+
+
+def is_local(host: str) -> bool:
+    """This machine: localhost (and ``*.localhost``) or a loopback address."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def provider_host(provider: str | None, api_base: str) -> bool:
+    """Whether ``api_base`` is the provider's own API host (where its usual key variable may go)."""
+    own = api_hosts().get(provider or "")
+    return own is not None and host_of(api_base) == own
+
+
+def key_for(api_base: str | None, api_key_env: str | None, provider: str | None,
+            provider_variable: str | None) -> str | None:
+    """The key a request may carry, or None (send none): ``--api-key-env``'s variable wherever the user
+    sends it; else the provider's usual variable (``provider_variable``) only when the request goes to
+    the provider's own host (no ``--api-base``, or one on that host)."""
+    if api_key_env:
+        key = os.environ.get(api_key_env)
+        if not key:
+            raise KgcError(f"--api-key-env: the variable {api_key_env} is not set")
+        variable = api_key_env
+    else:
+        if api_base and not provider_host(provider, api_base):
+            return None
+        variable = provider_variable or ""
+        key = os.environ.get(variable) if variable else None
+    if key and api_base:
+        parsed = urlparse(api_base)
+        if parsed.scheme == "http" and not is_local(host_of(api_base)):
+            warn(f"the key in ${variable} goes to {parsed.hostname} over plain http, which anyone on the way "
+                 "can read; use https")
+    return key or None

@@ -76,7 +76,8 @@ def training_config(path: str, base: Preset | None) -> tuple[Preset, dict[str, A
     options: dict[str, Any] = {
         "output_dir": data.get("output_dir"), "train_file": data.get("train_file"),
         "valid_file": data.get("valid_file"), "deepspeed": data.get("deepspeed"),
-        "overwrite": bool(data.get("overwrite_output_dir")),
+        # Hugging Face's meaning: the run may write into a non-empty folder (nothing is deleted)
+        "overwrite_output_dir": bool(data.get("overwrite_output_dir")),
     }
     if adapters_of(data):
         options["adapters"] = adapters_of(data)

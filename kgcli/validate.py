@@ -85,8 +85,7 @@ def problems(preset: Preset, hardware: Hardware | None = None, adapter_rank: int
         )
     if spec.get("remote_code") and not preset.trust_remote_code:
         found.append(
-            f"family {family!r} runs the model's own code: set trust_remote_code: true explicitly "
-            "(--set trust_remote_code=true) if you trust it"
+            f"family {family!r} runs the model's own code: pass --trust-remote-code if you trust it"
         )
     if preset.vllm_max_lora_rank not in VLLM_LORA_RANKS:
         found.append(

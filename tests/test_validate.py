@@ -56,7 +56,7 @@ def test_bf16_without_hardware_support_names_the_override():
 
 def test_remote_code_must_be_explicit():
     [message] = one("baichuan2-7b-lora", trust_remote_code=False)
-    assert "set trust_remote_code: true explicitly" in message
+    assert "runs the model's own code: pass --trust-remote-code if you trust it" in message
 
 
 def test_vllm_rank_must_be_allowed_and_cover_the_adapter():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kgcli.cli.options import PresetOpt, comma_list
+from kgcli.cli.options import FollowLinksOpt, PresetOpt, comma_list
 from kgcli.errors import say
 
 
@@ -21,12 +21,14 @@ def chunk(
                                help="Tokens per chunk (default: what cutoff_len leaves after the prompt)."),
     overlap: int = typer.Option(None, "--overlap", min=0, help="Tokens shared by neighbours (default 10%)."),
     cutoff_len: int = typer.Option(None, "--cutoff-len", min=1, help="Prompt budget (default: the preset's)"),
+    follow_links: FollowLinksOpt = False,
 ) -> None:
     """Cut documents into chunks that fit the model's prompt, with exact character offsets."""
     from kgcli.chunk_job import ChunkSettings, chunk_file
 
     stats = chunk_file(in_path, out_path, ChunkSettings(
         preset=preset, tokenizer=tokenizer, tasks=comma_list(task), schemas=comma_list(schema),
-        language=language, budget=budget, overlap=overlap, cutoff_len=cutoff_len))
+        language=language, budget=budget, overlap=overlap, cutoff_len=cutoff_len,
+        follow_links=follow_links))
     say(f"chunked {stats.documents} document(s) into {stats.chunks} chunk(s) of at most "
                f"{stats.budget} tokens ({stats.overlap} shared)")

@@ -12,6 +12,7 @@ from kgcli.cli.options import (
     ConcurrencyOpt,
     DataParallelOpt,
     DtypeOpt,
+    FollowLinksOpt,
     ModelOpt,
     OverwriteOpt,
     PrefixCachingOpt,
@@ -20,6 +21,7 @@ from kgcli.cli.options import (
     ServedModelOpt,
     SetOpt,
     TpOpt,
+    TrustRemoteCodeOpt,
     WindowOpt,
     check_backend_options,
     choice,
@@ -61,10 +63,12 @@ def extract(
     prefix_caching: PrefixCachingOpt = True,
     api_base: ApiBaseOpt = None,
     served_model: ServedModelOpt = None,
-    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    api_key_env: ApiKeyEnvOpt = None,
     concurrency: ConcurrencyOpt = 4,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
+    trust_remote_code: TrustRemoteCodeOpt = False,
+    follow_links: FollowLinksOpt = False,
 ) -> None:
     """Extract from whole documents: every answer merged per document and grounded to character offsets."""
     from kgcli.extract import ExtractSettings, run_extract
@@ -73,7 +77,8 @@ def extract(
 
     check_backend_options(backend, data_parallel=data_parallel, api_base=api_base, served_model=served_model)
     split_nums = parse_split_nums(split_num, comma_list(task))
-    resolved = resolve("predict", preset, model=model, dtype=dtype, settings=settings, adapter=adapter)
+    resolved = resolve("predict", preset, model=model, dtype=dtype, settings=settings, adapter=adapter,
+                       trust_remote_code=trust_remote_code)
     options = {
         "vllm": vllm_options(tp=tp, data_parallel=data_parallel, prefix_caching=prefix_caching),
         "openai": {
@@ -102,6 +107,7 @@ def extract(
             window=window,
             resume=resume,
             overwrite=overwrite,
+            follow_links=follow_links,
         ),
     )
     say(f"extracted: {summary.line()}")

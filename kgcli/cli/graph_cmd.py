@@ -140,6 +140,7 @@ def show(
     max_nodes: int = typer.Option(
         300, "--max-nodes", min=1, help="Draw at most this many nodes (the most mentioned)."
     ),
+    overwrite: OverwriteOpt = False,
 ) -> None:
     """Write a page to look at GRAPH in a browser (works offline), and optionally a PNG picture."""
     from kgcli.graph.store import read_meta
@@ -147,9 +148,9 @@ def show(
     from kgcli.outputs import check_output
 
     read_meta(graph)
-    check_output(out)
+    check_output(out, overwrite=overwrite)
     if png:
-        check_output(png)
+        check_output(png, overwrite=overwrite)
     data = write_html(graph, out, max_nodes)
     say(f"graph page: {len(data['nodes'])} of {data['total_nodes']} node(s) → {out}")
     if png:

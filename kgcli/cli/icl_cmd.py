@@ -87,7 +87,8 @@ def icl(
     api_key_env: str = typer.Option(
         None,
         "--api-key-env",
-        help="Variable holding the key (default: the provider's own, e.g. OPENAI_API_KEY).",
+        help="Variable holding the key (default: the provider's own, e.g. OPENAI_API_KEY, sent only to the "
+             "provider's own host; a custom --api-base gets a key only from this option).",
     ),
     concurrency: ConcurrencyOpt = 4,
     retries: int = typer.Option(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from kgcli.cli.options import AdapterOpt, DtypeOpt, ModelOpt, OverwriteOpt, PresetOpt, SetOpt
+from kgcli.cli.options import (
+    AdapterOpt,
+    DtypeOpt,
+    ModelOpt,
+    OverwriteOpt,
+    PresetOpt,
+    SetOpt,
+    TrustRemoteCodeOpt,
+)
 from kgcli.errors import KgcError, say
 
 
@@ -20,19 +28,22 @@ def merge(
         False, "--ollama", help="Also write an Ollama Modelfile (template, stop words, temperature 0)."
     ),
     overwrite: OverwriteOpt = False,
+    trust_remote_code: TrustRemoteCodeOpt = False,
 ) -> None:
     """Merge adapters into their base model and save model + tokenizer (with chat template)."""
+    from kgcli.merge import WRITER
     from kgcli.merge import merge as run_merge
     from kgcli.models import resolve_model_path
-    from kgcli.outputs import check_output_dir
+    from kgcli.outputs import check_output_folder
     from kgcli.resolve import resolve
     from kgcli.validate import check_mergeable
 
-    resolved = resolve("merge", preset, model=model, dtype=dtype, settings=settings, adapter=adapter)
+    resolved = resolve("merge", preset, model=model, dtype=dtype, settings=settings, adapter=adapter,
+                       trust_remote_code=trust_remote_code)
     check_mergeable(resolved.preset)  # before a local builder makes the base model
     if not resolved.adapters:
         raise KgcError("nothing to merge: give --adapter PATH (or a preset with an adapter)")
-    check_output_dir(out, overwrite=overwrite)
+    check_output_folder(out, writer=WRITER, overwrite=overwrite)
     base = resolved.preset
     provenance = run_merge(base, resolve_model_path(base.base_model, base.builder), resolved.adapters, out,
                            max_shard_size, overwrite, ollama=ollama)

@@ -26,6 +26,13 @@ SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a pres
 ResumeOpt = Annotated[bool, typer.Option("--resume",
                                          help="Skip the records already in OUT and append the rest.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+TrustRemoteCodeOpt = Annotated[bool, typer.Option(
+    "--trust-remote-code",
+    help="Run the model folder's own Python code (needed when --model, --set or a file brings "
+         "trust_remote_code; the built-in presets that set it are marked in kgc presets list).")]
+FollowLinksOpt = Annotated[bool, typer.Option(
+    "--follow-links", help="In a DOCS folder, follow links whose target is inside it (other links are "
+                           "skipped, with a warning each).")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run",
                                          help="Print the resolved settings and launch command, then exit.")]
 InLauncherOpt = Annotated[bool, typer.Option("--in-launcher", hidden=True)]
@@ -50,8 +57,10 @@ PrefixCachingOpt = Annotated[bool, typer.Option(
 ServedModelOpt = Annotated[str | None, typer.Option(
     "--served-model", rich_help_panel="OpenAI-compatible server",
     help="openai: the model name the server serves.")]
-ApiKeyEnvOpt = Annotated[str, typer.Option("--api-key-env", rich_help_panel="OpenAI-compatible server",
-                                           help="openai: the variable holding the key.")]
+ApiKeyEnvOpt = Annotated[str | None, typer.Option(
+    "--api-key-env", rich_help_panel="OpenAI-compatible server",
+    help="openai: the variable holding the key for --api-base (without it no key is sent, but "
+         "OPENAI_API_KEY to api.openai.com).")]
 
 
 def vllm_options(*, tp: int, data_parallel: int, prefix_caching: bool,

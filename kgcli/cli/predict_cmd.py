@@ -25,6 +25,7 @@ from kgcli.cli.options import (
     SetOpt,
     TemperatureOpt,
     TpOpt,
+    TrustRemoteCodeOpt,
     WindowOpt,
     check_backend_options,
     choice,
@@ -82,7 +83,7 @@ def predict(
     ),
     api_base: ApiBaseOpt = None,
     served_model: ServedModelOpt = None,
-    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    api_key_env: ApiKeyEnvOpt = None,
     concurrency: ConcurrencyOpt = 4,
     prompt_format: str = typer.Option(
         "text",
@@ -131,6 +132,7 @@ def predict(
     dry_run: DryRunOpt = False,
     in_launcher: InLauncherOpt = False,
     overwrite: OverwriteOpt = False,
+    trust_remote_code: TrustRemoteCodeOpt = False,
 ) -> None:
     """Generate an answer for every record (greedy by default), in input order."""
     from kgcli import launch
@@ -162,6 +164,7 @@ def predict(
         settings=settings,
         adapter=adapter,
         dry_run=dry_run,
+        trust_remote_code=trust_remote_code,
     ).with_thinking(thinking)
     check_adapters(resolved.preset, resolved.adapters, backend)
     options = resolved.options

@@ -19,6 +19,7 @@ def list_presets(
     import sys
 
     from rich.console import Console
+    from rich.markup import escape as markup_escape
     from rich.table import Table
 
     from kgcli.presets import available, load_preset_file, source_of
@@ -34,7 +35,7 @@ def list_presets(
             method = f"QLoRA {preset.bits}-bit"
         rows.append({"name": name, "model": preset.adapter or preset.base_model, "template": preset.template,
                      "method": f"{method} {preset.dtype}", "source": source_of(path),
-                     "description": preset.description})
+                     "description": preset.description, "trust_remote_code": preset.trust_remote_code})
     if output_format == "json":
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -45,7 +46,14 @@ def list_presets(
     for column in columns:
         table.add_column(column, overflow="fold", no_wrap=column in ("name", "method"))
     for row in rows:
-        table.add_row(*(row[column] for column in columns))
+        # a preset that runs the model's own Python code (trust_remote_code) is marked by its name
+        name = f"{row['name']} [remote code]" if row["trust_remote_code"] else row["name"]
+        table.add_row(*(markup_escape(name) if column == "name" else row[column] for column in columns))
+    if any(row["trust_remote_code"] for row in rows):
+        table.caption = markup_escape(
+            "[remote code]: loading the model runs its own Python code (trust_remote_code); --model, --set "
+            "or a file that brings it needs --trust-remote-code")
+        table.caption_justify = "left"
     # a terminal's own width (80 columns fit); anything else gets the table at its natural width
     Console(width=None if sys.stdout.isatty() else 400).print(table)
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from kgcli.cli.options import AdapterOpt, DryRunOpt, DtypeOpt, InLauncherOpt, PresetOpt, SetOpt
+from kgcli.cli.options import (
+    AdapterOpt,
+    DryRunOpt,
+    DtypeOpt,
+    InLauncherOpt,
+    PresetOpt,
+    SetOpt,
+    TrustRemoteCodeOpt,
+)
 from kgcli.errors import KgcError
 
 
@@ -30,7 +38,9 @@ def train(
     dtype: DtypeOpt = None,
     max_steps: int = typer.Option(None, "--max-steps", help="Stop after N optimizer steps."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in --output-dir."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Empty a non-empty --output-dir first."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace an --output-dir that an earlier kgc train wrote (no other)."
+    ),
     num_processes: int = typer.Option(1, "--num-processes", help="GPUs per machine (accelerate launch)."),
     num_machines: int = typer.Option(1, "--num-machines", help="Machines (accelerate launch)."),
     machine_rank: int = typer.Option(0, "--machine-rank"),
@@ -38,6 +48,7 @@ def train(
     main_process_port: int = typer.Option(29500, "--main-process-port"),
     deepspeed: str = typer.Option(None, "--deepspeed", help="zero2, zero3 or a DeepSpeed JSON file."),
     dry_run: DryRunOpt = False,
+    trust_remote_code: TrustRemoteCodeOpt = False,
     in_launcher: InLauncherOpt = False,
 ) -> None:
     """Fine-tune a model on converted train records (with --adapter: continue that LoRA; earlier ones
@@ -68,6 +79,7 @@ def train(
         adapter=adapter or (",".join(adapters) if adapters else None),
         extra=extra,
         dry_run=dry_run,
+        trust_remote_code=trust_remote_code,
     )
     options, base = {**run.run, **resolved.options}, resolved.preset
     data = train_file or options.get("train_file")
@@ -79,7 +91,8 @@ def train(
         output_dir=output_dir or options.get("output_dir") or base.output_dir or "",
         adapters=resolved.adapters,
         resume=resume or options.get("resume", False),
-        overwrite=overwrite or options.get("overwrite", False),
+        overwrite=overwrite,
+        overwrite_output_dir=bool(options.get("overwrite_output_dir", False)),
         num_processes=options.get("num_processes", num_processes) if num_processes == 1 else num_processes,
         num_machines=options.get("num_machines", num_machines) if num_machines == 1 else num_machines,
         machine_rank=machine_rank or options.get("machine_rank", 0),

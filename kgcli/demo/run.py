@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError
+from kgcli.outputs import protected, remove_folder, written_by
 
-MARKER = "kgc_demo.json"
+MARKER = "kgc_demo.json"  # marks the folder as the demo's (kgcli.outputs knows it)
+WRITER = "kgc demo"
 TASKS = ("NER", "RE")
 
 
@@ -82,9 +84,12 @@ class Stages:
 
 def check_folder(out: Path) -> None:
     """--out can take the demo: a folder that is empty, missing, or an earlier demo's (replaced)."""
+    if protected(str(out)):
+        raise KgcError("--out is /, the home folder, the current folder or a folder above it; choose another "
+                       "--out", str(out))
     if out.exists() and not out.is_dir():
         raise KgcError("--out names a file, not a folder; choose another --out", str(out))
-    if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
+    if out.exists() and any(out.iterdir()) and written_by(str(out)) != WRITER:
         raise KgcError("folder exists and was not written by kgc demo; choose another --out", str(out))
 
 
@@ -92,7 +97,7 @@ def prepare_folder(out: Path) -> None:
     """OUT is created, or replaced if an earlier demo wrote it; any other non-empty folder is left alone."""
     check_folder(out)
     if out.exists() and any(out.iterdir()):
-        shutil.rmtree(out)
+        remove_folder(str(out), WRITER)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text(json.dumps({"status": "running"}) + "\n")
 

@@ -29,6 +29,7 @@ from kgcli.errors import KgcError
 from kgcli.graph import store
 from kgcli.graph.facts import document_facts, mention_key
 from kgcli.io import check_input, display_name, read_jsonl
+from kgcli.outputs import protected
 
 PARTITIONS = "0123456789abcdef"
 # The database's columns: the graph and each element's count and first sentence; the mentions themselves
@@ -67,6 +68,9 @@ class BuildSummary:
 def check_target(out: str, settings: BuildSettings) -> bool:
     """Before any work: may GRAPH be written? True when it exists (and is a kgc graph to append to or
     replace); a folder kgc did not write is never touched."""
+    if protected(out):
+        raise KgcError("--out is /, the home folder, the current folder or a folder above it; give a graph "
+                       "folder of its own", out)
     if os.path.exists(out) and not os.path.isdir(out):
         raise KgcError("--out names a file, not a graph folder", out)
     if not os.path.isdir(out):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,11 +38,13 @@ import orjson
 from kgcli.errors import KgcError
 from kgcli.graph import store
 from kgcli.io import read_jsonl
+from kgcli.outputs import check_output_folder, honour_umask, mark_folder, replace_folder
 
 FORMATS = ("neo4j", "cypher", "graphml", "turtle", "jsonld", "csv", "triples")
 FOLDER_FORMATS = ("neo4j", "csv")
 DEFAULT_BASE_IRI = "http://example.org/kgc/"
 BATCH = 1000
+WRITER = "kgc graph export"  # the folder rule's name for the folders (neo4j, csv) an export writes
 
 
 @dataclass
@@ -76,10 +79,12 @@ def check_target(fmt: str, out: str, overwrite: bool) -> None:
         if fmt in FOLDER_FORMATS:
             raise KgcError(f"--format {fmt} writes a folder of files; give --out FOLDER")
         return
-    if os.path.exists(out) and not overwrite:
-        raise KgcError("--out exists; pass --overwrite to replace it", out)
     if fmt in FOLDER_FORMATS and os.path.isfile(out):
         raise KgcError(f"--format {fmt} writes a folder, and --out is a file", out)
+    if fmt in FOLDER_FORMATS:
+        check_output_folder(out, writer=WRITER, overwrite=overwrite)  # only a folder an export wrote goes
+    elif os.path.exists(out) and not overwrite:
+        raise KgcError("--out exists; pass --overwrite to replace it", out)
     if fmt not in FOLDER_FORMATS and os.path.isdir(out):
         raise KgcError(f"--format {fmt} writes a file, and --out is a folder", out)
     parent = os.path.dirname(os.path.abspath(out))
@@ -110,9 +115,7 @@ def _file(out: str) -> Iterator[IO[bytes]]:
     try:
         with open(temporary, "wb") as handle:
             yield handle
-        if os.path.isdir(out):
-            shutil.rmtree(out)
-        os.replace(temporary, out)
+        os.replace(temporary, out)  # a folder at OUT is never replaced (check_target; os.replace refuses)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -120,16 +123,15 @@ def _file(out: str) -> Iterator[IO[bytes]]:
 
 @contextmanager
 def _folder(out: str) -> Iterator[str]:
-    temporary = f"{out.rstrip(os.sep)}.kgc-tmp-{os.getpid()}"
-    shutil.rmtree(temporary, ignore_errors=True)
-    os.makedirs(temporary)
+    """A folder written beside OUT, marked as an export's, and put in place of OUT (which an earlier export
+    wrote, or which is empty: ``check_target``) when complete."""
+    temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out))}.",
+                                 dir=os.path.dirname(os.path.abspath(out)))
     try:
+        mark_folder(temporary, WRITER)
         yield temporary
-        if os.path.isdir(out):
-            shutil.rmtree(out)
-        elif os.path.exists(out):
-            os.unlink(out)
-        os.rename(temporary, out)
+        honour_umask(temporary)
+        replace_folder(temporary, out, WRITER)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
 

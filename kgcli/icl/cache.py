@@ -4,6 +4,10 @@ The key is a SHA-256 of everything that decides a reply: the model string, the A
 the sampling parameters. API keys are never part of a request description, so they never reach the key or
 the stored row. One SQLite file (``$KGC_CACHE/icl/replies.sqlite`` by default); every reply is committed
 as it arrives, so a killed run keeps what it paid for.
+
+Replies are private: the folder kgc makes for them is 0700, and the database is created 0600 before
+SQLite opens it, so its ``-wal`` and ``-shm`` files, which SQLite creates with the database's own mode,
+are 0600 from their first byte (during a run and after a kill too).
 """
 
 from __future__ import annotations
@@ -40,15 +44,20 @@ def default_cache_dir() -> Path:
 class ReplyCache:
     def __init__(self, folder: str | Path | None = None):
         path = Path(folder) if folder else default_cache_dir()
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir() or not folder:  # a folder the user named and made keeps its own mode
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(path, 0o700)
         self.path = path / "replies.sqlite"
+        for name in ("", "-wal", "-shm", "-journal"):  # files an earlier version left readable
+            if Path(f"{self.path}{name}").exists():
+                os.chmod(f"{self.path}{name}", 0o600)
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, text TEXT NOT NULL, "
                          "prompt_tokens INTEGER, completion_tokens INTEGER, cost REAL)")
         self._db.commit()
-        os.chmod(self.path, 0o600)
 
     def get(self, key: str) -> Reply | None:
         with self._lock:

@@ -19,8 +19,9 @@ from typing import Any
 
 from kgcli.errors import KgcError, warn
 from kgcli.icl.cache import Reply, ReplyCache, request_key
-from kgcli.secrets import scrub, secrets_in_environment
+from kgcli.secrets import key_for, provider_host, scrub, secrets_in_environment
 
+NO_KEY = "EMPTY"  # what a keyless OpenAI-compatible server is sent (vLLM's convention), never a real key
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 _UNREACHABLE = ("connection refused", "connecterror", "connection error", "cannot connect",
                 "name or service not known",
@@ -91,20 +92,20 @@ class ChatClient:
 
     def __init__(self, settings: CallSettings, cache: ReplyCache | None = None):
         self.settings, self.cache = settings, cache
-        self.api_key = None
-        if settings.api_key_env:
-            self.api_key = os.environ.get(settings.api_key_env)
-            if not self.api_key:
-                raise KgcError(f"--api-key-env: the variable {settings.api_key_env} is not set")
         self.secrets = secrets_in_environment(settings.api_key_env)
         self.litellm = import_litellm()
         try:
-            self.litellm.get_llm_provider(settings.model, api_base=settings.api_base)
+            provider = self.litellm.get_llm_provider(settings.model, api_base=settings.api_base)[1]
         except Exception:
             raise KgcError(f"--model {settings.model}: litellm cannot tell its provider; write "
                            "PROVIDER/MODEL "
                            "(openai/…, deepseek/…, anthropic/…, ollama/…, hosted_vllm/NAME with "
                            "--api-base)") from None
+        # litellm reads the provider's usual variable by itself: that may happen only on the provider's own
+        # host; a custom --api-base gets --api-key-env's key, or a placeholder that stands for none
+        self.api_key = None
+        if settings.api_key_env or (settings.api_base and not provider_host(provider, settings.api_base)):
+            self.api_key = key_for(settings.api_base, settings.api_key_env, provider, None) or NO_KEY
         if not self.api_key and not settings.api_base:
             self._check_key()
         self.usage = Usage()

@@ -5,18 +5,18 @@ by the client library.
 
 The server is asked for its model list first, without retries: a closed port or a failing server is one
 line at once, not after a round of retries per record. The API key is read from an environment variable
-and never shown: every text from the server goes through ``kgcli.secrets.scrub``.
+and never shown: every text from the server goes through ``kgcli.secrets.scrub``. ``OPENAI_API_KEY`` goes
+to api.openai.com only; any other server gets a key only from ``--api-key-env NAME``.
 """
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kgcli.errors import KgcError
 from kgcli.predict.base import Sampling, Setup
-from kgcli.secrets import scrub, secrets_in_environment
+from kgcli.secrets import key_for, scrub, secrets_in_environment
 
 
 def prompt_text(tokenizer: Any, ids: list[int]) -> str:
@@ -41,7 +41,7 @@ def completion_request(served_model: str, prompt: Any, sampling: Sampling, stop:
 class OpenAIBackend:
     name = "openai"
 
-    def __init__(self, setup: Setup, *, api_base: str, served_model: str, api_key_env: str = "OPENAI_API_KEY",
+    def __init__(self, setup: Setup, *, api_base: str, served_model: str, api_key_env: str | None = None,
                  concurrency: int = 4, prompt_format: str = "text", max_retries: int = 2,
                  timeout: float = 600.0):
         from openai import OpenAI
@@ -53,7 +53,8 @@ class OpenAIBackend:
         self.concurrency = max(1, concurrency)
         self.secrets = secrets_in_environment(api_key_env)
         self.stop = stop_strings(self.template, self.tokenizer)
-        self.client = OpenAI(base_url=api_base, api_key=os.environ.get(api_key_env) or "EMPTY",
+        key = key_for(api_base, api_key_env, "openai", "OPENAI_API_KEY")
+        self.client = OpenAI(base_url=api_base, api_key=key or "EMPTY",
                              max_retries=max_retries, timeout=timeout)
         self._check_server()
 

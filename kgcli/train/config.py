@@ -11,6 +11,8 @@ from typing import Any
 from kgcli.errors import KgcError
 from kgcli.presets import Preset
 
+WRITER = "kgc train"  # the folder rule's name for what train writes (kgcli.outputs)
+
 
 @dataclass
 class TrainRequest:
@@ -20,7 +22,8 @@ class TrainRequest:
     valid_file: str | None = None
     adapters: list[str] = field(default_factory=list)  # all but the last are merged; the last keeps training
     resume: bool = False
-    overwrite: bool = False
+    overwrite: bool = False  # --overwrite on the command line only: replace a folder kgc train wrote
+    overwrite_output_dir: bool = False  # Hugging Face's meaning: write into a non-empty folder, delete none
     num_processes: int = 1
     num_machines: int = 1
     machine_rank: int = 0
@@ -34,7 +37,10 @@ class TrainRequest:
         return self.num_processes > 1 or self.num_machines > 1 or self.deepspeed is not None
 
     def resolved(self) -> dict[str, Any]:
+        """The run as a run file (``--dry-run``): ``overwrite`` stays out, since only the command-line flag
+        may delete a folder."""
         data = asdict(self)
+        data.pop("overwrite")
         data["preset"] = self.preset.model_dump()
         return data
 
@@ -43,7 +49,7 @@ def check_data(request: TrainRequest, from_preset: str | None = None) -> None:
     """Everything a run needs from its files, before any heavy import: the data files exist and every line
     is a training record (``from_preset`` names the preset whose default files these are, so the error says
     where the path came from and which flag overrides it), and the output folder can take the run."""
-    from kgcli.outputs import check_output_dir
+    from kgcli.outputs import check_output_folder
     from kgcli.train.data import read_examples
 
     for name, flag in (("train_file", "--train-file"), ("valid_file", "--valid-file")):
@@ -55,8 +61,8 @@ def check_data(request: TrainRequest, from_preset: str | None = None) -> None:
         if path and not sum(1 for _ in read_examples(path)):  # every line read: a bad one stops here
             raise KgcError("no training records: expected converted records (kgc convert --split train)",
                            path)
-    check_output_dir(request.output_dir, overwrite=request.overwrite, resume=request.resume,
-                     flag="--output-dir")
+    check_output_folder(request.output_dir, writer=WRITER, overwrite=request.overwrite, resume=request.resume,
+                        into=request.overwrite_output_dir, flag="--output-dir")
     out = Path(request.output_dir)
     if request.resume and not (out.is_dir() and any(p.name.startswith("checkpoint-") for p in out.iterdir())):
         raise KgcError("--resume: no checkpoint-* folder to continue from", str(out))

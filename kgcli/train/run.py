@@ -18,9 +18,15 @@ from kgcli.adapters import adapter_rank
 from kgcli.errors import KgcError, warn
 from kgcli.loading import device, load_model, load_tokenizer, template_of
 from kgcli.models import resolve_model_path
-from kgcli.outputs import honour_umask, write_text_atomic
+from kgcli.outputs import (
+    check_output_folder,
+    honour_umask,
+    mark_folder,
+    remove_folder,
+    write_text_atomic,
+)
 from kgcli.progress import PlainLines, bar_progress, plain_progress
-from kgcli.train.config import TrainRequest, deepspeed_config
+from kgcli.train.config import WRITER, TrainRequest, deepspeed_config
 from kgcli.train.data import Collator, EncodeStats, FlatCollator, Limits, encode_file
 
 LOG_FILE = "trainer_log.jsonl"
@@ -34,23 +40,19 @@ def last_checkpoint(output_dir: Path) -> Path | None:
 
 
 def prepare_output_dir(request: TrainRequest) -> Path | None:
-    """Refuse to mix runs: a non-empty folder needs --resume (continue) or --overwrite (start again)."""
+    """Refuse to mix runs: a non-empty folder needs --resume (continue), --overwrite (start again, in a
+    folder an earlier kgc train wrote) or the seed's ``overwrite_output_dir`` (write into it as it is)."""
     out = Path(request.output_dir)
-    if out.exists() and not out.is_dir():
-        raise KgcError("output path exists and is not a folder", str(out))
-    busy = out.is_dir() and any(out.iterdir())
+    replace = check_output_folder(str(out), writer=WRITER, overwrite=request.overwrite, resume=request.resume,
+                                  into=request.overwrite_output_dir, flag="--output-dir")
     if request.resume:
-        checkpoint = last_checkpoint(out) if busy else None
+        checkpoint = last_checkpoint(out) if out.is_dir() else None
         if checkpoint is None:
             raise KgcError("--resume: no checkpoint-* folder to continue from", str(out))
         return checkpoint
-    if busy:
-        if not request.overwrite:
-            raise KgcError("output folder is not empty; pass --resume to continue or --overwrite to start "
-                           "again",
-                           str(out))
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if replace:
+        remove_folder(str(out), WRITER)
+    mark_folder(str(out), WRITER)
     return None
 
 

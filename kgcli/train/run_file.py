@@ -18,7 +18,7 @@ from kgcli.io import read_yaml
 from kgcli.presets import parse_set_options
 from kgcli.train.config import TrainRequest
 
-RUN_KEYS = {f.name for f in dataclasses.fields(TrainRequest)} - {"preset", "notes"}
+RUN_KEYS = {f.name for f in dataclasses.fields(TrainRequest)} - {"preset", "notes", "overwrite"}
 
 
 @dataclasses.dataclass
@@ -46,7 +46,12 @@ def read_run_file(path: str | None, assignments: list[str]) -> RunFile:
         if not isinstance(loaded, dict):
             raise KgcError("a run file holds one mapping (preset, train_file, output_dir, …)", path)
         data.update(loaded)
+    if "overwrite" in data:
+        raise KgcError("'overwrite' cannot come from a run file: pass --overwrite on the command line (it "
+                       "deletes the output folder)", path)
     data.update(parse_set_options(assignments))
+    if "overwrite" in data:
+        raise KgcError("overwrite=… is not a run setting: pass --overwrite (it deletes the output folder)")
     found.preset = data.pop("preset", None)
     if found.preset is not None and not isinstance(found.preset, (str, dict)):
         raise KgcError("'preset' must be a preset name, a YAML path or the preset's fields", path)
