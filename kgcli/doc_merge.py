@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, warn
 from kgcli.grounding import NormalText, context_of, find_all, normalise
 from kgcli.records import INPUT, INSTRUCTION, OUTPUT, SCHEMA, parse_instruction
 from kgcli.repair import parse_answer
@@ -60,6 +60,7 @@ class MergeStats:
     unparsed: int = 0
     extractions: int = 0
     grounded: int = 0
+    off_schema: int = 0  # answered names the chunk's schema did not ask for (KG attributes), left out
 
     @property
     def grounded_percent(self) -> float:
@@ -120,6 +121,9 @@ class DocumentMerger:
         for metric, tuples in by_metric.items():
             spans = task.span_index[metric]
             for values in dict.fromkeys(tuples):
+                if not task.in_schema(metric, values, details.get((metric, values)), schema):
+                    self.stats.off_schema += 1  # a name the schema never asked for: no new label
+                    continue
                 key = (task.result_kind[metric], task.name, metric,
                        tuple(normalise(v) if i in spans and isinstance(v, str) else v
                              for i, v in enumerate(values)))
@@ -173,6 +177,9 @@ class DocumentMerger:
         """One result per document, in the order documents were first seen."""
         for document in self._documents.values():
             yield self._render(document)
+        if self.stats.off_schema:
+            warn(f"{self.stats.off_schema} answered name(s) outside their chunk's schema (KG attributes it "
+                 "did not ask for) were left out")
 
     def _render(self, document: _Document) -> dict[str, Any]:
         stats = self.stats

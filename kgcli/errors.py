@@ -27,10 +27,13 @@ class KgcError(Exception):
 
 
 def warn(message: str) -> None:
-    """Print one warning line on stderr (never on stdout, which may carry data)."""
+    """Print one warning line on stderr (never on stdout, which may carry data); control characters from
+    data in it are shown escaped."""
     import sys
 
-    print(f"kgc: warning: {message}", file=sys.stderr)
+    from kgcli.terminal import visible
+
+    print(f"kgc: warning: {visible(message, keep=chr(10))}", file=sys.stderr)
 
 
 def quiet() -> bool:

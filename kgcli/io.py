@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -236,3 +237,18 @@ def read_yaml(path: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         raise KgcError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path,
                        mark.line + 1 if mark else None) from None
+
+
+# A cell a spreadsheet would run as a formula (or treat as one after a tab or carriage return)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?%?")
+
+
+def spreadsheet_row(row: Iterable[Any]) -> list[Any]:
+    """CSV cells that Excel, LibreOffice or Google Sheets show as text: a string that starts like a
+    formula gets a leading ``'`` (which they hide), so a name from a document cannot run or send data; a
+    plain number (``-1.25``, a score difference) stays a number."""
+    return ["'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS)
+            and not _NUMBER.fullmatch(value) else value for value in row]

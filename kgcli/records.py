@@ -144,7 +144,7 @@ def parse_instruction(instruction: Any) -> dict[str, Any] | None:
         return None
     try:
         inner = json.loads(instruction)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # nested past the decoder: not an instruction
         return None
     return inner if isinstance(inner, dict) else None
 

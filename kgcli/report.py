@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from kgcli.io import spreadsheet_row
 from kgcli.outputs import write_text_atomic
 
 FORMATS = ("table", "json", "markdown", "csv")
@@ -148,23 +149,26 @@ def _markdown(grid: Grid) -> str:
 
 
 def _csv(tables: list[Grid]) -> str:
-    """One CSV: a ``table`` column naming the table each row belongs to; columns united across tables."""
+    """One CSV: a ``table`` column naming the table each row belongs to; columns united across tables
+    (cells that would run as formulas in a spreadsheet start with ``'``)."""
     columns: list[str] = []
     for grid in tables:
         columns += [c for c in grid.header[1:] if c not in columns]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["table", "name", *columns])
+    writer.writerow(spreadsheet_row(["table", "name", *columns]))
     for grid in tables:
         for row in grid.rows:
             cells = dict(zip(grid.header[1:], row[1:], strict=True))
-            writer.writerow([grid.title, row[0], *(cells.get(c, "") for c in columns)])
+            writer.writerow(spreadsheet_row([grid.title, row[0], *(cells.get(c, "") for c in columns)]))
     return buffer.getvalue()
 
 
 def _rich(tables: list[Grid]) -> str:
     from rich.console import Console
     from rich.table import Table
+
+    from kgcli.terminal import cell
 
     terminal = sys.stdout.isatty()
     # Not a terminal: as wide as the widest table needs (rich would cut to 80 columns).
@@ -175,11 +179,11 @@ def _rich(tables: list[Grid]) -> str:
         no_color=not terminal,
     )
     for grid in tables:
-        table = Table(title=grid.title, title_justify="left")
+        table = Table(title=cell(grid.title), title_justify="left")
         for index, name in enumerate(grid.header):
-            table.add_column(name, justify="left" if index < grid.text_columns else "right")
+            table.add_column(cell(name), justify="left" if index < grid.text_columns else "right")
         for row in grid.rows:
-            table.add_row(*row)
+            table.add_row(*map(cell, row))  # type names come from answers: no markup, no escape codes
         console.print(table)
     text = console.file.getvalue()  # type: ignore[attr-defined]
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"

@@ -13,6 +13,7 @@ is anything after ``Bearer``.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import os
@@ -37,10 +38,51 @@ def secrets_in_environment(*names: str | None) -> list[str]:
 
 
 def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret blanked: as it is, written with JSON ``\\u`` escapes (an answer decoded
+    later would hold it in clear), or base64-encoded (a server echoing an auth header)."""
+    if secrets and "\\u" in text:
+        plain = _unescaped(text)  # the same JSON text with printable \uXXXX escapes written out
+        if plain != text and any(secret in plain for secret in secrets):
+            text = plain
     for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
+        for encoded in _base64_forms(secret):
+            if encoded in text:
+                text = text.replace(encoded, MASK)
     return _BEARER.sub(r"\1" + MASK, text) if "earer" in text else text
+
+
+_ESCAPE = re.compile(r"(\\+)u([0-9a-fA-F]{4})")
+
+
+def _unescaped(text: str) -> str:
+    """JSON text with each ``\\uXXXX`` escape of a printable character (not a quote or a backslash) written
+    as the character itself: the same JSON value, so a secret spelled in escapes can be found."""
+
+    def plain(match: re.Match[str]) -> str:
+        slashes, char = match.group(1), chr(int(match.group(2), 16))
+        if len(slashes) % 2 == 0 or not char.isprintable() or char in '"\\' or 0xD800 <= ord(char) < 0xE000:
+            return match.group(0)  # an escaped backslash before "u", or a character that must stay escaped
+        return slashes[:-1] + char
+
+    return _ESCAPE.sub(plain, text)
+
+
+@cache
+def _base64_forms(secret: str) -> tuple[str, ...]:
+    """The stretches of base64 that only ``secret``'s bytes decide, at each of the three alignments it can
+    have inside a longer encoded text (standard and URL-safe alphabets)."""
+    if len(secret) < 12:
+        return ()
+    data, forms = secret.encode("utf-8"), set()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + data).decode("ascii").rstrip("=")
+        lead = 4 if shift else 0  # the first group mixes in what came before
+        tail = (len(data) + shift) % 3  # a partial last group mixes in what comes after
+        middle = encoded[lead: len(encoded) - (4 if tail else 0)]
+        forms.update((middle, middle.replace("+", "-").replace("/", "_")))
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 @cache

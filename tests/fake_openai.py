@@ -1,6 +1,7 @@
 """A local OpenAI-compatible server for tests that put kgc's own logic under test, not a model's: it answers
 ``/v1/models``, ``/v1/completions`` and ``/v1/chat/completions`` on 127.0.0.1 with what ``answer`` says
-for each request, and keeps every request (path, headers, body) so a test can check what kgc sent."""
+for each request (a text, or ``(status, message)`` for an error), and keeps every request (path, headers,
+body) so a test can check what kgc sent."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def prompt_of(body: dict[str, Any]) -> str:
 
 
 class FakeOpenAI:
-    def __init__(self, answer: Callable[[dict[str, Any]], str] = lambda body: "{}", model: str = "m"):
+    def __init__(self, answer: Callable[[dict[str, Any]], str | tuple[int, str]] = lambda body: "{}",
+                 model: str = "m"):
         self.answer, self.model, self.seen, self.lock = answer, model, [], threading.Lock()
         server = self
 
@@ -60,6 +62,10 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 self._record(body)
                 text = server.answer(body)
+                if isinstance(text, tuple):
+                    status, message = text
+                    self._send({"error": {"message": message, "type": "error", "code": status}}, status)
+                    return
                 usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
                 if self.path.endswith("/chat/completions"):
                     self._send({"id": "c", "object": "chat.completion", "created": 0, "model": server.model,

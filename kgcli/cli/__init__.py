@@ -203,5 +203,7 @@ def _once(message: str) -> str:
 
 
 def _fail(message: str, status: int) -> None:
-    print(f"kgc: error: {message}", file=sys.stderr)
+    from kgcli.terminal import visible
+
+    print(f"kgc: error: {visible(message, keep=chr(10))}", file=sys.stderr)
     sys.exit(status)

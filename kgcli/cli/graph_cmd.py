@@ -28,6 +28,10 @@ def build(
     gold: bool = typer.Option(
         False, "--gold", help="Converted test records: build the graph of their gold labels (to compare)."
     ),
+    max_labels: int = typer.Option(
+        1000, "--max-labels", min=1,
+        help="At most this many node types and relations together (each is a database table).",
+    ),
 ) -> None:
     """Build a GRAPH folder: nodes, edges and mentions, and an embedded graph database (LadybugDB)."""
     from kgcli.graph.build import BuildSettings, build_graph
@@ -38,7 +42,8 @@ def build(
     summary = build_graph(
         [spool_stdin(path) for path in inputs],
         out,
-        BuildSettings(append=append, overwrite=overwrite, skip_unparsed=skip_unparsed, gold=gold),
+        BuildSettings(append=append, overwrite=overwrite, skip_unparsed=skip_unparsed, gold=gold,
+                      max_labels=max_labels),
     )
     say(f"graph: {summary.line()} → {out}")
 
@@ -92,16 +97,22 @@ def print_rows(columns: list[str], rows: list[list], output_format: str) -> None
     elif output_format == "csv":
         import csv
 
+        from kgcli.io import spreadsheet_row
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerow(spreadsheet_row(columns))
+        writer.writerows(spreadsheet_row(row) for row in rows)
     else:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(*columns)
+        from kgcli.terminal import cell
+
+        table = Table()
+        for column in columns:
+            table.add_column(cell(column))
         for row in rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+            table.add_row(*map(cell, row))  # names from answers: no markup, no escape codes
         Console().print(table)
         say(f"{len(rows)} row(s)")
 

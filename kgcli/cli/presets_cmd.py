@@ -23,6 +23,7 @@ def list_presets(
     from rich.table import Table
 
     from kgcli.presets import available, load_preset_file, source_of
+    from kgcli.terminal import cell
 
     if output_format not in ("table", "json"):
         raise KgcError(f"--format must be table or json, got {output_format!r}")
@@ -48,7 +49,7 @@ def list_presets(
     for row in rows:
         # a preset that runs the model's own Python code (trust_remote_code) is marked by its name
         name = f"{row['name']} [remote code]" if row["trust_remote_code"] else row["name"]
-        table.add_row(*(markup_escape(name) if column == "name" else row[column] for column in columns))
+        table.add_row(*(cell(name if column == "name" else row[column]) for column in columns))
     if any(row["trust_remote_code"] for row in rows):
         table.caption = markup_escape(
             "[remote code]: loading the model runs its own Python code (trust_remote_code); --model, --set "

@@ -40,12 +40,18 @@ EDGE_HEADER = ["from", "to", "id", "relation", "kind", "count", "context"]
 EDGE_KINDS = ("relation", "attribute", "argument")  # the kind an edge keeps when read as several
 
 
+# Node types and relations are tables of the database: each costs memory and files to create, so a graph
+# holds at most this many unless asked (an answer is bound to its schema, a whole corpus rarely needs more).
+MAX_LABELS = 1000
+
+
 @dataclass
 class BuildSettings:
     append: bool = False
     overwrite: bool = False
     skip_unparsed: bool = False
     gold: bool = False  # answer each converted record from its gold 'label' (the test set's own graph)
+    max_labels: int = MAX_LABELS  # distinct node types and relations together
 
 
 @dataclass
@@ -135,9 +141,12 @@ class _Reader:
     ends; their pieces follow at ``finish``.
     """
 
-    def __init__(self, partitions: _Partitions, skip_unparsed: bool, gold: bool = False):
+    def __init__(self, partitions: _Partitions, skip_unparsed: bool, gold: bool = False,
+                 max_labels: int = MAX_LABELS):
         from kgcli.doc_merge import DocumentMerger
 
+        self.labels: set[tuple[str, str]] = set()
+        self.max_labels = max_labels
         self.partitions = partitions
         self.skip_unparsed = skip_unparsed
         self.gold = gold
@@ -149,10 +158,21 @@ class _Reader:
     def document(self, document: dict[str, Any]) -> None:
         nodes, edges = document_facts(document)
         for node in nodes:
-            self.partitions.add("n", node)
+            self.piece("n", node)
         for edge in edges:
-            self.partitions.add("e", edge)
+            self.piece("e", edge)
         self.documents += 1
+
+    def piece(self, kind: str, piece: dict[str, Any]) -> None:
+        """A node or edge piece to the partitions; its type or relation counted against ``max_labels``."""
+        label = (kind, piece["type"] if kind == "n" else piece["relation"])
+        if label not in self.labels:
+            self.labels.add(label)
+            if len(self.labels) > self.max_labels:
+                raise KgcError(f"more than {self.max_labels:,} node types and relations (each is a table of "
+                               "the database): are the answers bound to a schema? --max-labels N builds it "
+                               "anyway")
+        self.partitions.add(kind, piece)
 
     def read(self, path: str) -> dict[str, Any]:
         name = display_name(path)
@@ -175,7 +195,10 @@ class _Reader:
                 documents.add(str(record.get("doc_id", record.get("id", f"{name}:{number}"))))
             elif "doc_id" in record and any(kind in record for kind in RESULT_KINDS):
                 self.unparsed += int(record.get("unparsed_answers") or 0)
-                self.document(record)
+                try:
+                    self.document(record)
+                except KgcError as exc:
+                    raise KgcError(exc.message, name, number) from None
                 documents.add(str(record["doc_id"]))
             elif "instruction" in record:
                 raise KgcError(
@@ -242,12 +265,12 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
     os.makedirs(work)
     try:
         partitions = _Partitions(os.path.join(work, "parts"))
-        reader = _Reader(partitions, settings.skip_unparsed, settings.gold)
+        reader = _Reader(partitions, settings.skip_unparsed, settings.gold, settings.max_labels)
         inputs_meta = list(old_meta["inputs"]) if old_meta else []
         if old_meta:
             for kind, name in (("n", store.NODES), ("e", store.EDGES)):
                 for _, piece in read_jsonl(os.path.join(out, name)):
-                    partitions.add(kind, piece)
+                    reader.piece(kind, piece)
         for path in inputs:
             inputs_meta.append(reader.read(path))
         reader.finish()
@@ -302,27 +325,51 @@ def _versions() -> dict[str, str]:
 
 class _Staging:
     """The CSV files the database is loaded from: one per node type, one per (relation, head type, tail
-    type)."""
+    type). Rows wait in memory and go out a batch at a time, each file opened only while a batch is
+    appended: a graph of a thousand types never holds a thousand files open."""
+
+    BATCH = 512  # rows per key before its batch is appended
+    HELD = 16384  # rows held in all before every batch is appended
 
     def __init__(self, folder: str):
         self.folder = folder
         os.makedirs(folder)
-        self.handles: dict[Any, IO[str]] = {}
-        self.writers: dict[Any, Any] = {}
         self.files: dict[Any, str] = {}
+        self.headers: dict[Any, list[str]] = {}
+        self.waiting: dict[Any, list[list[Any]]] = {}
+        self.held = 0
 
     def write(self, key: Any, header: list[str], row: list[Any]) -> None:
-        writer = self.writers.get(key)
-        if writer is None:
-            path = self.files[key] = os.path.join(self.folder, f"{len(self.files)}.csv")
-            handle = self.handles[key] = open(path, "w", encoding="utf-8", newline="")
-            writer = self.writers[key] = csv.writer(handle)
-            writer.writerow(header)
-        writer.writerow(row)
+        rows = self.waiting.get(key)
+        if rows is None:
+            self.files[key] = os.path.join(self.folder, f"{len(self.files)}.csv")
+            self.headers[key] = header
+            rows = self.waiting[key] = []
+        rows.append(row)
+        self.held += 1
+        if len(rows) >= self.BATCH:
+            self._append(key)
+        elif self.held >= self.HELD:
+            for waiting in list(self.waiting):
+                self._append(waiting)
+
+    def _append(self, key: Any) -> None:
+        rows = self.waiting[key]
+        if not rows:
+            return
+        path = self.files[key]
+        new = not os.path.exists(path)
+        with open(path, "a", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(self.headers[key])
+            writer.writerows(rows)
+        self.held -= len(rows)
+        rows.clear()
 
     def close(self) -> None:
-        for handle in self.handles.values():
-            handle.close()
+        for key in self.waiting:
+            self._append(key)
 
 
 def _first_context(mentions: list[dict]) -> str:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -35,9 +36,9 @@ from urllib.parse import quote
 
 import orjson
 
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, warn
 from kgcli.graph import store
-from kgcli.io import read_jsonl
+from kgcli.io import read_jsonl, spreadsheet_row
 from kgcli.outputs import check_output_folder, honour_umask, mark_folder, replace_folder
 
 FORMATS = ("neo4j", "cypher", "graphml", "turtle", "jsonld", "csv", "triples")
@@ -283,12 +284,29 @@ def _batches(rows: Iterator[tuple[Any, dict]]) -> Iterator[tuple[Any, list[dict]
         yield key, batch
 
 
+# cypher-shell splits a script into statements reading ``\`` as an escape even inside back-quotes, where
+# Cypher does not: a label ending in ``\`` would hide its closing back-quote from the splitter, and a later
+# ``;`` in a name would end a statement early. Labels and relationship types are written with this look-alike
+# instead (values are parameters and keep their backslashes).
+SHELL_BACKSLASH = "\uff3c"  # ＼ FULLWIDTH REVERSE SOLIDUS
+
+
+def shell_safe_name(name: str) -> str:
+    """A back-quoted label or relationship type that cypher-shell splits as Cypher reads it."""
+    return store.quote_name(name.replace("\\", SHELL_BACKSLASH))
+
+
 def write_cypher(folder: str, handle: IO[bytes]) -> None:
     labels = sorted({node["type"] for node in nodes(folder)})
+    relations = {edge["relation"] for edge in edges(folder)}
+    changed = sum("\\" in name for name in (*labels, *relations))
+    if changed:
+        warn(f"{changed} label(s) or relationship type(s) hold a backslash, written as {SHELL_BACKSLASH} in "
+             "the Cypher script (cypher-shell would read it as an escape and split the script wrongly)")
     write = handle.write
     write(b"// kgc graph: run with  cypher-shell -f FILE  (Neo4j 5). Every value is a parameter.\n")
     for label in labels:
-        name = store.quote_name(label)
+        name = shell_safe_name(label)
         write(f"CREATE CONSTRAINT IF NOT EXISTS FOR (n:{name}) REQUIRE n.id IS UNIQUE;\n".encode())
     node_rows = (
         (
@@ -309,7 +327,7 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
         write(f":param rows => {cypher_literal(batch)}\n".encode())
         write(
             (
-                f"UNWIND $rows AS row MERGE (n:{store.quote_name(label)} {{id: row.id}}) "
+                f"UNWIND $rows AS row MERGE (n:{shell_safe_name(label)} {{id: row.id}}) "
                 "SET n.name = row.name, n.type = row.type, n.kind = row.kind, n.count = row.count, "
                 "n.properties = row.properties, n.mentions = row.mentions;\n"
             ).encode()
@@ -332,45 +350,70 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
         write(f":param rows => {cypher_literal(batch)}\n".encode())
         write(
             (
-                f"UNWIND $rows AS row MATCH (a:{store.quote_name(head)} {{id: row.start}}), "
-                f"(b:{store.quote_name(tail)} {{id: row.end}}) "
-                f"MERGE (a)-[r:{store.quote_name(relation)} {{id: row.id}}]->(b) "
+                f"UNWIND $rows AS row MATCH (a:{shell_safe_name(head)} {{id: row.start}}), "
+                f"(b:{shell_safe_name(tail)} {{id: row.end}}) "
+                f"MERGE (a)-[r:{shell_safe_name(relation)} {{id: row.id}}]->(b) "
                 "SET r.kind = row.kind, r.count = row.count, r.mentions = row.mentions;\n"
             ).encode()
         )
 
 
 # ---- GraphML, CSV, triples --------------------------------------------------------------------------
+# Characters XML 1.0 cannot hold (C0 controls but tab, LF and CR; surrogates; U+FFFE and U+FFFF): a GraphML
+# file with one of them is ill-formed, and no parser opens it.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+class _XmlText:
+    """Strings made XML 1.0 text: what it cannot hold becomes U+FFFD, counted for one warning."""
+
+    def __init__(self) -> None:
+        self.replaced = 0
+
+    def __call__(self, text: str) -> str:
+        cleaned, count = _NOT_XML.subn("\ufffd", text)
+        self.replaced += count
+        return cleaned
+
+
 def write_graphml(folder: str, handle: IO[bytes]) -> None:
     import networkx
 
+    xml = _XmlText()
     graph = networkx.MultiDiGraph()
     for node in nodes(folder):
         graph.add_node(
             node["id"],
-            name=node["name"],
-            type=node["type"],
+            name=xml(node["name"]),
+            type=xml(node["type"]),
             kind=node["kind"],
             count=node["count"],
-            properties=store.json_text(node["properties"]),
-            mentions=store.json_text(node["mentions"]),
+            properties=xml(store.json_text(node["properties"])),
+            mentions=xml(store.json_text(node["mentions"])),
         )
     for edge in edges(folder):
         graph.add_edge(
             edge["head"],
             edge["tail"],
             key=edge["id"],
-            relation=edge["relation"],
+            relation=xml(edge["relation"]),
             kind=edge["kind"],
             count=edge["count"],
-            mentions=store.json_text(edge["mentions"]),
+            mentions=xml(store.json_text(edge["mentions"])),
         )
     networkx.write_graphml(graph, handle, encoding="utf-8")
+    if xml.replaced:
+        warn(f"{xml.replaced} character(s) that XML cannot hold (control characters) were written as U+FFFD "
+             "in the GraphML file")
 
 
 def write_csv(folder: str, out: str) -> None:
-    _write_csv(os.path.join(out, "nodes.csv"), NODE_FIELDS, (_row(n, NODE_FIELDS) for n in nodes(folder)))
-    _write_csv(os.path.join(out, "edges.csv"), EDGE_FIELDS, (_row(e, EDGE_FIELDS) for e in edges(folder)))
+    """Plain CSV, for spreadsheets: cells that would run as formulas start with ``'`` (the Neo4j folder
+    keeps values exact: neo4j-admin reads text, and a ``'`` would become part of the name)."""
+    _write_csv(os.path.join(out, "nodes.csv"), NODE_FIELDS,
+               (spreadsheet_row(_row(n, NODE_FIELDS)) for n in nodes(folder)))
+    _write_csv(os.path.join(out, "edges.csv"), EDGE_FIELDS,
+               (spreadsheet_row(_row(e, EDGE_FIELDS)) for e in edges(folder)))
 
 
 def write_triples(folder: str, handle: IO[bytes]) -> None:

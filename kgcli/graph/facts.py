@@ -22,6 +22,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
+from kgcli.errors import KgcError
 from kgcli.grounding import normalise
 
 ENTITY = "Entity"
@@ -64,7 +65,7 @@ def _mentions(doc: str, text: str, listed: list[dict] | None, records: list[str]
             "text": text,
             "context": m.get("context", ""),
         }
-        for m in listed or []
+        for m in _checked(listed)
     ]
     if found:
         return found
@@ -72,6 +73,29 @@ def _mentions(doc: str, text: str, listed: list[dict] | None, records: list[str]
         {"doc": doc, "start": None, "end": None, "record": record, "text": text, "context": ""}
         for record in records or [None]
     ]
+
+
+def _checked(listed: Any) -> list[dict[str, Any]]:
+    """A merged result's mentions, each checked to be character offsets (both null, or whole numbers with
+    0 <= start <= end) with a string record and context: offsets become IRIs and table cells downstream,
+    and ``../admin`` must never become part of one."""
+    if listed is None:
+        return []
+    if not isinstance(listed, list):
+        raise KgcError("'mentions' is not a list")
+    for mention in listed:
+        if not isinstance(mention, dict):
+            raise KgcError("a mention is not an object with start and end")
+        start, end = mention.get("start"), mention.get("end")
+        if start is None and end is None:
+            pass
+        elif type(start) is not int or type(end) is not int or not 0 <= start <= end:
+            raise KgcError(f"a mention's start and end are not character offsets ({start!r}, {end!r})")
+        if mention.get("record") is not None and not isinstance(mention["record"], str | int):
+            raise KgcError("a mention's record is not a record id")
+        if not isinstance(mention.get("context", ""), str):
+            raise KgcError("a mention's context is not a string")
+    return listed
 
 
 def _paired(

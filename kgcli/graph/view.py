@@ -9,8 +9,11 @@ Names reach the page as JSON data and are set with ``textContent``, never as mar
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import re
 from typing import Any
 
 from kgcli.graph import store
@@ -83,12 +86,32 @@ PAGE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "graph_v
 
 
 def render_html(data: dict[str, Any], title: str) -> str:
-    """The page template (``kgcli/data/graph_view.html``) with the title and the data filled in; ``</`` in
-    the JSON is written ``<\\/`` so no name can close the script element."""
+    """The page template (``kgcli/data/graph_view.html``) with the title and the data filled in.
+
+    Every ``<``, ``>`` and ``&`` of the inline JSON is written as its ``\\u`` escape, so no string in the
+    data (a name, a sentence, a type, a document id) can end the data element or open a comment or a
+    script inside it; the page's own script and style are allowed by their SHA-256 in the CSP, not by
+    ``'unsafe-inline'``."""
     with open(PAGE, encoding="utf-8") as handle:
         page = handle.read()
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
-    return page.replace("__TITLE__", _escape(title)).replace("__DATA__", payload)
+    payload = json.dumps(data, ensure_ascii=False).translate(_INLINE_ESCAPES)
+    values = {
+        "__TITLE__": _escape(title),
+        "__DATA__": payload,
+        "__SCRIPT_HASH__": _csp_hash(page, r"<script>(.*?)</script>"),
+        "__STYLE_HASH__": _csp_hash(page, r"<style>(.*?)</style>"),
+    }
+    return re.sub("|".join(values), lambda m: values[m.group()], page)  # one pass: no value is re-read
+
+
+_INLINE_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+
+def _csp_hash(page: str, element: str) -> str:
+    found = re.search(element, page, re.S)
+    assert found is not None, element
+    digest = hashlib.sha256(found.group(1).encode("utf-8")).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
 def _escape(text: str) -> str:

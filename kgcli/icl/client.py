@@ -19,6 +19,7 @@ from typing import Any
 
 from kgcli.errors import KgcError, warn
 from kgcli.icl.cache import Reply, ReplyCache, request_key
+from kgcli.repair import answer_cap
 from kgcli.secrets import key_for, provider_host, scrub, secrets_in_environment
 
 NO_KEY = "EMPTY"  # what a keyless OpenAI-compatible server is sent (vLLM's convention), never a real key
@@ -66,13 +67,16 @@ class Usage:
     completion_tokens: int = 0
     cost: float = 0.0
     cost_known: bool = True
+    capped: int = 0  # replies over the answer cap (a server that ignores max_tokens), cut
 
     def summary(self, model: str) -> str:
         cost = (f"cost ${self.cost:.4f} (litellm's cost map)" if self.cost_known
                 else f"cost unknown ({model} is not in litellm's cost map)")
+        capped = (f"; {self.capped} over-long replies cut (does the server honour max_tokens?)"
+                  if self.capped else "")
         return (f"{self.replies} replies: {self.requests} requests, {self.cached} from the cache, "
                 f"{self.retried} retries; tokens {self.prompt_tokens:,} prompt + {self.completion_tokens:,} "
-                f"completion; {cost}")
+                f"completion; {cost}{capped}")
 
 
 class ChatClient:
@@ -190,7 +194,13 @@ class ChatClient:
 
     def _reply(self, response: Any) -> Reply:
         choice = response.choices[0]
-        text = scrub(getattr(choice.message, "content", None) or "", self.secrets)
+        text = getattr(choice.message, "content", None) or ""
+        cap = answer_cap(self.settings.max_tokens)
+        if len(text) > cap:
+            text = text[:cap]
+            with self._lock:
+                self.usage.capped += 1
+        text = scrub(text, self.secrets)
         usage = getattr(response, "usage", None)
         cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
         if cost is None:

@@ -17,6 +17,7 @@ from kgcli.icl.prompts import (
     parse_reply,
     split_labels,
 )
+from kgcli.terminal import json_visible, visible
 
 
 @dataclass
@@ -55,11 +56,11 @@ def show(request: SingleRequest, examples: list[dict], client: ChatClient, syste
     """Ask, then print the reply and, where it parses, what it states (or one JSON object with all three)."""
     result = ask(request, examples, client, system)
     if show_prompt:
-        print(result.prompt, file=sys.stderr)
+        print(visible(result.prompt, keep="\n\t"), file=sys.stderr)
     if as_json:
-        print(json.dumps({"prompt": result.prompt, "reply": result.reply, "extracted": result.extracted},
-                         ensure_ascii=False))
+        print(json_visible(json.dumps({"prompt": result.prompt, "reply": result.reply,
+                                       "extracted": result.extracted}, ensure_ascii=False)))
         return
-    print(result.reply)
+    print(visible(result.reply, keep="\n\t"))  # a reply cannot drive the terminal
     if result.extracted is not None:
-        print(json.dumps(result.extracted, ensure_ascii=False))
+        print(json_visible(json.dumps(result.extracted, ensure_ascii=False)))

@@ -22,6 +22,13 @@ class Sampling:
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
 
+    @property
+    def answer_cap(self) -> int:
+        """The most characters an answer keeps (longer ones are cut and counted)."""
+        from kgcli.repair import answer_cap
+
+        return answer_cap(self.max_new_tokens)
+
 
 @dataclass
 class Setup:

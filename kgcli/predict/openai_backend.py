@@ -38,6 +38,38 @@ def completion_request(served_model: str, prompt: Any, sampling: Sampling, stop:
     return body
 
 
+class BodyTooLarge(Exception):
+    """A response body past the limit: reading stops there (a server cannot fill this machine's memory)."""
+
+
+def capped_http_client(limit: int) -> Any:
+    """An httpx client whose responses stop being read after ``limit`` bytes (``BodyTooLarge``)."""
+    import httpx
+
+    class Capped(httpx.SyncByteStream):
+        def __init__(self, stream: Any):
+            self.stream = stream
+
+        def __iter__(self) -> Any:
+            total = 0
+            for chunk in self.stream:
+                total += len(chunk)
+                if total > limit:
+                    raise BodyTooLarge(total)
+                yield chunk
+
+        def close(self) -> None:
+            self.stream.close()
+
+    class Transport(httpx.HTTPTransport):
+        def handle_request(self, request: Any) -> Any:
+            response = super().handle_request(request)
+            return httpx.Response(response.status_code, headers=response.headers,
+                                  stream=Capped(response.stream), extensions=response.extensions)
+
+    return httpx.Client(transport=Transport())
+
+
 class OpenAIBackend:
     name = "openai"
 
@@ -54,8 +86,9 @@ class OpenAIBackend:
         self.secrets = secrets_in_environment(api_key_env)
         self.stop = stop_strings(self.template, self.tokenizer)
         key = key_for(api_base, api_key_env, "openai", "OPENAI_API_KEY")
-        self.client = OpenAI(base_url=api_base, api_key=key or "EMPTY",
-                             max_retries=max_retries, timeout=timeout)
+        self.body_limit = 4 * sampling.answer_cap + (1 << 20)  # UTF-8 bytes of the longest answer kept
+        self.client = OpenAI(base_url=api_base, api_key=key or "EMPTY", max_retries=max_retries,
+                             timeout=timeout, http_client=capped_http_client(self.body_limit))
         self._check_server()
 
     def _check_server(self) -> None:
@@ -72,7 +105,10 @@ class OpenAIBackend:
     def _error(self, exc: Exception) -> KgcError:
         import openai
 
-        if isinstance(exc, openai.APIConnectionError):
+        if BodyTooLarge in (type(exc), type(exc.__cause__)):
+            text = (f"the server's answer is over {self.body_limit:,} bytes for at most "
+                    f"{self.sampling.max_new_tokens} new tokens: does it honour max_tokens?")
+        elif isinstance(exc, openai.APIConnectionError):
             text = f"cannot reach the server at {self.client.base_url} (is it running?)"
         elif isinstance(exc, openai.APIStatusError):
             text = f"the server answered HTTP {exc.status_code}: {' '.join(str(exc.message).split())[:200]}"

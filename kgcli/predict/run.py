@@ -34,6 +34,7 @@ class PredictStats:
     skipped_done: int = 0
     shortened: int = 0
     closed: int = 0  # --guided-json answers cut by the token limit and closed
+    capped: int = 0  # answers longer than the answer cap (a server that ignores max_tokens), cut
 
 
 def _closed(text: str, schema: dict, stats: PredictStats) -> str:
@@ -94,11 +95,12 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
                  template: Template, tokenizer: Any, *, batch_size: int, cutoff_len: int,
                  resume: bool = False, overwrite: bool = False, guided_json: bool = False,
                  shard: tuple[int, int] = (0, 1), total: int | None = None,
-                 window: int | None = None) -> PredictStats:
+                 window: int | None = None, answer_cap: int | None = None) -> PredictStats:
     """``window``: a backend that schedules itself (vLLM) gets ``window`` prompts per ``generate`` call;
     without it, windows of ``8 × batch_size`` are cut into length-sorted batches of ``batch_size`` (HF).
     ``shard`` = (rank, world): this process answers records rank, rank + world, ... (data parallel).
-    ``out_path``: a path (checked here) or the ``Output`` the caller checked before loading the model."""
+    ``out_path``: a path (checked here) or the ``Output`` the caller checked before loading the model.
+    ``answer_cap``: answers longer than this many characters are cut to it (and counted)."""
     stats = PredictStats()
     name = display_name(in_path)
     output = out_path if isinstance(out_path, Output) else check_output(
@@ -142,6 +144,9 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
                 ids = [prompts[i] for i in chosen]
                 answers = generate(ids, [schemas[i] for i in chosen]) if guided_json else generate(ids)
                 for index, text in zip(chosen, answers, strict=True):
+                    if answer_cap is not None and len(text) > answer_cap:
+                        text = text[:answer_cap]
+                        stats.capped += 1
                     if guided_json:
                         text = _closed(text, schemas[index], stats)
                     outputs[index] = text
@@ -153,6 +158,9 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
             stats.records += len(chunk)
     if stats.shortened:
         warn(f"{stats.shortened} prompt(s) had their input text shortened to fit cutoff_len {cutoff_len}")
+    if stats.capped:
+        warn(f"{stats.capped} answer(s) longer than {answer_cap:,} characters (the cap for this run's "
+             "new-token limit) were cut: does the server honour max_tokens?")
     if stats.closed:
         warn(f"{stats.closed} answer(s) reached the new-token limit under --guided-json: closed after their "
              "last complete item (raise --max-new-tokens to keep more)")
@@ -238,7 +246,8 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     try:
         stats = predict_file(in_path, output, engine.generate, setup.template, setup.tokenizer,
                              batch_size=batch_size, cutoff_len=budget, guided_json=guided_json,
-                             shard=(rank, world), total=total, window=window if streams else None)
+                             shard=(rank, world), total=total, window=window if streams else None,
+                             answer_cap=sampling.answer_cap)
         if world > 1:
             finish_shard(out_path, rank, world)
     finally:

@@ -336,6 +336,12 @@ class Task:
                 collect(key, value, into)
         return off_schema
 
+    def in_schema(self, metric: str, values: tuple, detail: dict[str, Any] | None, elements: Any) -> bool:
+        """Whether a tuple of an answer names only what the chunk's schema asked for, beyond the output keys
+        ``collect_all`` already checks (the merge keeps only such tuples: a graph's labels stay the
+        schema's). True for the tasks whose keys are all their names."""
+        return True
+
     def details(self, answer: dict, elements: Any) -> dict[tuple[str, tuple], dict[str, Any]]:
         """What a merged result knows beyond its tuple, read from the whole answer and the chunk's schema
         elements: (metric, tuple) → extra fields. The graph needs them where the tuple drops something:

@@ -125,6 +125,15 @@ class KG(Task):
                     if text.lower() not in _EMPTY_VALUES:
                         into["main"].append((entity, attribute, text))
 
+    def in_schema(self, metric: str, values: tuple, detail: dict[str, Any] | None, elements: Any) -> bool:
+        """The attribute is one the schema lists for the entity type it was answered under (an answer may
+        name any number of attributes; each would become a relationship type of the graph)."""
+        if not isinstance(elements, list) or detail is None:
+            return False
+        wanted = detail.get("entity_type")
+        return any(isinstance(e, dict) and e.get("entity_type") == wanted
+                   and values[1] in (e.get("attributes") or []) for e in elements)
+
     def details(self, answer: dict, elements: Any) -> dict[tuple[str, tuple], dict[str, Any]]:
         """The entity type each (entity, attribute, value) was answered under (the answer's key)."""
         found: dict[tuple[str, tuple], dict[str, Any]] = {}
