@@ -1,4 +1,7 @@
-"""Headless Chromium for the graph view: run a page offline, see what it asked for, check that it drew."""
+"""Headless Chromium for the graph view: run a page offline, see what it asked for, check that it drew.
+
+Nothing leaves the machine: every request Chromium makes goes to a local proxy that refuses it and writes
+down what was asked, so a page that tries to fetch is seen trying, and nothing reaches the network."""
 
 from __future__ import annotations
 
@@ -6,13 +9,57 @@ import json
 import re
 import shutil
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
-def chromium(*args: str, profile: Path) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """Run headless Chromium on a page; (the run, every URL the page itself asked for). Chromium's NetLog
-    names each request's initiator: the page's carry its origin ("null" for a file), the browser's own
-    background requests carry none ("not an origin")."""
+class RefusingProxy:
+    """An HTTP proxy on 127.0.0.1 that answers every request 403 and keeps its target (a URL, or
+    ``host:port`` for an https tunnel)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def refuse(self) -> None:
+                proxy.asked.append(self.path)
+                self.send_response(403)
+                self.send_header("Content-Length", "0")
+                self.send_header("Connection", "close")
+                self.end_headers()
+
+            do_GET = do_POST = do_HEAD = do_CONNECT = do_PUT = do_OPTIONS = refuse
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def chromium(*args: str, profile: Path, proxy: RefusingProxy | None = None
+             ) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Run headless Chromium on a page, every request sent to a refusing local proxy; (the run, every URL
+    the page itself asked for). Chromium's NetLog names each request's initiator: the page's carry its
+    origin ("null" for a file), the browser's own background requests carry none ("not an origin")."""
+    own = proxy is None
+    proxy = proxy or RefusingProxy()
+    try:
+        return _chromium(args, profile, proxy)
+    finally:
+        if own:
+            proxy.close()
+
+
+def _chromium(args: tuple[str, ...], profile: Path, proxy: RefusingProxy
+              ) -> tuple[subprocess.CompletedProcess, list[str]]:
     binary = shutil.which("chromium")
     assert binary, "Debian's chromium is missing: make test installs it (apt-get install chromium)"
     shutil.rmtree(profile, ignore_errors=True)
@@ -28,6 +75,8 @@ def chromium(*args: str, profile: Path) -> tuple[subprocess.CompletedProcess, li
         "--disable-sync",
         f"--user-data-dir={profile}",
         f"--log-net-log={netlog}",
+        f"--proxy-server=http://{proxy.address}",
+        "--proxy-bypass-list=<-loopback>",  # the proxy takes localhost's requests too
         "--window-size=1200,800",
         "--virtual-time-budget=10000",
     ]

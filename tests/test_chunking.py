@@ -3,19 +3,21 @@ cutoff_len without shortening (checked by converting the chunks and fitting them
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 
 import pytest
 
-from kgcli.chunking import chunk_spans, sentence_ends
+from kgcli.chunking import chunk_spans
 from tests.conftest import read_jsonl, run_kgc, write_jsonl
 
 PEOPLE_ZH, CITIES_ZH = ["张三", "李四", "王五", "赵六", "孙七"], ["北京", "上海", "广州", "深圳"]
 PEOPLE_EN, CITIES_EN = ["Alice", "Bob", "Carol", "Dave", "Erin"], ["Paris", "Rome", "Oslo", "Lima"]
 
 
-def chinese_book(size: int) -> str:
+def chinese_book(size: int, ends: list[int] | None = None) -> str:
+    """A generated Chinese book; ``ends`` (when given) receives the offset after each sentence written."""
     rng, parts, length = random.Random(1), [], 0
     while length < size:
         person, city = rng.choice(PEOPLE_ZH), rng.choice(CITIES_ZH)
@@ -31,10 +33,13 @@ def chinese_book(size: int) -> str:
             sentence += "\n\n"
         parts.append(sentence)
         length += len(sentence)
+        if ends is not None:
+            ends.append(length)
     return "".join(parts)
 
 
-def english_book(size: int) -> str:
+def english_book(size: int, ends: list[int] | None = None) -> str:
+    """A generated English book; ``ends`` (when given) receives the offset after each sentence written."""
     rng, parts, length = random.Random(2), [], 0
     while length < size:
         person, city = rng.choice(PEOPLE_EN), rng.choice(CITIES_EN)
@@ -48,7 +53,15 @@ def english_book(size: int) -> str:
         )
         parts.append(sentence)
         length += len(sentence)
+        if ends is not None:
+            ends.append(length)
     return "".join(parts)
+
+
+def chatml(instruction: str) -> str:
+    """The qwen (ChatML) prompt of an instruction, written out by hand: the preset's template."""
+    return (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n{instruction}"
+            "<|im_end|>\n<|im_start|>assistant\n")
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +76,10 @@ def schemas(tmp_path_factory):
 def test_a_300k_character_book_chunks_to_prompts_that_fit_with_exact_offsets(
     language, tmp_path, schemas, smollm2_dir
 ):
-    from kgcli.loading import load_tokenizer
-    from kgcli.presets import load_preset
-    from kgcli.prompting import fit_prompt
-    from kgcli.templates import get_template
+    from transformers import AutoTokenizer
 
-    book = chinese_book(300_000) if language == "zh" else english_book(300_000)
+    written: list[int] = []
+    book = chinese_book(300_000, written) if language == "zh" else english_book(300_000, written)
     (tmp_path / "book.txt").write_text(book, encoding="utf-8")
     result = run_kgc(
         "chunk",
@@ -96,11 +107,10 @@ def test_a_300k_character_book_chunks_to_prompts_that_fit_with_exact_offsets(
         assert (
             before["start"] < after["start"] <= before["end"] < after["end"]
         )  # covered, overlapping, moving
-    cuts_at_sentences = sum(c["end"] in set(sentence_ends(book)) for c in chunks)
+    cuts_at_sentences = sum(c["end"] in set(written) for c in chunks)  # where the generator ended one
     assert cuts_at_sentences > 0.6 * len(chunks)
-    preset = load_preset("smollm2-135m-lora")
-    template = get_template(preset.template)
-    tokenizer = load_tokenizer(str(smollm2_dir), template)
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
+    cutoff_len = 512  # smollm2-135m-lora's
     for task, schema in (("NER", "ner.json"), ("RE", "re.json")):
         run_kgc(
             "convert",
@@ -121,17 +131,18 @@ def test_a_300k_character_book_chunks_to_prompts_that_fit_with_exact_offsets(
         )
         records = read_jsonl(tmp_path / f"{task}.json")
         assert len(records) >= len(chunks)
-        for record in records:
-            ids, shortened = fit_prompt(template, tokenizer, record["instruction"], preset.cutoff_len)
-            assert ids is not None and not shortened
+        for record in records:  # the whole prompt, counted by the tokenizer itself, fits unshortened
+            prompt = tokenizer(chatml(record["instruction"]), add_special_tokens=False)["input_ids"]
+            assert len(prompt) <= cutoff_len
             assert book[record["start"] : record["end"]] == json.loads(record["instruction"])["input"]
 
 
 def test_spans_cut_at_sentences_and_a_mention_in_the_overlap_is_in_both_chunks():
-    text = "".join(f"第{i}句话提到了张三和北京。" for i in range(40))
+    sentences = [f"第{i}句话提到了张三和北京。" for i in range(40)]
+    text = "".join(sentences)
     starts = list(range(len(text)))  # one token per character
     spans = chunk_spans(text, starts, budget=40, overlap=14)
-    ends = set(sentence_ends(text))
+    ends = set(itertools.accumulate(map(len, sentences)))  # after each sentence, as written
     assert all(end in ends for _, end in spans)
     for (a, b), (c, d) in zip(spans, spans[1:], strict=False):
         assert a < c < b < d and text[c:b]  # neighbours share text

@@ -42,23 +42,30 @@ PEOPLE, CITIES = LANGUAGES["zh"]["people"], LANGUAGES["zh"]["cities"]
 NER_SCHEMA = '["人物", "地点"]\n[]\n{}\n'
 
 
-def book(chapters: int = 20, sentences: int = 30, language: str = "zh") -> list[str]:
+def book(chapters: int = 20, sentences: int = 30, language: str = "zh",
+         spans: dict[str, list[tuple[int, int]]] | None = None) -> list[str]:
+    """The chapters of a generated book; ``spans`` (when given) receives where each name was written, as
+    offsets into the whole book: the test's own record of the gold, not a search of the text."""
     words, rng = LANGUAGES[language], random.Random(7)
-    texts = []
+    texts, offset = [], 0
     for _ in range(chapters):
         parts = []
         for _ in range(sentences):
             person, city = rng.choice(words["people"]), rng.choice(words["cities"])
-            parts.append(
-                rng.choice(
-                    [
-                        words["works"].format(p=person, c=city),
-                        words["left"].format(p=person, c=city),
-                        words["filler"] * rng.randint(1, 3) + words["end"],
-                    ]
-                )
-            )
+            repeat = rng.randint(1, 3)
+            template = rng.choice([words["works"], words["left"], None])
+            if template is None:
+                parts.append(words["filler"] * repeat + words["end"])
+            else:
+                at = offset + sum(map(len, parts))
+                person_at = at + template.index("{p}")
+                city_at = at + template.index("{c}") - len("{p}") + len(person)
+                if spans is not None:
+                    spans.setdefault(person, []).append((person_at, person_at + len(person)))
+                    spans.setdefault(city, []).append((city_at, city_at + len(city)))
+                parts.append(template.format(p=person, c=city))
         texts.append("".join(parts) + "\n")
+        offset += len(texts[-1])
     return texts
 
 
@@ -118,7 +125,8 @@ def stub_predictions(
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_every_gold_mention_is_grounded_once_at_its_exact_offsets(language, tmp_path):
-    text = "".join(book(language=language))
+    written: dict[str, list[tuple[int, int]]] = {}
+    text = "".join(book(language=language, spans=written))
     chunks = chunk_records(
         "book", text, budget=60 if language == "zh" else 150, overlap=12 if language == "zh" else 30
     )
@@ -135,7 +143,7 @@ def test_every_gold_mention_is_grounded_once_at_its_exact_offsets(language, tmp_
         if name == "不存在的人":
             assert entry["grounded"] is False and offsets == []  # absent: no invented offsets
             continue
-        assert offsets == find_all(name, text)  # every occurrence, exactly once, in order
+        assert offsets == written[name]  # every place it was written, exactly once, in order
         assert all(text[a:b] == name for a, b in offsets)
     relations = {(r["head"], r["relation"], r["tail"]) for r in doc["relations"]}
     assert relations == gold_relations and all(r["grounded"] for r in doc["relations"])
@@ -192,7 +200,8 @@ def test_grounding_matches_exactly_or_normalised_and_maps_back(needle, text, exp
 def test_document_scores_with_and_without_offsets(tmp_path):
     from kgcli.doc_eval import evaluate_documents
 
-    text = "".join(book(chapters=2, sentences=20))
+    written: dict[str, list[tuple[int, int]]] = {}
+    text = "".join(book(chapters=2, sentences=20, spans=written))
     docs, _ = merge_records(
         stub_predictions(chunk_records("book", text), tmp_path, extra={0: "不存在的人"}), "pred"
     )
@@ -204,7 +213,7 @@ def test_document_scores_with_and_without_offsets(tmp_path):
         "entity": [
             {"entity": e, "entity_type": t, "start": a, "end": b}
             for e, t in sorted(entities)
-            for a, b in find_all(e, text)
+            for a, b in written[e]
         ],
         "relation": [{"head": h, "relation": r, "tail": t} for h, r, t in sorted(relations)],
     }

@@ -1,9 +1,9 @@
-"""kgc extract end to end: documents → chunks → one prediction stream → merged results, with real models
-(the tiny random Llama here; SmolLM2 in the slow tier), resumable, leaving no work folder behind."""
+"""kgc extract end to end with a real model (the tiny random Llama): documents → chunks → one prediction
+stream → merged results, resumable after a kill, leaving no work folder behind. What the merged results
+hold is tested with a perfect model in test_extract_route.py."""
 
 from __future__ import annotations
 
-import json
 import sys
 
 import pytest
@@ -24,15 +24,12 @@ def folder(tmp_path):
     return tmp_path
 
 
-def check_documents(path, docs):
+def check_documents(path):
+    """One result per document, in the folder's order, each counting its chunks and the answers that did
+    not parse (the untrained tiny model's answers: what is in them is test_extract_route's subject)."""
     results = read_jsonl(path)
     assert [r["doc_id"] for r in results] == ["a.txt", "b.md"]
-    for result in results:
-        text = (docs / result["doc_id"]).read_text(encoding="utf-8")
-        for entity in result["entities"]:
-            for mention in entity["mentions"]:  # every offset points at the string itself (normalised)
-                assert text[mention["start"] : mention["end"]].lower() == entity["text"].lower().strip()
-            assert entity["grounded"] == bool(entity["mentions"])
+    assert all(r["unparsed_answers"] >= 1 and r["chunks"] >= 1 for r in results)
     return results
 
 
@@ -46,7 +43,7 @@ def test_extract_with_the_tiny_model_writes_one_result_per_document(folder):
     result = run_kgc(*tiny_extract("out.json"), cwd=folder, env=THREADS, check=True)
     line = result.stderr_text.strip().splitlines()[-1]
     assert line.startswith("extracted: 2 document(s), ") and "record(s) predicted" in line
-    results = check_documents(folder / "out.json", folder / "docs")
+    results = check_documents(folder / "out.json")
     assert results[0]["chunks"] >= 2 and results[1]["chunks"] == 1
     assert sorted(p.name for p in folder.iterdir()) == ["docs", "ner.json", "out.json", "re.json"]
     again = run_kgc(*tiny_extract("out.json"), cwd=folder, env=THREADS)
@@ -61,29 +58,3 @@ def test_extract_with_the_tiny_model_writes_one_result_per_document(folder):
     assert (folder / "killed.json").read_bytes() == (folder / "out.json").read_bytes()
     assert "extracted: 2 document(s)" in resumed.stderr_text
     assert not predictions.parent.exists()
-
-
-@pytest.mark.slow
-def test_extract_with_smollm2_grounds_what_it_finds(folder):
-    run_kgc(
-        "extract",
-        "docs",
-        "out.json",
-        "--preset",
-        "smollm2-135m-lora",
-        "--task",
-        "NER",
-        "--schema",
-        "ner.json",
-        "--language",
-        "en",
-        "--max-new-tokens",
-        "48",
-        cwd=folder,
-        env=THREADS,
-        check=True,
-    )
-    results = check_documents(folder / "out.json", folder / "docs")
-    found = [e for r in results for e in r["entities"]]
-    assert json.dumps(results)  # plain JSON
-    assert all(e["task"] == "NER" and e["type"] in ("person", "city") for e in found)

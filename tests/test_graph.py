@@ -293,7 +293,8 @@ def neo4j_header(fields: list[str]) -> list[tuple[str, str | None]]:
 def test_neo4j_csv_and_import_command_follow_the_documented_format(graph, tmp_path):
     folder = export(graph, "neo4j", tmp_path / "neo4j")
     command = shlex.split((folder / "import.sh").read_text().strip().splitlines()[-1])
-    assert command[:5] == ["bin/neo4j-admin", "database", "import", "full", *command[4:5]]
+    assert command[:4] == ["bin/neo4j-admin", "database", "import", "full"]
+    assert all(arg.startswith("--") and "=" in arg for arg in command[4:-1])
     options = dict(arg[2:].split("=", 1) for arg in command[4:-1])
     assert command[-1] == "neo4j" and set(options) >= {"nodes", "relationships"}
     assert options["multiline-fields"] == "true"  # a name holds a newline
@@ -473,10 +474,10 @@ def quote_iri(name: str) -> str:
 # ---- the document path ----------------------------------------------------------------------------
 def test_merged_documents_and_their_predictions_give_the_same_graph(tmp_path):
     from kgcli.doc_merge import merge_records
-    from kgcli.grounding import find_all
     from tests.test_doc_merge import book, chunk_records, gold_of, stub_predictions
 
-    text = "".join(book(chapters=3, sentences=20))
+    written: dict[str, list[tuple[int, int]]] = {}
+    text = "".join(book(chapters=3, sentences=20, spans=written))
     predictions = stub_predictions(chunk_records("book", text), tmp_path)
     (tmp_path / "pred.json").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for _, r in predictions)
@@ -493,7 +494,7 @@ def test_merged_documents_and_their_predictions_give_the_same_graph(tmp_path):
     nodes = nodes_of(tmp_path / "from-docs")
     assert {(n["name"], n["type"]) for n in nodes} == entities
     for node in nodes:  # every occurrence in the book, once, with its sentence
-        assert [(m["start"], m["end"]) for m in node["mentions"]] == find_all(node["name"], text)
+        assert [(m["start"], m["end"]) for m in node["mentions"]] == written[node["name"]]
         assert all(node["name"] in m["context"] and m["context"] in text for m in node["mentions"])
     assert {
         (e["head_name"], e["relation"], e["tail_name"]) for e in edges_of(tmp_path / "from-docs")
@@ -501,14 +502,22 @@ def test_merged_documents_and_their_predictions_give_the_same_graph(tmp_path):
 
 
 # ---- the view -------------------------------------------------------------------------------------
-def test_the_request_check_sees_a_page_that_fetches(tmp_path):
+def test_the_request_check_sees_a_page_that_fetches_and_nothing_leaves_the_machine(tmp_path):
+    from tests.browser import RefusingProxy
+
     page = tmp_path / "leaky.html"
     page.write_text(
         '<img src="http://leak.example.org/a.png"><script>fetch("https://leak.example.org/b")'
         ".catch(function () {});</script>"
     )
-    _, asked = chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile")
+    proxy = RefusingProxy()
+    try:
+        _, asked = chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile", proxy=proxy)
+    finally:
+        proxy.close()
     assert sorted(asked) == ["http://leak.example.org/a.png", "https://leak.example.org/b"]
+    # both went to the local proxy, which refused them: the plain request by URL, the https one as a tunnel
+    assert {"http://leak.example.org/a.png", "leak.example.org:443"} <= set(proxy.asked)
 
 
 @pytest.mark.slow

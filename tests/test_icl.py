@@ -160,7 +160,9 @@ def test_batch_writes_every_record_with_an_output_and_eval_scores_it(batch, ner_
     report = batch["folder"] / "report.json"
     run_kgc("eval", str(batch["folder"] / "out.json"), "--task", "NER", "--out", str(report), check=True)
     total = json.loads(report.read_text())["total"]
-    assert total["samples"] == 20 and 0 <= total["F1"] <= 100
+    # every record scored against its gold: both types of the schema, each gold entity counted once
+    assert total["samples"] == 20 and set(total["per_type"]) == {"person", "city"}
+    assert sum(block["gold"] for block in total["per_type"].values()) == 40  # 2 gold entities a record
 
 
 def test_rerunning_a_batch_sends_no_request(batch):

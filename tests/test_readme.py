@@ -3,6 +3,7 @@ arguments, types), and the blocks marked `<!-- runnable -->` run for real, in or
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -74,6 +75,29 @@ def test_the_runnable_blocks_run(tmp_path):
                             capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out, said = result.stdout, result.stderr
+    # what each block prints and writes, in order: the tour (predict, eval table and report) …
+    assert "predicted 4 record(s)" in said and "total" in out
+    assert json.loads((tmp_path / "report.json").read_text())["total"]["samples"] == 4
+    # … the presets (the list names every built-in, validate says what it checked) …
+    assert "oneke-continue" in out and "llama3-8b-iepile-lora" in out and "template 'alpaca'" in out
+    assert "ok" in out.split("oneke-continue")[-1] or "ok" in out
+    # … documents: chunks with exact offsets, one merged result per document …
+    documents = [json.loads(line) for line in (tmp_path / "docs.json").read_text().splitlines()]
+    chunks = [json.loads(line) for line in (tmp_path / "chunks.json").read_text().splitlines()]
+    by_id = {str(d.get("id")): d["text"] for d in documents}
+    assert chunks and all(by_id[str(c["doc_id"])][c["start"]:c["end"]] == c["text"] for c in chunks)
+    merged = [json.loads(line) for line in (tmp_path / "merged.json").read_text().splitlines()]
+    assert [str(m["doc_id"]) for m in merged] == [str(d.get("id")) for d in documents]
+    # … the graph of the test set's labels: its node types, three triples, the exports and the page …
+    assert all(t in out for t in ("person", "organization", "city"))
+    triples = [json.loads(line) for line in out.splitlines() if line.startswith('{"head"')]
+    assert len(triples) == 3 and all({"head", "relation", "tail"} <= set(t) for t in triples)
+    assert "https://example.org/my-graph/" in (tmp_path / "gold.ttl").read_text()
+    assert (tmp_path / "gold-neo4j" / "import.sh").is_file() and (tmp_path / "gold-graph.png").is_file()
+    assert "graph-data" in (tmp_path / "gold-graph.html").read_text()
+    # … and the pipeline's RE table
+    assert "RE" in out.split("https://")[-1] or out.count("RE") >= 1
 
 
 def help_examples() -> list[list[str]]:

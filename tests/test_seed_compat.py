@@ -7,20 +7,17 @@ not produced by kgc."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 from tests.conftest import iepile_record, read_jsonl, run_kgc, write_jsonl
 
 
-def temp_entries() -> set[str]:
-    return set(os.listdir(tempfile.gettempdir()))
-
-
 # ---- train: presets name the seed's data and output ----------------------------------------------------
 def test_the_dry_run_needs_no_data_and_leaves_nothing_behind(tmp_path):
-    before = temp_entries()
-    result = run_kgc("train", "--preset", "oneke-continue", "--dry-run", "--num-processes", "4", cwd=tmp_path)
+    work, temporary = tmp_path / "work", tmp_path / "tmp"  # a private TMPDIR: no other test writes there
+    work.mkdir()
+    temporary.mkdir()
+    result = run_kgc("train", "--preset", "oneke-continue", "--dry-run", "--num-processes", "4", cwd=work,
+                     env={"TMPDIR": str(temporary)})
     assert result.returncode == 0, result.stderr_text
     plan, launch = result.stdout_text.split("launch: ")
     assert "accelerate.commands.launch" in launch and "--num_processes 4" in launch
@@ -30,8 +27,7 @@ def test_the_dry_run_needs_no_data_and_leaves_nothing_behind(tmp_path):
     assert (train["preset"]["template"], train["preset"]["lora_r"]) == ("llama2_zh", 64)
     assert (train["train_file"], train["valid_file"], train["output_dir"]) == (
         "data/train.json", "data/dev.json", "lora/oneke-continue")
-    assert list(tmp_path.iterdir()) == []
-    assert not {e for e in temp_entries() - before if e.startswith("kgc-")}
+    assert list(work.iterdir()) == [] and list(temporary.iterdir()) == []
 
 
 def test_a_conflicting_setting_is_refused_before_anything_is_created(tmp_path):

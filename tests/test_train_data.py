@@ -16,11 +16,15 @@ OUTPUT = '{"person": ["Alice", "Bob"], "city": ["Paris"]}'
 def test_prompt_is_masked_and_response_ends_with_eos(smol_tokenizer):
     template = get_template("qwen")
     example = encode_example(template, smol_tokenizer, INSTRUCTION, OUTPUT, Limits(2048, 2048, 256))
-    prompt = template.encode_prompt(smol_tokenizer, INSTRUCTION)
-    assert example["input_ids"][: len(prompt)] == prompt
-    assert example["labels"][: len(prompt)] == [IGNORE] * len(prompt)
-    assert example["labels"][len(prompt):] == template.encode_response(smol_tokenizer, OUTPUT)
-    assert example["labels"][-1] == smol_tokenizer.eos_token_id
+    # the expected ids from the tokenizer alone, on the ChatML text written out by hand (the special tokens
+    # split the text where the template's pieces meet, so whole-text and piecewise encodings agree)
+    chatml = (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n{INSTRUCTION}"
+              "<|im_end|>\n<|im_start|>assistant\n")
+    prompt = smol_tokenizer(chatml, add_special_tokens=False)["input_ids"]
+    response = smol_tokenizer(OUTPUT + "<|im_end|>", add_special_tokens=False)["input_ids"]
+    assert example["input_ids"] == prompt + response
+    assert example["labels"] == [IGNORE] * len(prompt) + response
+    assert example["labels"][-1] == smol_tokenizer.convert_tokens_to_ids("<|im_end|>")
 
 
 def test_long_input_text_is_shortened_never_the_template_tail(smol_tokenizer):

@@ -340,6 +340,7 @@ def _run(request: TrainRequest, checkpoint: Path | None) -> dict[str, Any]:
         "peak_gpu_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20,
                                     1) if torch.cuda.is_available() else None,
         "adapter_rank": adapter_rank(str(out)),
+        "quantised_layers": quantised_layers(model),
     }
     write_text_atomic(str(out / "kgc_train.json"), json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     if (out / LOG_FILE).exists():
@@ -412,23 +413,44 @@ def busy_cpu_note() -> str | None:
             "trains faster beside other work")
 
 
-def other_processes_cores(interval: float = 0.3) -> float | None:
-    """How many cores other processes keep busy, from /proc/stat over ``interval`` seconds (None off
-    Linux)."""
+def quantised_layers(model: Any) -> dict[str, int]:
+    """The layers the run trained on quantised weights, by bitsandbytes class (``Linear4bit``,
+    ``Linear8bitLt``): what ``bits`` 4 or 8 did, in the run's record. Empty in 16 bits."""
+    from collections import Counter
+
+    found = Counter(type(module).__name__ for module in model.modules()
+                    if type(module).__module__.startswith("bitsandbytes"))
+    return dict(sorted(found.items()))
+
+
+def busy_core_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (not idle or waiting for IO), from /proc/stat."""
     import os
 
-    def busy_seconds() -> float:
-        with open("/proc/stat", encoding="ascii") as handle:
-            fields = [int(v) for v in handle.readline().split()[1:]]
-        return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
 
+
+def own_core_seconds() -> float:
+    import os
+
+    return sum(os.times()[:2])
+
+
+def other_processes_cores(interval: float = 0.3, *, busy: Any = busy_core_seconds,
+                          own: Any = own_core_seconds, clock: Any = time.monotonic,
+                          sleep: Any = time.sleep) -> float | None:
+    """How many cores other processes keep busy over ``interval`` seconds (None off Linux); the readers
+    and the clock are parameters so the arithmetic can be checked without a busy machine."""
     try:
-        start_busy, start_own, start = busy_seconds(), sum(os.times()[:2]), time.monotonic()
-        time.sleep(interval)
-        busy, own = busy_seconds() - start_busy, sum(os.times()[:2]) - start_own
+        start_busy, start_own, start = busy(), own(), clock()
+        sleep(interval)
+        busy_seconds, own_seconds = busy() - start_busy, own() - start_own
+        elapsed = clock() - start
     except (OSError, ValueError, IndexError):
         return None
-    return max(0.0, busy - own) / max(time.monotonic() - start, 1e-6)
+    return max(0.0, busy_seconds - own_seconds) / max(elapsed, 1e-6)
 
 
 def trainer_class(trainer: Any, preset: Any) -> Any:
