@@ -73,13 +73,13 @@ def schemas(tmp_path_factory):
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
-def test_a_300k_character_book_chunks_to_prompts_that_fit_with_exact_offsets(
+def test_a_100k_character_book_chunks_to_prompts_that_fit_with_exact_offsets(
     language, tmp_path, schemas, smollm2_dir
 ):
     from transformers import AutoTokenizer
 
     written: list[int] = []
-    book = chinese_book(300_000, written) if language == "zh" else english_book(300_000, written)
+    book = chinese_book(100_000, written) if language == "zh" else english_book(100_000, written)
     (tmp_path / "book.txt").write_text(book, encoding="utf-8")
     result = run_kgc(
         "chunk",

@@ -192,7 +192,7 @@ def test_server_going_away_is_one_line_and_the_partial_output_resumes(proxy, ner
     assert 1 <= len(kept) <= 5
     fresh = Proxy(proxy.upstream)
     try:
-        icl(str(ner_test), str(out), "--api-base", fresh.url, "--concurrency", "1", "--resume",
+        icl(str(ner_test), str(out), "--api-base", fresh.url, "--concurrency", "4", "--resume",
             cache=tmp_path / "cache", check=True)
     finally:
         fresh.stop()

@@ -40,6 +40,15 @@ def test_records(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def adapter_answers(tmp_path_factory, test_records, adapter) -> bytes:
+    """OUT of one uninterrupted run with the adapter, one record at a time: what every other way of
+    running it (batched, killed and resumed, sharded, from the seed's YAML) must write, byte for byte."""
+    out = tmp_path_factory.mktemp("answers") / "b1.json"
+    predict(str(test_records), str(out), "--adapter", str(adapter), "--batch-size", "1")
+    return out.read_bytes()
+
+
 def predict(*args, check=True):
     return run_kgc("predict", "--preset", "tiny-random-llama-lora", "--max-new-tokens", "12", *args,
                    env=THREADS,
@@ -50,11 +59,11 @@ def outputs(path):
     return [json.loads(line)["output"] for line in path.read_text().splitlines()]
 
 
-def test_batch_size_does_not_change_greedy_outputs_and_adapter_does(tmp_path, test_records, adapter):
+def test_batch_size_does_not_change_greedy_outputs_and_adapter_does(tmp_path, test_records, adapter,
+                                                                    adapter_answers):
     predict(str(test_records), str(tmp_path / "b8.json"), "--adapter", str(adapter), "--batch-size", "8")
-    predict(str(test_records), str(tmp_path / "b1.json"), "--adapter", str(adapter), "--batch-size", "1")
     predict(str(test_records), str(tmp_path / "base.json"), "--batch-size", "8")
-    assert (tmp_path / "b8.json").read_bytes() == (tmp_path / "b1.json").read_bytes()
+    assert (tmp_path / "b8.json").read_bytes() == adapter_answers  # batch 8 = batch 1
     with_adapter, base = outputs(tmp_path / "b8.json"), outputs(tmp_path / "base.json")
     assert len(with_adapter) == 48 and all(isinstance(o, str) and o for o in with_adapter)
     assert with_adapter != base
@@ -64,8 +73,8 @@ def test_batch_size_does_not_change_greedy_outputs_and_adapter_does(tmp_path, te
              v in w.items() if k != "output"} for w in written] == inputs  # input order, fields kept
 
 
-def test_killed_run_resumes_to_the_same_file(tmp_path, test_records, adapter):
-    predict(str(test_records), str(tmp_path / "full.json"), "--adapter", str(adapter), "--batch-size", "1")
+def test_killed_run_resumes_to_the_same_file(tmp_path, test_records, adapter, adapter_answers):
+    (tmp_path / "full.json").write_bytes(adapter_answers)
     out = tmp_path / "killed.json"
     args = [sys.executable, "-m", "kgcli", "predict", str(test_records), str(out), "--preset",
             "tiny-random-llama-lora",
@@ -80,7 +89,7 @@ def test_killed_run_resumes_to_the_same_file(tmp_path, test_records, adapter):
     assert out.read_bytes() == (tmp_path / "full.json").read_bytes()
 
 
-def test_merged_model_answers_as_base_plus_adapter(tmp_path, test_records, adapter):
+def test_merged_model_answers_as_base_plus_adapter(tmp_path, test_records, adapter, adapter_answers):
     merged = tmp_path / "merged"
     run_kgc("merge", "--preset", "tiny-random-llama-lora", "--adapter", str(adapter), "--out", str(merged),
             "--ollama", env=THREADS, check=True)
@@ -92,17 +101,17 @@ def test_merged_model_answers_as_base_plus_adapter(tmp_path, test_records, adapt
     ollama_prompt = with_system.replace("{{ .System }}", system).replace("{{ .Prompt }}", "hi")
     assert "FROM ." in modelfile and 'PARAMETER stop "<|im_end|>"' in modelfile
     assert "PARAMETER temperature 0" in modelfile
-    predict(str(test_records), str(tmp_path / "adapter.json"), "--adapter", str(adapter))
+    (tmp_path / "adapter.json").write_bytes(adapter_answers)
     predict(str(test_records), str(tmp_path / "merged.json"), "--model", str(merged))
     assert outputs(tmp_path / "adapter.json") == outputs(tmp_path / "merged.json")
     from transformers import AutoTokenizer
 
-    from kgcli.templates import get_template
-
     tokenizer = AutoTokenizer.from_pretrained(merged)
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
                                              add_generation_prompt=True)
-    assert rendered == get_template("qwen").render_prompt("hi") == ollama_prompt
+    chatml = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+              "<|im_start|>assistant\n")  # the qwen template, written out by hand
+    assert rendered == chatml == ollama_prompt
 
 
 def test_merging_into_a_quantised_base_is_refused(tmp_path, adapter):
@@ -132,23 +141,23 @@ def test_convert_predict_eval_pipeline(tmp_path, test_records):
                                   "model?\n")
 
 
-def test_seed_inference_yaml(tmp_path, test_records, tiny_model, adapter):
+def test_seed_inference_yaml(tmp_path, test_records, tiny_model, adapter, adapter_answers):
     (tmp_path / "infer.yaml").write_text(
         f"model_name_or_path: {tiny_model}\ncheckpoint_dir: {adapter}\nmodel_name: llama\ntemplate: qwen\n"
         f"input_file: {test_records}\noutput_file: {tmp_path / 'out.json'}\nmax_new_tokens: 12\ncutoff_len: "
         "256\n"
         "predict_with_generate: true\noutput_dir: lora/anything\nbits: 16\n")
     run_kgc("predict", "--config", str(tmp_path / "infer.yaml"), env=THREADS, check=True)
-    predict(str(test_records), str(tmp_path / "cli.json"), "--adapter", str(adapter))
+    (tmp_path / "cli.json").write_bytes(adapter_answers)  # the same run typed with flags
     assert outputs(tmp_path / "out.json") == outputs(tmp_path / "cli.json")
     (tmp_path / "bad.yaml").write_text("model_name_or_path: x\nlora_rank: 8\n")
     bad = run_kgc("predict", "--config", str(tmp_path / "bad.yaml"))
     assert bad.returncode == 2 and bad.stderr_text == f"kgc: error: {tmp_path / 'bad.yaml'}: unknown key(s): lora_rank\n"  # noqa: E501
 
 
-def test_data_parallel_shards_merge_back_in_input_order(tmp_path, test_records, adapter):
+def test_data_parallel_shards_merge_back_in_input_order(tmp_path, test_records, adapter, adapter_answers):
     """Two ranks (as accelerate launch would start them, here one after the other on the CPU)."""
-    predict(str(test_records), str(tmp_path / "one.json"), "--adapter", str(adapter))
+    (tmp_path / "one.json").write_bytes(adapter_answers)
     out = tmp_path / "sharded.json"
     for rank in (1, 0):  # rank 0 merges once every rank is done
         run_kgc("predict", str(test_records), str(out), "--preset", "tiny-random-llama-lora",

@@ -136,29 +136,20 @@ def test_vllm_streaming_equals_hf_greedy_and_vllm_in_slices(tmp_path, records, s
     assert (tmp_path / "slices.json").read_text() == expected
 
 
-def test_vllm_lora_stream_killed_and_resumed_gives_the_hf_bytes(tmp_path, records, smol_adapter, hf_answers):
-    """kill -9 after two windows of 4, then --resume: the file an uninterrupted run writes, whose answers
-    are HF's with the same adapter (and differ from the base's)."""
+def test_vllm_two_replicas_with_a_lora_killed_and_resumed_give_the_hf_bytes(tmp_path, records, smol_adapter,
+                                                                            hf_answers):
+    """--data-parallel 2 with an adapter: two CPU engines (a core each) fed from one stream in windows of 4,
+    merged in input order; kill -9 after two windows, then --resume: the file an uninterrupted run writes,
+    whose answers are HF's with the same adapter (and differ from the base's)."""
     source, lines = repeated(records, tmp_path)
     out = tmp_path / "out.json"
-    args = ["--backend", "vllm", "--adapter", str(smol_adapter), "--window", "4"]
-    assert 8 <= kill_when_written(predict_argv(source, out, *args), out, 8, env=THREADS, timeout=600) < 24
-    predict(str(source), str(out), *args, "--resume")
-    assert out.read_text() == with_answers(lines, hf_answers["lora"] * 4)
-    assert hf_answers["lora"] != hf_answers["base"]
-
-
-def test_vllm_two_replicas_killed_and_resumed_give_the_hf_bytes(tmp_path, records, hf_answers):
-    """--data-parallel 2: two CPU engines (a core each) fed from one stream, merged in input order; killed
-    mid-run and resumed, the bytes of an uninterrupted run."""
-    source, lines = repeated(records, tmp_path)
-    out = tmp_path / "out.json"
-    args = ["--backend", "vllm", "--data-parallel", "2", "--window", "4"]
+    args = ["--backend", "vllm", "--adapter", str(smol_adapter), "--data-parallel", "2", "--window", "4"]
     done = kill_when_written(predict_argv(source, out, *args), out, 8, env=THREADS, timeout=900)
     assert 8 <= done < 24
     result = predict(str(source), str(out), *args, "--resume")
     assert f"({done} already in OUT) with smollm2-135m-lora, backend vllm, window 4" in result.stderr_text
-    assert out.read_text() == with_answers(lines, hf_answers["base"] * 4)
+    assert out.read_text() == with_answers(lines, hf_answers["lora"] * 4)
+    assert hf_answers["lora"] != hf_answers["base"]
 
 
 def test_openai_batch_through_vllm_run_batch_gives_the_openai_backend_answers(tmp_path, records, smollm2_dir,

@@ -24,6 +24,9 @@ def demo(
                                 help="torch CPU threads (default: KGC_TORCH_THREADS or all cores)."),
     data_only: bool = typer.Option(False, "--data-only",
                                    help="Only write the synthetic data (raw + converted)."),
+    preset: str = typer.Option(DEFAULT.preset, "--preset", hidden=True),
+    memorize: bool = typer.Option(False, "--memorize", hidden=True,
+                                  help="A pipeline check: train on the documents' own gold chunk answers."),
 ) -> None:
     """Run kgc's main job on an embedded default: SmolLM2-135M, synthetic English NER + RE, CPU only."""
     import os
@@ -38,7 +41,7 @@ def demo(
     launch.set_threads()
     result = run_demo(DemoSettings(out=out, steps=steps, train_texts=train_texts, test_texts=test_texts,
                                    documents=documents, max_new_tokens=max_new_tokens,
-                                   data_only=data_only))
+                                   data_only=data_only, preset=preset, memorize=memorize))
     if data_only:
         typer.echo("\n".join(f"{out}/{name}" for name in result["files"]))
         return

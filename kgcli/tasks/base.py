@@ -261,6 +261,13 @@ class Task:
     def render(self, elements: list[Any], items: list[dict], text: str, opts: Options) -> dict:
         raise NotImplementedError
 
+    def gold_answer(self, label: str, elements: list[Any], text: str) -> dict:
+        """The answer a perfect model gives to a converted test record: its gold ``label`` (JSON text of the
+        task's annotations) rendered for the instruction's schema ``elements`` and input ``text``. Raises
+        ``AnnotationError`` (or a JSON, key or type error) when the label is not this task's."""
+        items = self.read_items({self.annotation_key: orjson.loads(label)}) or []
+        return self.render(elements, items, text, Options())
+
     def output_key(self, element: Any) -> str:
         """The key a schema element has in the output JSON."""
         return element
