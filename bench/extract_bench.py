@@ -50,9 +50,9 @@ def answer(record: dict) -> str:
 
 
 def run(documents, tokenizer, schema: str) -> tuple[dict, int, float, float]:
-    from kgcli.chunking import chunk_documents
     from kgcli.convert import ConvertConfig, Converter
-    from kgcli.doc_merge import merge_records
+    from kgcli.documents.chunking import chunk_documents
+    from kgcli.documents.merge import merge_records
 
     started = time.perf_counter()
     chunks = [c.record() for c in chunk_documents(iter(documents), tokenizer, budget=100, overlap=10)]
@@ -71,10 +71,10 @@ def run(documents, tokenizer, schema: str) -> tuple[dict, int, float, float]:
 
 
 def main() -> None:
-    from kgcli.documents import Document
-    from kgcli.loading import load_tokenizer
-    from kgcli.models import build_smollm2
-    from kgcli.templates import get_template
+    from kgcli.documents.read import Document
+    from kgcli.model.builders import build_smollm2
+    from kgcli.model.loading import load_tokenizer
+    from kgcli.model.templates import get_template
 
     tokenizer = load_tokenizer(str(build_smollm2()), get_template("qwen"))
     parts = chapters()

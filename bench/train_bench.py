@@ -53,8 +53,8 @@ def baseline(train_file: Path, preset, steps: int, out: Path) -> float:
         TrainingArguments,
     )
 
-    from kgcli.models import build_tiny_llama
-    from kgcli.templates import get_template
+    from kgcli.model.builders import build_tiny_llama
+    from kgcli.model.templates import get_template
     from kgcli.train.data import EncodeStats, Limits, encode_file
 
     path = str(build_tiny_llama())
@@ -92,7 +92,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from kgcli.presets import apply_overrides, load_preset
+    from kgcli.model.presets import apply_overrides, load_preset
     from kgcli.train.config import TrainRequest
     from kgcli.train.run import train
 

@@ -1,7 +1,7 @@
 """kgc: instruction-based knowledge graph construction with large language models.
 
 The package is usable from Python without the CLI: ``kgcli.convert``, ``kgcli.evaluate``,
-``kgcli.presets``, ``kgcli.templates`` and friends. ``kgcli.cli`` is a thin Typer layer on top.
+``kgcli.model.presets``, ``kgcli.model.templates`` and friends. ``kgcli.cli`` is a thin Typer layer on top.
 """
 
 __version__ = "0.1.0"

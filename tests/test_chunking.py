@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from kgcli.chunking import chunk_spans
+from kgcli.documents.chunking import chunk_spans
 from tests.conftest import read_jsonl, run_kgc, write_jsonl
 
 PEOPLE_ZH, CITIES_ZH = ["张三", "李四", "王五", "赵六", "孙七"], ["北京", "上海", "广州", "深圳"]

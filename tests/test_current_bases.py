@@ -7,7 +7,7 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from kgcli.templates import get_template
+from kgcli.model.templates import get_template
 
 QWEN25 = """{%- if tools %}{{- raise_exception('tools are not part of this excerpt') }}
 {%- else %}

@@ -12,10 +12,10 @@ import random
 
 import pytest
 
-from kgcli.chunking import Chunk, chunk_spans
 from kgcli.convert import ConvertConfig, Converter
-from kgcli.doc_merge import merge_records
-from kgcli.grounding import find_all
+from kgcli.documents.chunking import Chunk, chunk_spans
+from kgcli.documents.grounding import find_all
+from kgcli.documents.merge import merge_records
 from tests.conftest import run_kgc
 
 LANGUAGES = {
@@ -198,7 +198,7 @@ def test_grounding_matches_exactly_or_normalised_and_maps_back(needle, text, exp
 
 
 def test_document_scores_with_and_without_offsets(tmp_path):
-    from kgcli.doc_eval import evaluate_documents
+    from kgcli.documents.scores import evaluate_documents
 
     written: dict[str, list[tuple[int, int]]] = {}
     text = "".join(book(chapters=2, sentences=20, spans=written))

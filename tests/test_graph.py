@@ -473,7 +473,7 @@ def quote_iri(name: str) -> str:
 
 # ---- the document path ----------------------------------------------------------------------------
 def test_merged_documents_and_their_predictions_give_the_same_graph(tmp_path):
-    from kgcli.doc_merge import merge_records
+    from kgcli.documents.merge import merge_records
     from tests.test_doc_merge import book, chunk_records, gold_of, stub_predictions
 
     written: dict[str, list[tuple[int, int]]] = {}

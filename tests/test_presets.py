@@ -3,7 +3,7 @@ from __future__ import annotations
 import yaml
 
 from kgcli.errors import KgcError
-from kgcli.presets import all_presets, apply_overrides, load_preset, parse_set_options
+from kgcli.model.presets import all_presets, apply_overrides, load_preset, parse_set_options
 from tests.conftest import run_kgc
 
 PUBLISHED = ["oneke", "llama2-13b-iepile-lora", "baichuan2-13b-iepile-lora", "llama3-8b-iepile-lora",

@@ -128,8 +128,8 @@ def test_literal_ids_are_the_seed_pieces_through_tiktoken(preset, lang):
 def test_kgc_piecewise_encoder_gives_the_seed_ids_on_the_real_vocabulary(preset, lang):
     """The tokenizer as kgc loads it (the preset's template fix-ups applied), the prompt and the training
     target kgc builds: the seed's ids, token for token."""
-    from kgcli.loading import load_tokenizer, template_of
-    from kgcli.presets import load_preset
+    from kgcli.model.loading import load_tokenizer, template_of
+    from kgcli.model.presets import load_preset
 
     template = template_of(load_preset(preset))
     tokenizer = load_tokenizer(str(tokenizer_folder(VOCAB[preset])), template, False)
@@ -183,7 +183,7 @@ def test_tiny_qwen2_trains_predicts_and_merges_through_the_qwen25_preset(tmp_pat
     records, the merged model answers the same, and its chat template renders the qwen2.5 prompt."""
     from transformers import AutoTokenizer
 
-    from kgcli.templates import get_template
+    from kgcli.model.templates import get_template
 
     base = tiny_model_folder("qwen")
     records = [

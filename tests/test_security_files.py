@@ -133,7 +133,7 @@ def test_train_replaces_only_a_folder_it_wrote(tmp_path, monkeypatch):
     """The train side of the folder rule, at the library's door: a new folder is marked as train's, so
     --overwrite may replace it; the marker is checked again right before anything is deleted."""
     from kgcli.errors import KgcError
-    from kgcli.presets import load_preset
+    from kgcli.model.presets import load_preset
     from kgcli.train.config import TrainRequest
     from kgcli.train.run import prepare_output_dir
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kgcli.errors import KgcError
-from kgcli.templates import check_vocabulary, encode_pieces, fix_tokenizer, get_template, template_names
+from kgcli.model.templates import check_vocabulary, encode_pieces, fix_tokenizer, get_template, template_names
 
 INSTRUCTION = json.dumps(
     {"instruction": "你是专门进行实体抽取的专家。请从input中抽取出符合schema定义的实体，不存在的实体类型返回空列表。请按照JSON字符串的格式回答。",

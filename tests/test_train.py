@@ -55,7 +55,7 @@ def generate(base, adapter_dir, instruction, template="qwen"):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from kgcli.templates import get_template
+    from kgcli.model.templates import get_template
 
     torch.set_num_threads(1)
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kgcli.templates import get_template
+from kgcli.model.templates import get_template
 from kgcli.train.data import IGNORE, Collator, EncodeStats, Limits, encode_example
 
 TEXT = "Alice met Bob in Paris. " * 40

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kgcli.errors import KgcError
-from kgcli.presets import apply_overrides, load_preset
-from kgcli.validate import Hardware, problems, validate
+from kgcli.model.presets import apply_overrides, load_preset
+from kgcli.model.validate import Hardware, problems, validate
 from tests.conftest import run_kgc
 
 GPU_OK = Hardware("cuda", bf16=True, bitsandbytes=True)

@@ -53,8 +53,8 @@ def records(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def smol_setup(smollm2_dir):
+    from kgcli.model.presets import load_preset
     from kgcli.predict.base import Sampling, load_setup
-    from kgcli.presets import load_preset
 
     return load_setup(load_preset("smollm2-135m-lora"), str(smollm2_dir),
                       Sampling(max_new_tokens=MAX_NEW_TOKENS),

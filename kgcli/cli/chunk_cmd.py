@@ -24,7 +24,7 @@ def chunk(
     follow_links: FollowLinksOpt = False,
 ) -> None:
     """Cut documents into chunks that fit the model's prompt, with exact character offsets."""
-    from kgcli.chunk_job import ChunkSettings, chunk_file
+    from kgcli.documents.sizing import ChunkSettings, chunk_file
 
     stats = chunk_file(in_path, out_path, ChunkSettings(
         preset=preset, tokenizer=tokenizer, tasks=comma_list(task), schemas=comma_list(schema),

@@ -45,7 +45,7 @@ def convert(
     from kgcli.convert import ConvertConfig, convert_file
 
     if config:
-        from kgcli.seed_yaml import convert_config
+        from kgcli.model.seed_yaml import convert_config
 
         cfg, src, tgt = convert_config(config)
         in_path = in_path if in_path != "-" or src is None else src

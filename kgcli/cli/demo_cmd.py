@@ -32,8 +32,8 @@ def demo(
     import os
     from pathlib import Path
 
-    from kgcli import launch
     from kgcli.demo.run import check_folder, print_comparison, run_demo
+    from kgcli.model import launch
 
     check_folder(Path(out))  # before torch: a wrong --out costs nothing
     if threads:

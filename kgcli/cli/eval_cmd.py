@@ -73,7 +73,7 @@ def evaluate(
 
         check_output(out, inputs=[*paths, *([documents] if documents else [])], overwrite=overwrite)
     if documents:
-        from kgcli.doc_eval import evaluate_documents
+        from kgcli.documents.scores import evaluate_documents
 
         reports = [evaluate_documents(paths[0], documents)]
     else:

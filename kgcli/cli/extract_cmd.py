@@ -71,9 +71,9 @@ def extract(
     follow_links: FollowLinksOpt = False,
 ) -> None:
     """Extract from whole documents: every answer merged per document and grounded to character offsets."""
-    from kgcli.extract import ExtractSettings, run_extract
+    from kgcli.documents.extract import ExtractSettings, run_extract
+    from kgcli.model.resolve import resolve
     from kgcli.predict.base import Sampling
-    from kgcli.resolve import resolve
 
     check_backend_options(backend, data_parallel=data_parallel, api_base=api_base, served_model=served_model)
     split_nums = parse_split_nums(split_num, comma_list(task))

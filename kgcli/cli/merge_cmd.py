@@ -31,12 +31,12 @@ def merge(
     trust_remote_code: TrustRemoteCodeOpt = False,
 ) -> None:
     """Merge adapters into their base model and save model + tokenizer (with chat template)."""
-    from kgcli.merge import WRITER
-    from kgcli.merge import merge as run_merge
-    from kgcli.models import resolve_model_path
+    from kgcli.model.builders import resolve_model_path
+    from kgcli.model.lora_merge import WRITER
+    from kgcli.model.lora_merge import merge as run_merge
+    from kgcli.model.resolve import resolve
+    from kgcli.model.validate import check_mergeable
     from kgcli.outputs import check_output_folder
-    from kgcli.resolve import resolve
-    from kgcli.validate import check_mergeable
 
     resolved = resolve("merge", preset, model=model, dtype=dtype, settings=settings, adapter=adapter,
                        trust_remote_code=trust_remote_code)

@@ -135,13 +135,13 @@ def predict(
     trust_remote_code: TrustRemoteCodeOpt = False,
 ) -> None:
     """Generate an answer for every record (greedy by default), in input order."""
-    from kgcli import launch
     from kgcli.io import check_input
+    from kgcli.model import launch
+    from kgcli.model.resolve import resolve
+    from kgcli.model.validate import check_adapters
     from kgcli.outputs import check_output
     from kgcli.predict.base import Sampling
     from kgcli.predict.run import run_predict
-    from kgcli.resolve import resolve
-    from kgcli.validate import check_adapters
 
     if backend not in BACKENDS:
         raise KgcError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")

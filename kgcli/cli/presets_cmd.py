@@ -22,7 +22,7 @@ def list_presets(
     from rich.markup import escape as markup_escape
     from rich.table import Table
 
-    from kgcli.presets import available, load_preset_file, source_of
+    from kgcli.model.presets import available, load_preset_file, source_of
     from kgcli.terminal import cell
 
     if output_format not in ("table", "json"):
@@ -69,8 +69,8 @@ def copy(
     import os
     import re
 
+    from kgcli.model.presets import available, did_you_mean
     from kgcli.outputs import check_output
-    from kgcli.presets import available, did_you_mean
 
     found = available()
     if name not in found:
@@ -94,7 +94,7 @@ def copy(
 @app.command("show")
 def show(name: str = typer.Argument(..., help="Preset name or YAML path.")) -> None:
     """Print the resolved preset as YAML."""
-    from kgcli.presets import load_preset
+    from kgcli.model.presets import load_preset
 
     typer.echo(load_preset(name).to_yaml(), nl=False)
 
@@ -105,8 +105,8 @@ def validate_cmd(
     dtype: str = typer.Option(None, "--dtype", help="Override the preset's dtype (bf16, fp16, fp32)."),
 ) -> None:
     """Check the combination (template, family, bits, dtype, remote code, vLLM rank, LoRA targets)."""
-    from kgcli.presets import apply_overrides, load_preset
-    from kgcli.validate import Hardware, checked, problems
+    from kgcli.model.presets import apply_overrides, load_preset
+    from kgcli.model.validate import Hardware, checked, problems
 
     preset = load_preset(name)
     if dtype:

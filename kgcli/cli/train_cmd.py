@@ -53,10 +53,10 @@ def train(
 ) -> None:
     """Fine-tune a model on converted train records (with --adapter: continue that LoRA; earlier ones
     merged)."""
-    from kgcli.resolve import resolve
+    from kgcli.model.resolve import resolve
+    from kgcli.model.validate import check_launch
     from kgcli.train.config import TrainRequest, check_data
     from kgcli.train.run_file import read_run_file, split_words
-    from kgcli.validate import check_launch
 
     run_path, assignments = split_words(words)
     run = read_run_file(run_path, assignments)

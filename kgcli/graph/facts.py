@@ -22,8 +22,8 @@ from collections import Counter
 from functools import lru_cache
 from typing import Any
 
+from kgcli.documents.grounding import normalise
 from kgcli.errors import KgcError
-from kgcli.grounding import normalise
 
 ENTITY = "Entity"
 PAIR_REACH = 200  # characters between an edge's two ends for them to count as one mention of it

@@ -36,7 +36,7 @@ def request_key(description: dict) -> str:
 
 
 def default_cache_dir() -> Path:
-    from kgcli.models import cache_root
+    from kgcli.model.builders import cache_root
 
     return cache_root() / "icl"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # this module is read by the CLI layer for its defaults: keep it light
-    from kgcli.presets import Preset
-    from kgcli.templates import Template
+    from kgcli.model.presets import Preset
+    from kgcli.model.templates import Template
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def backend_streams(name: str) -> bool:
 
 def load_setup(preset: Preset, model_path: str, sampling: Sampling, adapters: list[str]) -> Setup:
     """Template and tokenizer, once for the runner and the backend."""
-    from kgcli.loading import load_tokenizer, template_of
+    from kgcli.model.loading import load_tokenizer, template_of
 
     template = template_of(preset)
     tokenizer = load_tokenizer(model_path, template, preset.trust_remote_code)

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from kgcli.errors import KgcError
 from kgcli.io import display_name, read_jsonl
+from kgcli.model.prompting import fit_prompt
 from kgcli.outputs import check_output
 from kgcli.predict.base import Sampling, Setup
 from kgcli.predict.openai_backend import completion_request, prompt_text, stop_strings
-from kgcli.prompting import fit_prompt
 from kgcli.records import INSTRUCTION, answered_line
 
 if TYPE_CHECKING:
-    from kgcli.resolve import Resolved
+    from kgcli.model.resolve import Resolved
 
 COMPLETIONS, CHAT = "/v1/completions", "/v1/chat/completions"
 URLS = (COMPLETIONS, CHAT)
@@ -164,7 +164,7 @@ def write_requests_for(
     loaded (no model), the requests written; returns them and the ``vllm run-batch`` line that answers
     them."""
     from kgcli.io import spool_stdin
-    from kgcli.models import resolve_model_path
+    from kgcli.model.builders import resolve_model_path
     from kgcli.predict.base import load_setup
     from kgcli.predict.run import check_budget, test_record_rule
     from kgcli.records import check_records

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.loading import load_model
+from kgcli.model.loading import load_model
 from kgcli.predict.base import Setup
 
 

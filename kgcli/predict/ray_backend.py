@@ -43,7 +43,7 @@ class RayOptions:
 
 
 def _render(setup_args: dict, instructions: list[str], budget: int) -> list[list[int]]:
-    from kgcli.prompting import fit_prompt
+    from kgcli.model.prompting import fit_prompt
 
     template, tokenizer = setup_args["template"], setup_args["tokenizer"]
     return [fit_prompt(template, tokenizer, text, budget)[0] or [] for text in instructions]
@@ -53,7 +53,7 @@ class HFReplica:
     """One Ray actor holding kgc's HF backend: one forward pass of rows in, those rows' ``output`` out."""
 
     def __init__(self, preset: Any, model_path: str, sampling: Any, adapters: list[str], budget: int):
-        from kgcli.launch import set_threads
+        from kgcli.model.launch import set_threads
         from kgcli.predict.base import load_setup, open_backend
 
         set_threads()
@@ -71,7 +71,7 @@ class Renderer:
     """The vLLM processor's preprocess stage: template-encoded ids and greedy sampling for each row."""
 
     def __init__(self, preset: Any, model_path: str, sampling: Any, budget: int, adapter: str | None):
-        from kgcli.loading import load_tokenizer, template_of
+        from kgcli.model.loading import load_tokenizer, template_of
 
         template = template_of(preset)
         self.kit = {"template": template, "tokenizer": load_tokenizer(model_path, template,
@@ -94,9 +94,9 @@ def _vllm_processor(setup: Setup, options: RayOptions, budget: int):
     """``ray.data.llm``'s vLLM processor with kgc's prompts (no chat template, no re-tokenising)."""
     from ray.data.llm import build_llm_processor, vLLMEngineProcessorConfig
 
-    from kgcli.adapters import adapter_rank
-    from kgcli.families import VLLM_LORA_RANKS
-    from kgcli.loading import DTYPES
+    from kgcli.model.adapters import adapter_rank
+    from kgcli.model.families import VLLM_LORA_RANKS
+    from kgcli.model.loading import DTYPES
 
     preset, sampling = setup.preset, setup.sampling
     engine_kwargs: dict[str, Any] = {

@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from kgcli.errors import KgcError, say, warn
 from kgcli.io import display_name, read_jsonl, spool_stdin
+from kgcli.model.prompting import fit_prompt
+from kgcli.model.templates import Template
 from kgcli.outputs import Output, check_output
 from kgcli.predict.base import DEFAULT_WINDOW, Sampling, Setup, backend_streams, load_setup, open_backend
 from kgcli.predict.closing import close_answer
 from kgcli.progress import progress
-from kgcli.prompting import fit_prompt
 from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, answered_line, check_records, parse_instruction
-from kgcli.templates import Template
 
 if TYPE_CHECKING:
-    from kgcli.resolve import Resolved
+    from kgcli.model.resolve import Resolved
 
 
 @dataclass
@@ -201,8 +201,8 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     """A whole prediction run: tokenizer and template once, the backend started, every record answered,
     the backend closed. Under ``accelerate launch`` each rank answers its share into a part file and rank 0
     merges the parts back into input order."""
-    from kgcli.models import resolve_model_path
-    from kgcli.validate import check_adapters
+    from kgcli.model.builders import resolve_model_path
+    from kgcli.model.validate import check_adapters
 
     preset = resolved.preset
     check_adapters(preset, resolved.adapters, backend)
@@ -218,7 +218,7 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     remote = backend == "openai" or (backend == "ray" and backend_options.get("address"))
     if not remote:  # a server or a cluster runs the model elsewhere: this machine's rules do not apply
         resolved.check_hardware()
-    from kgcli.launch import set_threads
+    from kgcli.model.launch import set_threads
 
     set_threads()
     setup = load_setup(preset, resolve_model_path(preset.base_model, preset.builder), sampling,

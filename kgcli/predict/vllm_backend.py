@@ -25,10 +25,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kgcli.adapters import adapter_rank
 from kgcli.errors import KgcError
-from kgcli.families import VLLM_LORA_RANKS
-from kgcli.loading import DTYPES, device
+from kgcli.model.adapters import adapter_rank
+from kgcli.model.families import VLLM_LORA_RANKS
+from kgcli.model.loading import DTYPES, device
 from kgcli.predict.base import Setup
 
 CPU_KV_CACHE_GIB = (1, 4)  # VLLM_CPU_KVCACHE_SPACE per engine when the user sets none: at least, at most

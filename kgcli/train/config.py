@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.presets import Preset
+from kgcli.model.presets import Preset
 
 WRITER = "kgc train"  # the folder rule's name for what train writes (kgcli.outputs)
 

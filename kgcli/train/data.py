@@ -14,9 +14,9 @@ from typing import Any
 
 from kgcli.errors import KgcError
 from kgcli.io import display_name, read_jsonl
-from kgcli.prompting import fit_prompt
+from kgcli.model.prompting import fit_prompt
+from kgcli.model.templates import Template
 from kgcli.records import INSTRUCTION, OUTPUT
-from kgcli.templates import Template
 
 IGNORE = -100
 

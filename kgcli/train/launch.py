@@ -8,7 +8,7 @@ import sys
 
 import yaml
 
-from kgcli import launch
+from kgcli.model import launch
 from kgcli.train.config import TrainRequest, accelerate_flags
 
 

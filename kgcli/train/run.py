@@ -14,10 +14,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from kgcli.adapters import adapter_rank
 from kgcli.errors import KgcError, warn
-from kgcli.loading import device, load_model, load_tokenizer, template_of
-from kgcli.models import resolve_model_path
+from kgcli.model.adapters import adapter_rank
+from kgcli.model.builders import resolve_model_path
+from kgcli.model.loading import device, load_model, load_tokenizer, template_of
 from kgcli.outputs import (
     check_output_folder,
     honour_umask,
@@ -84,7 +84,7 @@ def attach_method(model: Any, request: TrainRequest) -> Any:
         prepare_model_for_kbit_training,
     )
 
-    from kgcli.families import family_targets
+    from kgcli.model.families import family_targets
 
     preset = request.preset
     if preset.finetuning_type == "full":
@@ -251,7 +251,7 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
 
 def train(request: TrainRequest) -> dict[str, Any]:
     """Run the training described by ``request`` in this process; returns a summary."""
-    from kgcli.validate import check_launch
+    from kgcli.model.validate import check_launch
 
     check_launch(request.preset, deepspeed=request.deepspeed, adapters=request.adapters)
     out = Path(request.output_dir)

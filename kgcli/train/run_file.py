@@ -15,7 +15,7 @@ from typing import Any
 
 from kgcli.errors import KgcError
 from kgcli.io import read_yaml
-from kgcli.presets import parse_set_options
+from kgcli.model.presets import parse_set_options
 from kgcli.train.config import TrainRequest
 
 RUN_KEYS = {f.name for f in dataclasses.fields(TrainRequest)} - {"preset", "notes", "overwrite"}

@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kgcli.adapters import adapter_rank, check_adapter
 from kgcli.errors import KgcError
-from kgcli.presets import (
+from kgcli.model.adapters import adapter_rank, check_adapter
+from kgcli.model.presets import (
     Preset,
     apply_overrides,
     build_preset,
@@ -40,7 +40,7 @@ class Resolved:
     def with_thinking(self, thinking: str) -> Resolved:
         """``--thinking on``: the preset's template swapped for its reasoning variant (Qwen3's template with
         the think block left to the model); ``off`` (the default for extraction) keeps the preset's own."""
-        from kgcli.templates import get_template
+        from kgcli.model.templates import get_template
 
         if thinking != "on":
             return self
@@ -54,7 +54,7 @@ class Resolved:
     def check_hardware(self) -> None:
         """The rules that need the machine (bf16, bitsandbytes, a GPU): they import torch, so commands run
         them after their own file checks, just before loading anything."""
-        from kgcli.validate import Hardware, validate
+        from kgcli.model.validate import Hardware, validate
 
         validate(self.preset, Hardware.detect(), adapter_rank=self.adapter_rank)
 
@@ -104,8 +104,8 @@ def resolve(kind: Kind, preset: str | dict[str, Any] | None = None, *, config: s
     preset's own adapter for predict and merge) and the seed YAML's run options. ``dry_run``: the plan is
     shown before the files exist, so adapter folders are read only where they are there.
     ``trust_remote_code``: the user's ``--trust-remote-code`` (``consent_to_remote_code``)."""
-    from kgcli.seed_yaml import inference_config, training_config
-    from kgcli.validate import validate
+    from kgcli.model.seed_yaml import inference_config, training_config
+    from kgcli.model.validate import validate
 
     if preset is None and config is None and (kind != "merge" or model is None):
         raise KgcError("--preset NAME or --model PATH is required" if kind == "merge"

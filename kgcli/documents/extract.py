@@ -21,8 +21,8 @@ from kgcli.outputs import check_output
 from kgcli.predict.base import DEFAULT_WINDOW
 
 if TYPE_CHECKING:
+    from kgcli.model.resolve import Resolved
     from kgcli.predict.base import Sampling
-    from kgcli.resolve import Resolved
 
 
 @dataclass
@@ -66,9 +66,9 @@ def work_folder(out_path: str) -> str:
 
 def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sampling,
                 settings: ExtractSettings) -> ExtractSummary:
-    from kgcli.chunk_job import ChunkSettings, chunk_file
     from kgcli.convert import ConvertConfig, convert_file
-    from kgcli.doc_merge import merge_records
+    from kgcli.documents.merge import merge_records
+    from kgcli.documents.sizing import ChunkSettings, chunk_file
     from kgcli.predict.run import run_predict
 
     started = time.monotonic()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kgcli.model.templates import Template
 from kgcli.records import INPUT, parse_instruction, with_input
-from kgcli.templates import Template
 
 
 def _input_length(instruction: str) -> tuple[dict | None, int]:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kgcli.documents import Document
+from kgcli.documents.read import Document
 
 # A sentence ends after a Chinese end mark, an English one followed by whitespace, or a run of line breaks;
 # closing quotes and brackets stay with the sentence they close.

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.loading import load_model, load_tokenizer, template_of
+from kgcli.model.loading import load_model, load_tokenizer, template_of
+from kgcli.model.presets import Preset
+from kgcli.model.templates import bos_ids
+from kgcli.model.validate import check_mergeable
 from kgcli.outputs import check_output_folder, honour_umask, replace_folder
-from kgcli.presets import Preset
-from kgcli.templates import bos_ids
-from kgcli.validate import check_mergeable
 
 WRITER = "kgc merge"  # the folder rule's name for what merge writes (its kgc_merge.json marks it)
 

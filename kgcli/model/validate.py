@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.families import VLLM_LORA_RANKS, canonical_family, checkpoints, families
-from kgcli.presets import Preset
-from kgcli.templates import template_names
+from kgcli.model.families import VLLM_LORA_RANKS, canonical_family, checkpoints, families
+from kgcli.model.presets import Preset
+from kgcli.model.templates import template_names
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import os
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.presets import Preset
-from kgcli.templates import Template, check_vocabulary, fix_tokenizer, get_template
+from kgcli.model.presets import Preset
+from kgcli.model.templates import Template, check_vocabulary, fix_tokenizer, get_template
 
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from kgcli.documents.grounding import normalise
 from kgcli.errors import KgcError
 from kgcli.evaluate import Counts, prf
-from kgcli.grounding import normalise
 from kgcli.io import display_name, read_jsonl
 
 METRICS = ("entity", "entity_offsets", "triple", "event")

@@ -13,8 +13,8 @@ from typing import Any
 
 from kgcli.errors import KgcError, warn
 from kgcli.io import compat_dumps, encode_str
+from kgcli.model.presets import Preset
 from kgcli.outputs import check_output
-from kgcli.presets import Preset
 
 MARGIN = 4  # tokens kept free for the seams between the instruction and the text
 
@@ -58,11 +58,11 @@ def _instruction_prefixes(settings: ChunkSettings) -> list[str]:
 
 def load_sizing(settings: ChunkSettings) -> tuple[Any, int, Callable[[str], bool] | None]:
     """(tokenizer, token budget per chunk, the real-prompt check) for these settings."""
-    from kgcli.loading import load_tokenizer
-    from kgcli.models import resolve_model_path
-    from kgcli.presets import load_preset
-    from kgcli.resolve import consent_to_remote_code
-    from kgcli.templates import get_template
+    from kgcli.model.builders import resolve_model_path
+    from kgcli.model.loading import load_tokenizer
+    from kgcli.model.presets import load_preset
+    from kgcli.model.resolve import consent_to_remote_code
+    from kgcli.model.templates import get_template
 
     if settings.preset is None and settings.tokenizer is None:
         raise KgcError("give --preset NAME (its tokenizer, template and cutoff_len) or --tokenizer PATH")
@@ -103,8 +103,8 @@ def load_sizing(settings: ChunkSettings) -> tuple[Any, int, Callable[[str], bool
 
 def chunk_file(in_path: str, out_path: str, settings: ChunkSettings) -> ChunkStats:
     """Chunk every document of IN into OUT (JSON lines); OUT appears only when every document chunked."""
-    from kgcli.chunking import chunk_documents
-    from kgcli.documents import read_documents
+    from kgcli.documents.chunking import chunk_documents
+    from kgcli.documents.read import read_documents
 
     output = check_output(out_path, inputs=[in_path] if in_path != "-" else [], spool=True)
     # every document read (and checked) before any model file

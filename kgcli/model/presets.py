@@ -104,7 +104,7 @@ class Preset(BaseModel):
 def builtin_dirs() -> list[Path]:
     """The presets shipped inside the package (a wheel install), else the repository's ``presets/`` (a
     checkout or an editable install)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the kgcli package
     if (here / "builtin_presets").is_dir():
         return [here / "builtin_presets"]
     checkout = here.parent

@@ -17,7 +17,7 @@ from kgcli.io import read_yaml
 
 if TYPE_CHECKING:  # presets import pydantic: only the commands that read presets pay for it
     from kgcli.convert import ConvertConfig
-    from kgcli.presets import Preset
+    from kgcli.model.presets import Preset
 
 
 
@@ -62,7 +62,7 @@ TRAINING_KEYS: dict[str, str | None] = {
 
 def training_config(path: str, base: Preset | None) -> tuple[Preset, dict[str, Any]]:
     """A preset and run options from the seed's fine-tuning YAML (``fine_llama.yaml`` and friends)."""
-    from kgcli.presets import apply_overrides, build_preset
+    from kgcli.model.presets import apply_overrides, build_preset
 
     data, fields = read_seed_yaml(path, TRAINING_KEYS, "fine-tuning")
     if data.get("stage", "sft") not in ("sft", "sft-custom"):

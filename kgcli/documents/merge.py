@@ -1,18 +1,18 @@
 """The answers to a document's chunks → one result per document, every extracted string grounded in it.
 
 Each prediction record (a converted chunk record + ``output``) is read by its task module: the answer is
-parsed (and repaired) as ``kgc eval`` parses it, turned into the task's tuples, and every string position
-of a tuple (entity, head, tail, trigger, argument — ``Task.span_index``) is located in the chunk's text
-(``kgcli.grounding``) and moved to document offsets. Results are keyed by task kind and normalised values,
-so the same entity or triple from several chunks is one result with all its mentions, and a mention seen in
-two overlapping chunks (same document offsets) counts once. Each mention names the chunk and the record it
-was answered in and carries the sentence around it. A string absent from the text is kept with
-``grounded: false`` and no offsets (``drop_ungrounded``: dropped). What a tuple leaves out and the task
-knows (``Task.details``: an event's arguments, the types the schema gives) rides along on its result. No
-model is called: the result for a whole document is the union of the results for its parts.
+parsed (and repaired) as ``kgc eval`` parses it, turned into the task's tuples, and every string position of a
+tuple (entity, head, tail, trigger, argument — ``Task.span_index``) is located in the chunk's text
+(``kgcli.documents.grounding``) and moved to document offsets. Results are keyed by task kind and normalised
+values, so the same entity or triple from several chunks is one result with all its mentions, and a mention
+seen in two overlapping chunks (same document offsets) counts once. Each mention names the chunk and the
+record it was answered in and carries the sentence around it. A string absent from the text is kept with
+``grounded: false`` and no offsets (``drop_ungrounded``: dropped). What a tuple leaves out and the task knows
+(``Task.details``: an event's arguments, the types the schema gives) rides along on its result. No model is
+called: the result for a whole document is the union of the results for its parts.
 
-With ``sentences=True`` a record that is not a chunk (a plain prediction record) is a one-chunk document
-of its own, named by its id.
+With ``sentences=True`` a record that is not a chunk (a plain prediction record) is a one-chunk document of
+its own, named by its id.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kgcli.documents.grounding import NormalText, context_of, find_all, normalise
 from kgcli.errors import KgcError, warn
-from kgcli.grounding import NormalText, context_of, find_all, normalise
 from kgcli.records import INPUT, INSTRUCTION, OUTPUT, SCHEMA, parse_instruction
 from kgcli.repair import parse_answer
 from kgcli.tasks import Task, get_task
