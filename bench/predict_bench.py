@@ -118,13 +118,13 @@ def vllm_setup(max_new_tokens: int):
 def vllm_section(setup, test_file: Path) -> list[tuple]:
     """Streaming vs slices of 8 vs guided JSON on one engine, then prefix caching off on a second one
     (start-up and a 16-record warm-up excluded; the prompt cache is emptied before each run)."""
-    from kgcli.predict.base import open_backend
+    from kgcli.predict.base import VLLMOptions, open_backend
 
     warm = test_file.with_name("warm-up.json")
     warm.write_text("".join(test_file.read_text().splitlines(keepends=True)[:16]))
     rows = []
     for caching in (True, False):
-        engine = open_backend("vllm", setup, prefix_caching=caching)
+        engine = open_backend("vllm", setup, VLLMOptions(prefix_caching=caching))
         try:
             timed_predict("warm-up", engine, setup, warm, window=4096)
             if caching:

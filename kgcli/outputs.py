@@ -144,14 +144,22 @@ FOLDER_MARKER = ".kgc-output.json"
 KNOWN_MARKERS = {"kgc_merge.json": "kgc merge", "kgc_demo.json": "kgc demo"}
 
 
+# A graph folder from before the marker: its graph.json says what it is
+GRAPH_META, GRAPH_FORMAT, GRAPH_WRITER = "graph.json", "kgc-graph", "kgc graph build"
+
+
 def written_by(path: str) -> str | None:
     """The kgc command that wrote the folder ``path`` (its marker), or None: a folder of someone else's."""
-    try:
-        with open(os.path.join(path, FOLDER_MARKER), encoding="utf-8") as handle:
-            writer = json.load(handle).get("written_by")
-        return writer if isinstance(writer, str) else None
-    except (OSError, ValueError, AttributeError):
-        pass
+    for name in (FOLDER_MARKER, GRAPH_META):
+        try:
+            with open(os.path.join(path, name), encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if name == FOLDER_MARKER and isinstance(data, dict) and isinstance(data.get("written_by"), str):
+            return data["written_by"]
+        if name == GRAPH_META and isinstance(data, dict) and data.get("format") == GRAPH_FORMAT:
+            return GRAPH_WRITER
     return next((w for name, w in KNOWN_MARKERS.items() if os.path.isfile(os.path.join(path, name))), None)
 
 
@@ -230,6 +238,58 @@ def replace_folder(work: str, out: str, writer: str) -> None:
     if os.path.isdir(out):
         os.rmdir(out)  # an empty folder made for it
     os.rename(work, out)
+
+
+def work_folder(out: str, purpose: str) -> str:
+    """The hidden sibling of OUT where a command keeps what it is building (``.OUT.kgc-PURPOSE``)."""
+    folder, name = os.path.split(os.path.abspath(out))
+    return os.path.join(folder, f".{name}.kgc-{purpose}")
+
+
+@contextlib.contextmanager
+def atomic_folder(out: str, writer: str, *, keep_existing: bool = False) -> Iterator[str]:
+    """A folder for OUT, written beside it and marked as ``writer``'s; when the block ends, it takes OUT's
+    place (an OUT that ``writer`` wrote, or an empty one, is removed once the new one is in; the caller
+    checked OUT first with ``check_output_folder``). ``keep_existing``: an OUT that appeared meanwhile (a
+    cache another process filled first) is kept and the new folder dropped. A failure leaves OUT as it was
+    and nothing new."""
+    parent = os.path.dirname(os.path.abspath(out))
+    os.makedirs(parent, exist_ok=True)
+    work = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out))}.", dir=parent)
+    try:
+        mark_folder(work, writer)
+        yield work
+        honour_umask(work)
+        if keep_existing:
+            try:
+                os.rename(work, out)  # refused when another process put a full OUT there first
+            except OSError:
+                if not (os.path.isdir(out) and os.listdir(out)):
+                    raise
+            return
+        replace_folder(work, out, writer)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str) -> Iterator[IO[bytes]]:
+    """A binary file (or ``-``, stdout) written to a temporary sibling and renamed into place when the
+    block ends without error; a folder at ``path`` is never replaced."""
+    if path == STDIO:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        os.chmod(tmp, 0o666 & ~umask())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _stdout(spool: bool) -> Iterator[IO[str]]:

@@ -134,7 +134,7 @@ def _root(
                                  help="Print kgc's version and exit."),
 ) -> None:
     from kgcli.errors import verbose as verbose_set
-    from kgcli.noise import calm_libraries
+    from kgcli.terminal import calm_libraries
 
     if presets_dir:
         os.environ["KGC_PRESETS_DIR"] = presets_dir

@@ -23,12 +23,10 @@ from kgcli.cli.options import (
     TpOpt,
     TrustRemoteCodeOpt,
     WindowOpt,
-    check_backend_options,
     choice,
     comma_list,
-    vllm_options,
 )
-from kgcli.errors import KgcError, say
+from kgcli.errors import say
 from kgcli.predict.base import DEFAULT_WINDOW
 
 
@@ -71,55 +69,22 @@ def extract(
     follow_links: FollowLinksOpt = False,
 ) -> None:
     """Extract from whole documents: every answer merged per document and grounded to character offsets."""
-    from kgcli.documents.extract import ExtractSettings, run_extract
-    from kgcli.model.resolve import resolve
-    from kgcli.predict.base import Sampling
+    from kgcli.documents.extract import ExtractSettings, parse_split_nums, run_extract
+    from kgcli.model.resolve import ModelChoice
+    from kgcli.predict.base import Sampling, backend_options, backend_spec
 
-    check_backend_options(backend, data_parallel=data_parallel, api_base=api_base, served_model=served_model)
-    split_nums = parse_split_nums(split_num, comma_list(task))
-    resolved = resolve("predict", preset, model=model, dtype=dtype, settings=settings, adapter=adapter,
-                       trust_remote_code=trust_remote_code)
-    options = {
-        "vllm": vllm_options(tp=tp, data_parallel=data_parallel, prefix_caching=prefix_caching),
-        "openai": {
-            "api_base": api_base,
-            "served_model": served_model,
-            "api_key_env": api_key_env,
-            "concurrency": concurrency,
-        }
-    }.get(backend, {})
-    summary = run_extract(
-        docs,
-        out_path,
-        resolved,
-        Sampling(max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens),
-        ExtractSettings(
-            tasks=comma_list(task),
-            schemas=comma_list(schema),
-            language=language,
-            split_nums=split_nums,
-            budget=budget,
-            overlap=overlap,
-            drop_ungrounded=drop_ungrounded,
-            backend=backend,
-            backend_options=options,
-            batch_size=batch_size,
-            window=window,
-            resume=resume,
-            overwrite=overwrite,
-            follow_links=follow_links,
-        ),
-    )
+    options = backend_options(backend, tensor_parallel_size=tp, data_parallel=data_parallel,
+                              prefix_caching=prefix_caching, api_base=api_base, served_model=served_model,
+                              api_key_env=api_key_env, concurrency=concurrency)
+    tasks = comma_list(task)
+    split_nums = parse_split_nums(split_num, tasks)
+    resolved = ModelChoice(preset, None, model, dtype, settings, adapter, trust_remote_code).resolve(
+        "predict", backend=backend_spec(backend))
+    summary = run_extract(docs, out_path, resolved,
+                          Sampling(max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens),
+                          ExtractSettings(tasks=tasks, schemas=comma_list(schema), language=language,
+                                          split_nums=split_nums, budget=budget, overlap=overlap,
+                                          drop_ungrounded=drop_ungrounded, backend=backend, options=options,
+                                          batch_size=batch_size, window=window, resume=resume,
+                                          overwrite=overwrite, follow_links=follow_links))
     say(f"extracted: {summary.line()}")
-
-
-def parse_split_nums(text: str | None, tasks: list[str]) -> dict[str, int]:
-    """--split-num 6,1 → {task: n} in --task order (checked before any model loads)."""
-    if not text:
-        return {}
-    values = comma_list(text)
-    if len(values) != len(tasks) or not all(v.lstrip("-").isdigit() for v in values):
-        raise KgcError(f"--split-num takes one number per task ({len(tasks)}: {','.join(tasks)}), "
-                       f"got {text!r}")
-    return {task.upper(): int(value) for task, value in zip(tasks, values, strict=True)}
-

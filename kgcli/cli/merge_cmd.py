@@ -13,7 +13,7 @@ from kgcli.cli.options import (
     SetOpt,
     TrustRemoteCodeOpt,
 )
-from kgcli.errors import KgcError, say
+from kgcli.errors import say
 
 
 def merge(
@@ -31,22 +31,12 @@ def merge(
     trust_remote_code: TrustRemoteCodeOpt = False,
 ) -> None:
     """Merge adapters into their base model and save model + tokenizer (with chat template)."""
-    from kgcli.model.builders import resolve_model_path
-    from kgcli.model.lora_merge import WRITER
     from kgcli.model.lora_merge import merge as run_merge
     from kgcli.model.resolve import resolve
-    from kgcli.model.validate import check_mergeable
-    from kgcli.outputs import check_output_folder
 
     resolved = resolve("merge", preset, model=model, dtype=dtype, settings=settings, adapter=adapter,
                        trust_remote_code=trust_remote_code)
-    check_mergeable(resolved.preset)  # before a local builder makes the base model
-    if not resolved.adapters:
-        raise KgcError("nothing to merge: give --adapter PATH (or a preset with an adapter)")
-    check_output_folder(out, writer=WRITER, overwrite=overwrite)
-    base = resolved.preset
-    provenance = run_merge(base, resolve_model_path(base.base_model, base.builder), resolved.adapters, out,
-                           max_shard_size, overwrite, ollama=ollama)
+    provenance = run_merge(resolved.preset, resolved.adapters, out, max_shard_size, overwrite, ollama=ollama)
     say(f"merged {len(resolved.adapters)} adapter(s) into {out}")
     if provenance["chat_template_tokenizes_as_trained"] is False:
         say("note: this tokenizer encodes the whole prompt text (the chat template, Ollama's TEMPLATE) to "

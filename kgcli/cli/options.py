@@ -7,8 +7,6 @@ from typing import Annotated
 import click
 import typer
 
-from kgcli.errors import KgcError
-
 TASKS = ("NER", "RE", "SPO", "EE", "EET", "EEA", "KG")
 
 
@@ -61,29 +59,6 @@ ApiKeyEnvOpt = Annotated[str | None, typer.Option(
     "--api-key-env", rich_help_panel="OpenAI-compatible server",
     help="openai: the variable holding the key for --api-base (without it no key is sent, but "
          "OPENAI_API_KEY to api.openai.com).")]
-
-
-def vllm_options(*, tp: int, data_parallel: int, prefix_caching: bool,
-                 gpu_memory_utilization: float | None = None) -> dict:
-    """The vLLM backend's constructor options from the command line (predict and extract)."""
-    return {"tensor_parallel_size": tp, "data_parallel": data_parallel, "prefix_caching": prefix_caching,
-            "gpu_memory_utilization": gpu_memory_utilization}
-
-
-def check_backend_options(backend: str, *, data_parallel: int, api_base: str | None,
-                          served_model: str | None, guided_json: bool = False) -> None:
-    """The cross-option rules of a backend choice, before anything loads."""
-    if guided_json and backend != "vllm":
-        raise KgcError("--guided-json needs --backend vllm")
-    if backend == "openai" and not (api_base and served_model):
-        raise KgcError("--backend openai needs --api-base URL and --served-model NAME")
-    if backend == "vllm":
-        from kgcli.predict.vllm_backend import user_kv_cache_gib
-
-        user_kv_cache_gib()  # a malformed VLLM_CPU_KVCACHE_SPACE is said before the model loads
-    if data_parallel > 1 and backend not in ("vllm", "ray"):
-        raise KgcError(f"--data-parallel is for --backend vllm or ray (hf: --num-processes; {backend}: one "
-                       "stream already)")
 
 
 def comma_list(value: str | None) -> list[str]:

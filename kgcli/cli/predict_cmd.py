@@ -27,14 +27,13 @@ from kgcli.cli.options import (
     TpOpt,
     TrustRemoteCodeOpt,
     WindowOpt,
-    check_backend_options,
     choice,
-    vllm_options,
 )
-from kgcli.errors import KgcError, say
+from kgcli.errors import say
+from kgcli.predict.base import BACKENDS as REGISTRY
 from kgcli.predict.base import DEFAULT_WINDOW
 
-BACKENDS = ("hf", "vllm", "openai", "openai-batch", "ray")
+BACKENDS = tuple(REGISTRY)
 BATCH_PANEL = "Batch files (openai-batch)"
 
 
@@ -135,128 +134,24 @@ def predict(
     trust_remote_code: TrustRemoteCodeOpt = False,
 ) -> None:
     """Generate an answer for every record (greedy by default), in input order."""
-    from kgcli.io import check_input
-    from kgcli.model import launch
-    from kgcli.model.resolve import resolve
-    from kgcli.model.validate import check_adapters
-    from kgcli.outputs import check_output
-    from kgcli.predict.base import Sampling
-    from kgcli.predict.run import run_predict
+    from kgcli.model.resolve import ModelChoice
+    from kgcli.predict.base import backend_options
+    from kgcli.predict.run import PredictRequest
+    from kgcli.predict.run import predict as run
 
-    if backend not in BACKENDS:
-        raise KgcError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
-    check_backend_options(backend, data_parallel=data_parallel, api_base=api_base, served_model=served_model,
-                          guided_json=guided_json)
-    _check_batch_files(backend, write_requests, read_results, in_path, out_path)
-    if read_results:  # needs no preset: IN and the results are all there is
-        from kgcli.predict.batch_files import read_results as join
-
-        check_input(in_path)
-        count = join(in_path, read_results, out_path, overwrite=overwrite)
-        say(f"joined {count} answer(s) from {read_results} → {'stdout' if out_path == '-' else out_path}")
-        return
-    resolved = resolve(
-        "predict",
-        preset,
-        config=config,
-        model=model,
-        dtype=dtype,
-        settings=settings,
-        adapter=adapter,
-        dry_run=dry_run,
-        trust_remote_code=trust_remote_code,
-    ).with_thinking(thinking)
-    check_adapters(resolved.preset, resolved.adapters, backend)
-    options = resolved.options
-    in_path = options.get("input_file") or in_path if in_path == "-" else in_path
-    out_path = options.get("output_file") or out_path if out_path == "-" else out_path
-    if num_processes > 1 and not in_launcher:
-        if backend != "hf" or "-" in (in_path, out_path):
-            raise KgcError(
-                "--num-processes shards the hf backend over IN and OUT files (vllm: --data-parallel)"
-            )
-        command = launch.accelerate_command(
-            launch.rerun_argv(), ["--multi_gpu", "--num_processes", str(num_processes)]
-        )
-        if dry_run:
-            typer.echo(f"launch: {launch.shell(command)}")
-            return
-        check_input(in_path)
-        check_output(out_path, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
-        import subprocess
-
-        raise SystemExit(subprocess.call(command))
-    if dry_run:
-        typer.echo(f"launch: in this process ({backend} backend, {len(resolved.adapters)} adapter(s))")
-        return
-    check_input(in_path)
-    if write_requests:
-        _write_requests(in_path, write_requests, resolved, served_model=served_model, url=batch_url,
-                        cutoff_len=cutoff_len, max_new_tokens=max_new_tokens, overwrite=overwrite)
-        return
-    sampling = Sampling(
-        max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens,
-        temperature=temperature or float(options.get("temperature") or 0.0),
-        top_p=top_p if top_p != 1.0 else float(options.get("top_p") or 1.0),
-    )
-    backend_options = {
-        "vllm": vllm_options(tp=tp, data_parallel=data_parallel, prefix_caching=prefix_caching,
-                             gpu_memory_utilization=gpu_memory_utilization),
-        "ray": {"engine": ray_engine, "replicas": data_parallel, "address": ray_address,
-                "tensor_parallel_size": tp, "prefix_caching": prefix_caching},
-        "openai": {
-            "api_base": api_base,
-            "served_model": served_model,
-            "api_key_env": api_key_env,
-            "concurrency": concurrency,
-            "prompt_format": prompt_format,
-            "max_retries": retries,
-        },
-    }.get(backend, {})
-    stats = run_predict(
-        in_path,
-        out_path,
-        resolved,
-        backend,
-        sampling,
-        backend_options,
-        batch_size=batch_size,
-        cutoff_len=cutoff_len,
-        resume=resume,
-        overwrite=overwrite,
-        guided_json=guided_json,
-        in_launcher=in_launcher,
-        window=window,
-    )
-    say(
-        f"predicted {stats.records} record(s)"
-        + (f", {stats.skipped_done} already done" if stats.skipped_done else "")
-    )
-
-
-
-def _check_batch_files(backend: str, requests: str | None, results: str | None, in_path: str,
-                       out_path: str) -> None:
-    if backend != "openai-batch":
-        if requests or results:
-            raise KgcError("--write-requests and --read-results are for --backend openai-batch")
-        return
-    if bool(requests) == bool(results):
-        raise KgcError("--backend openai-batch needs --write-requests REQ or --read-results RES (one)")
-    if in_path == "-" and results:
-        raise KgcError("--read-results joins answers into IN: give IN as a file")
-    if requests and out_path != "-":
-        raise KgcError(f"--write-requests writes REQ, not OUT ({out_path}): leave OUT out")
-
-
-def _write_requests(in_path: str, requests: str, resolved, *, served_model: str | None, url: str,
-                    cutoff_len: int | None, max_new_tokens: int | None, overwrite: bool) -> None:
-    from kgcli.predict import batch_files
-    from kgcli.predict.base import Sampling
-
-    sampling = Sampling(max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens)
-    written, command = batch_files.write_requests_for(in_path, requests, resolved, sampling,
-                                                      served_model=served_model, url=url,
-                                                      cutoff_len=cutoff_len, overwrite=overwrite)
-    say(f"wrote {written.requests} request(s) to {requests}; answer them with, e.g.:\n  {command}\n"
-        f"then: kgc predict {in_path} OUT --backend openai-batch --read-results RESULTS")
+    options = backend_options(
+        backend, guided_json=guided_json, tensor_parallel_size=tp, data_parallel=data_parallel,
+        prefix_caching=prefix_caching, gpu_memory_utilization=gpu_memory_utilization, api_base=api_base,
+        served_model=served_model, api_key_env=api_key_env, concurrency=concurrency,
+        prompt_format=prompt_format, max_retries=retries, write_requests=write_requests,
+        read_results=read_results, batch_url=batch_url, ray_engine=ray_engine, ray_address=ray_address,
+        num_processes=num_processes)
+    model_choice = ModelChoice(preset, config, model, dtype, settings, adapter, trust_remote_code)
+    stats = run(PredictRequest(
+        in_path, out_path, model_choice, backend, options, max_new_tokens=max_new_tokens,
+        temperature=temperature, top_p=top_p, thinking=thinking, batch_size=batch_size, cutoff_len=cutoff_len,
+        window=window, guided_json=guided_json, resume=resume, overwrite=overwrite, dry_run=dry_run,
+        in_launcher=in_launcher))
+    if stats is not None:
+        done = f", {stats.skipped_done} already done" if stats.skipped_done else ""
+        say(f"predicted {stats.records} record(s){done}")

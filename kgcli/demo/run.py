@@ -180,7 +180,7 @@ def predict(preset: Any, test: Path, out_file: Path, adapters: list[str], settin
     from kgcli.predict.run import run_predict
 
     run_predict(str(test), str(out_file), Resolved(preset, adapters), "hf",
-                Sampling(max_new_tokens=settings.max_new_tokens), {}, batch_size=settings.batch_size,
+                Sampling(max_new_tokens=settings.max_new_tokens), None, batch_size=settings.batch_size,
                 overwrite=True)
     gc.collect()
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kgcli.errors import KgcError
 from kgcli.io import compat_dumps, read_jsonl
-from kgcli.outputs import check_output
+from kgcli.outputs import check_output, work_folder
 from kgcli.predict.base import DEFAULT_WINDOW
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class ExtractSettings:
     overlap: int | None = None
     drop_ungrounded: bool = False
     backend: str = "hf"
-    backend_options: dict[str, Any] = field(default_factory=dict)
+    options: Any = None  # the backend's own options (kgcli.predict.base); its defaults when None
     batch_size: int = 8
     window: int = DEFAULT_WINDOW
     resume: bool = False
@@ -59,11 +59,6 @@ class ExtractSummary:
                 f"{self.grounded_percent:.1f}% grounded, {self.seconds:.1f} s")
 
 
-def work_folder(out_path: str) -> str:
-    folder, name = os.path.split(os.path.abspath(out_path))
-    return os.path.join(folder, f".{name}.kgc-extract")
-
-
 def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sampling,
                 settings: ExtractSettings) -> ExtractSummary:
     from kgcli.convert import ConvertConfig, convert_file
@@ -77,7 +72,7 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
     if len(settings.tasks) != len(settings.schemas) or not settings.tasks:
         raise KgcError("give --task and one --schema per task (comma-separated, in the same order)")
     output = check_output(out_path, inputs=[docs_path, *settings.schemas], overwrite=settings.overwrite)
-    work = work_folder(out_path)
+    work = work_folder(out_path, "extract")
     predictions = os.path.join(work, "predictions.json")
     if not settings.resume and os.path.exists(work):
         shutil.rmtree(work)
@@ -99,7 +94,7 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
                     shutil.copyfileobj(handle, out)
                 os.unlink(part)
         predicted = run_predict(records, predictions, resolved, settings.backend, sampling,
-                                settings.backend_options, batch_size=settings.batch_size,
+                                settings.options, batch_size=settings.batch_size,
                                 window=settings.window, resume=settings.resume, overwrite=True)
         documents, merged = merge_records(read_jsonl(predictions), predictions,
                                           drop_ungrounded=settings.drop_ungrounded)
@@ -114,3 +109,15 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
         if not os.path.exists(predictions) or not os.path.getsize(predictions):
             shutil.rmtree(work, ignore_errors=True)  # nothing to resume: leave nothing behind
         raise
+
+
+def parse_split_nums(text: str | None, tasks: list[str]) -> dict[str, int]:
+    """``--split-num 6,1`` → {task: n} in ``--task`` order (checked before any model loads)."""
+    if not text:
+        return {}
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    if len(values) != len(tasks) or not all(v.lstrip("-").isdigit() for v in values):
+        raise KgcError(f"--split-num takes one number per task ({len(tasks)}: {','.join(tasks)}), "
+                       f"got {text!r}")
+    return {task.upper(): int(value) for task, value in zip(tasks, values, strict=True)}
+

@@ -29,7 +29,7 @@ from kgcli.errors import KgcError
 from kgcli.graph import store
 from kgcli.graph.facts import document_facts, mention_key
 from kgcli.io import check_input, display_name, read_jsonl
-from kgcli.outputs import protected
+from kgcli.outputs import GRAPH_WRITER, atomic_folder, protected
 
 PARTITIONS = "0123456789abcdef"
 # The database's columns: the graph and each element's count and first sentence; the mentions themselves
@@ -259,11 +259,7 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
         check_input(path)
     exists = check_target(out, settings)
     old_meta = store.read_meta(out) if exists and settings.append else None
-    parent, base = os.path.split(os.path.abspath(out))
-    work = os.path.join(parent, f".{base}.kgc-graph-{os.getpid()}")
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    try:
+    with atomic_folder(out, GRAPH_WRITER) as work:  # a failed build leaves GRAPH as it was
         partitions = _Partitions(os.path.join(work, "parts"))
         reader = _Reader(partitions, settings.skip_unparsed, settings.gold, settings.max_labels)
         inputs_meta = list(old_meta["inputs"]) if old_meta else []
@@ -287,10 +283,6 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
         }
         with open(os.path.join(work, store.META), "wb") as handle:
             handle.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2) + b"\n")
-        _swap(work, out, exists)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return BuildSummary(
         counts["nodes"],
         counts["edges"],
@@ -300,19 +292,6 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
         time.monotonic() - started,
         counts["labels"],
     )
-
-
-def _swap(work: str, out: str, exists: bool) -> None:
-    """Put the finished folder in place of ``out`` (the old one is removed only once the new one is in)."""
-    if not exists:
-        if os.path.isdir(out):
-            os.rmdir(out)  # an empty folder the user made for it
-        os.rename(work, out)
-        return
-    old = f"{work}.old"
-    os.rename(out, old)
-    os.rename(work, out)
-    shutil.rmtree(old)
 
 
 def _versions() -> dict[str, str]:

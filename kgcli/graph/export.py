@@ -26,10 +26,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote
@@ -39,7 +36,7 @@ import orjson
 from kgcli.errors import KgcError, warn
 from kgcli.graph import store
 from kgcli.io import read_jsonl, spreadsheet_row
-from kgcli.outputs import check_output_folder, honour_umask, mark_folder, replace_folder
+from kgcli.outputs import atomic_file, atomic_folder, check_output_folder
 
 FORMATS = ("neo4j", "cypher", "graphml", "turtle", "jsonld", "csv", "triples")
 FOLDER_FORMATS = ("neo4j", "csv")
@@ -103,40 +100,6 @@ def edges(folder: str) -> Iterator[dict[str, Any]]:
         yield edge
 
 
-@contextmanager
-def _file(out: str) -> Iterator[IO[bytes]]:
-    """A binary output written to a temporary file and renamed into place (stdout for -)."""
-    import sys
-
-    if out == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
-    temporary = f"{out}.kgc-tmp-{os.getpid()}"
-    try:
-        with open(temporary, "wb") as handle:
-            yield handle
-        os.replace(temporary, out)  # a folder at OUT is never replaced (check_target; os.replace refuses)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
-@contextmanager
-def _folder(out: str) -> Iterator[str]:
-    """A folder written beside OUT, marked as an export's, and put in place of OUT (which an earlier export
-    wrote, or which is empty: ``check_target``) when complete."""
-    temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(out))}.",
-                                 dir=os.path.dirname(os.path.abspath(out)))
-    try:
-        mark_folder(temporary, WRITER)
-        yield temporary
-        honour_umask(temporary)
-        replace_folder(temporary, out, WRITER)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
-
-
 def export_graph(
     folder: str, fmt: str, out: str, *, base_iri: str = DEFAULT_BASE_IRI, overwrite: bool = False
 ) -> ExportSummary:
@@ -147,13 +110,13 @@ def export_graph(
     check_target(fmt, out, overwrite)
     command = None
     if fmt == "neo4j":
-        with _folder(out) as work:
+        with atomic_folder(out, WRITER) as work:
             command = write_neo4j(folder, work, meta)
     elif fmt == "csv":
-        with _folder(out) as work:
+        with atomic_folder(out, WRITER) as work:
             write_csv(folder, work)
     else:
-        with _file(out) as handle:
+        with atomic_file(out) as handle:
             {
                 "cypher": write_cypher,
                 "graphml": write_graphml,

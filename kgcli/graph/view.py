@@ -18,6 +18,7 @@ from typing import Any
 
 from kgcli.graph import store
 from kgcli.graph.export import edges, nodes
+from kgcli.outputs import atomic_file
 
 PALETTE = [
     "#4e79a7",
@@ -220,12 +221,9 @@ def write_png(folder: str, out: str, max_nodes: int = 60) -> dict[str, Any]:
     )
     axes.axis("off")
     figure.tight_layout()
-    temporary = f"{out}.kgc-tmp-{os.getpid()}.png"
     try:
-        figure.savefig(temporary)
-        os.replace(temporary, out)
+        with atomic_file(out) as handle:
+            figure.savefig(handle, format="png")
     finally:
         plt.close(figure)
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return data

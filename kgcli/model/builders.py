@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError, say
-from kgcli.outputs import honour_umask
+from kgcli.outputs import atomic_folder
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+WRITER = "kgc model builder"  # the folder rule's name for the models built into the cache
 
 
 def cache_root() -> Path:
@@ -33,22 +32,11 @@ def _smollm2_package_dir() -> Path:
 
 
 def save_model_folder(target: Path, model: Any, tokenizer: Any) -> Path:
-    """Save into a temporary sibling and rename: a half-built cache folder never looks complete."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-    try:
+    """Save into a temporary sibling and rename: a half-built cache folder never looks complete, and one
+    another process finished first is kept (it may be in use)."""
+    with atomic_folder(str(target), WRITER, keep_existing=True) as work:
         model.save_pretrained(work)
         tokenizer.save_pretrained(work)
-        honour_umask(str(work))
-        try:
-            os.replace(work, target)
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
-            shutil.rmtree(work)  # another process finished first
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return target
 
 

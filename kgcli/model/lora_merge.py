@@ -8,17 +8,16 @@ then renamed), with ``kgc_merge.json`` recording where it came from.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError
+from kgcli.model.builders import resolve_model_path
 from kgcli.model.loading import load_model, load_tokenizer, template_of
 from kgcli.model.presets import Preset
 from kgcli.model.templates import bos_ids
 from kgcli.model.validate import check_mergeable
-from kgcli.outputs import check_output_folder, honour_umask, replace_folder
+from kgcli.outputs import atomic_folder, check_output_folder
 
 WRITER = "kgc merge"  # the folder rule's name for what merge writes (its kgc_merge.json marks it)
 
@@ -52,15 +51,17 @@ def chat_template_tokenizes_as_trained(tokenizer: Any, template: Any) -> bool | 
     return list(ids) == template.encode_prompt(tokenizer, PROBE)
 
 
-def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, max_shard_size: str = "5GB",
+def merge(preset: Preset, adapters: list[str], out_dir: str, max_shard_size: str = "5GB",
           overwrite: bool = False, ollama: bool = False) -> dict[str, Any]:
+    """Merge ``adapters`` into the preset's base model and write the model folder ``out_dir`` (checked before
+    the base model is built or loaded)."""
     check_mergeable(preset)
     if not adapters:
         raise KgcError("nothing to merge: give --adapter PATH (or a preset with an adapter)")
-    out = Path(out_dir)
     check_output_folder(out_dir, writer=WRITER, overwrite=overwrite)
     from peft import PeftModel
 
+    model_path = resolve_model_path(preset.base_model, preset.builder)
     template = template_of(preset)
     tokenizer = load_tokenizer(model_path, template, preset.trust_remote_code)
     model = load_model(model_path, preset, tokenizer)
@@ -72,9 +73,8 @@ def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, ma
     bos = tokenizer.bos_token if bos_ids(tokenizer) else ""
     tokenizer.chat_template = template.chat_template(bos=bos or "")
     as_trained = chat_template_tokenizes_as_trained(tokenizer, template)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out_dir, WRITER) as folder:
+        work = Path(folder)
         model.save_pretrained(work, max_shard_size=max_shard_size)
         tokenizer.save_pretrained(work)
         provenance = {"base_model": model_path, "adapters": adapters, "template": preset.template,
@@ -85,9 +85,4 @@ def merge(preset: Preset, model_path: str, adapters: list[str], out_dir: str, ma
             stops = list(dict.fromkeys([*template.stop_words, *([tokenizer.eos_token] if tokenizer.eos_token
                                                                 else [])]))
             (work / "Modelfile").write_text(ollama_modelfile(template, stops), encoding="utf-8")
-        honour_umask(str(work))
-        replace_folder(str(work), out_dir, WRITER)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return provenance

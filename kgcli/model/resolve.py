@@ -91,6 +91,26 @@ def remote_code_notice(base_model: str) -> None:
          + (", ".join(files) if files else "no .py file there"))
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model flags the heavy commands share (``--preset``, ``--config``, ``--model``, ``--dtype``,
+    ``--set``, ``--adapter``, ``--trust-remote-code``), resolved by ``resolve``."""
+
+    preset: str | dict[str, Any] | None = None
+    config: str | None = None
+    model: str | None = None
+    dtype: str | None = None
+    settings: list[str] | None = None
+    adapter: str | None = None
+    trust_remote_code: bool = False
+
+    def resolve(self, kind: Kind, *, dry_run: bool = False, extra: dict[str, Any] | None = None,
+                backend: Any = None) -> Resolved:
+        return resolve(kind, self.preset, config=self.config, model=self.model, dtype=self.dtype,
+                       settings=self.settings, adapter=self.adapter, extra=extra, dry_run=dry_run,
+                       trust_remote_code=self.trust_remote_code, backend=backend)
+
+
 def split_adapters(value: str | None) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()] if value else []
 
@@ -99,11 +119,12 @@ def resolve(kind: Kind, preset: str | dict[str, Any] | None = None, *, config: s
             model: str | None = None,
             dtype: str | None = None, settings: list[str] | None = None, adapter: str | None = None,
             extra: dict[str, Any] | None = None, dry_run: bool = False,
-            trust_remote_code: bool = False) -> Resolved:
+            trust_remote_code: bool = False, backend: Any = None) -> Resolved:
     """The validated preset, its adapters (``--adapter``, else the seed YAML's ``checkpoint_dir``, else the
     preset's own adapter for predict and merge) and the seed YAML's run options. ``dry_run``: the plan is
     shown before the files exist, so adapter folders are read only where they are there.
-    ``trust_remote_code``: the user's ``--trust-remote-code`` (``consent_to_remote_code``)."""
+    ``trust_remote_code``: the user's ``--trust-remote-code`` (``consent_to_remote_code``). ``backend``: the
+    prediction backend's ``BackendSpec``, whose adapter rules are checked here (once)."""
     from kgcli.model.seed_yaml import inference_config, training_config
     from kgcli.model.validate import validate
 
@@ -147,4 +168,6 @@ def resolve(kind: Kind, preset: str | dict[str, Any] | None = None, *, config: s
     else:
         rank = [check_adapter(path, local_base) for path in adapters][-1].get("r") if adapters else None
     validate(resolved, adapter_rank=None if kind == "merge" else rank)
+    if backend is not None:
+        backend.check_adapters(resolved, adapters)
     return Resolved(resolved, adapters, options, rank)

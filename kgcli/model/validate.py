@@ -147,17 +147,6 @@ def check_launch(preset: Preset, *, deepspeed: str | None = None, adapters: list
         raise KgcError("DeepSpeed ZeRO does not work with a 4/8-bit base; use bits 16 or drop --deepspeed")
 
 
-def check_adapters(preset: Preset, adapters: list[str], backend: str) -> None:
-    """How many adapters a prediction backend can apply to this base."""
-    if backend == "vllm" and preset.bits != 16:
-        raise KgcError(f"the vllm backend loads the base in 16 bits; preset {preset.name} is "
-                       f"{preset.bits}-bit: use --backend hf, or --set bits=16")
-    if backend == "vllm" and len(adapters) > 1:
-        raise KgcError("vLLM serves one adapter per request: merge the others first (kgc merge)")
-    if backend == "hf" and preset.bits != 16 and len(adapters) > 1:
-        raise KgcError("a quantised (4/8-bit) base takes one adapter; merge the others first (kgc merge)")
-
-
 def check_mergeable(preset: Preset) -> None:
     """A 4/8-bit base cannot absorb an adapter: refuse before anything is built or loaded."""
     if preset.bits != 16:

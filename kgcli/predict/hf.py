@@ -26,7 +26,7 @@ class HFBackend:
             if preset.bits == 16:
                 for adapter in adapters:
                     model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
-            else:  # a quantised base keeps one adapter attached (validate.check_adapters)
+            else:  # a quantised base keeps one adapter attached (BackendSpec.check_adapters)
                 model = PeftModel.from_pretrained(model, adapters[0])
         self.model = model.eval()
         self.stop_ids = self.template.stop_token_ids(self.tokenizer)

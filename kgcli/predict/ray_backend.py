@@ -18,28 +18,16 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from kgcli.errors import KgcError
 from kgcli.io import read_jsonl
 from kgcli.outputs import Output
-from kgcli.predict.base import Setup
+from kgcli.predict.base import RayOptions, Setup
 from kgcli.progress import progress
 from kgcli.records import INSTRUCTION, answered_line
 
 ENGINES = ("vllm", "hf")
-
-
-@dataclass(frozen=True)
-class RayOptions:
-    engine: str = "vllm"
-    replicas: int = 1  # --data-parallel
-    address: str | None = None  # a running cluster (ray://… or host:port); None = RAY_ADDRESS or a local one
-    tensor_parallel_size: int = 1
-    prefix_caching: bool = True
-    batch_size: int = 8  # hf: prompts per forward pass
-    cpus_per_replica: float = 1.0
 
 
 def _render(setup_args: dict, instructions: list[str], budget: int) -> list[list[int]]:
@@ -94,29 +82,23 @@ def _vllm_processor(setup: Setup, options: RayOptions, budget: int):
     """``ray.data.llm``'s vLLM processor with kgc's prompts (no chat template, no re-tokenising)."""
     from ray.data.llm import build_llm_processor, vLLMEngineProcessorConfig
 
-    from kgcli.model.adapters import adapter_rank
-    from kgcli.model.families import VLLM_LORA_RANKS
-    from kgcli.model.loading import DTYPES
+    from kgcli.predict.engine_args import vllm_engine_args
 
     preset, sampling = setup.preset, setup.sampling
-    engine_kwargs: dict[str, Any] = {
-        "dtype": DTYPES[preset.dtype], "max_model_len": preset.cutoff_len + sampling.max_new_tokens,
-        "tensor_parallel_size": options.tensor_parallel_size, "enable_prefix_caching": options.prefix_caching,
-        "trust_remote_code": preset.trust_remote_code,
-    }
+    engine_kwargs = vllm_engine_args(setup, tensor_parallel_size=options.tensor_parallel_size,
+                                     prefix_caching=options.prefix_caching)
     adapter = setup.adapters[0] if setup.adapters else None
     if adapter:
-        rank = adapter_rank(adapter) or preset.lora_r
-        engine_kwargs.update(enable_lora=True, max_lora_rank=min(r for r in VLLM_LORA_RANKS if r >= rank))
+        engine_kwargs["enable_lora"] = True
     config = vLLMEngineProcessorConfig(
-        model_source=setup.model_path, engine_kwargs=engine_kwargs, concurrency=options.replicas,
+        model_source=setup.model_path, engine_kwargs=engine_kwargs, concurrency=options.data_parallel,
         batch_size=256, apply_chat_template=False, tokenize=False, detokenize=False)
     return build_llm_processor(
         config,
         preprocess=Renderer,
         preprocess_map_kwargs={"fn_constructor_kwargs": {
             "preset": preset, "model_path": setup.model_path, "sampling": sampling, "budget": budget,
-            "adapter": adapter}, "concurrency": options.replicas},
+            "adapter": adapter}, "concurrency": options.data_parallel},
         postprocess=lambda row: {"position": row["position"], "output": row["generated_text"]})
 
 
@@ -152,11 +134,11 @@ def _answers(setup: Setup, options: RayOptions, rows: list[dict], budget: int) -
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
     dataset = ray.data.from_items(rows)
-    if options.engine == "vllm":
+    if options.ray_engine == "vllm":
         dataset = _vllm_processor(setup, options, budget)(dataset)
     else:
         dataset = dataset.map_batches(
-            HFReplica, compute=ray.data.ActorPoolStrategy(size=options.replicas),
+            HFReplica, compute=ray.data.ActorPoolStrategy(size=options.data_parallel),
             batch_size=options.batch_size, num_cpus=options.cpus_per_replica, batch_format="numpy",
             fn_constructor_kwargs={"preset": setup.preset, "model_path": setup.model_path,
                                    "sampling": setup.sampling, "adapters": setup.adapters, "budget": budget})
@@ -165,7 +147,7 @@ def _answers(setup: Setup, options: RayOptions, rows: list[dict], budget: int) -
 
 def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOptions, *, budget: int) -> int:
     """Answer IN's records after the ``output.done`` already in OUT; returns how many were answered."""
-    if options.engine not in ENGINES:
+    if options.ray_engine not in ENGINES:
         raise KgcError(f"--ray-engine must be one of {', '.join(ENGINES)}")
     try:
         import ray  # noqa: F401
@@ -176,7 +158,7 @@ def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOpt
             for position, (_, record) in enumerate(itertools.islice(read_jsonl(in_path), done, None), done)]
     if not rows:
         return 0
-    _start(options.address)
+    _start(options.ray_address)
     written = 0
     records = itertools.islice(read_jsonl(in_path), done, None)  # read again: rows hold no whole records
     with output.open() as out, progress("predict", total=len(rows), unit="samples") as advance:

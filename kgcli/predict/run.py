@@ -8,6 +8,7 @@ OUT is appended to and flushed as it goes, so a killed run loses at most its win
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -19,13 +20,24 @@ from kgcli.io import display_name, read_jsonl, spool_stdin
 from kgcli.model.prompting import fit_prompt
 from kgcli.model.templates import Template
 from kgcli.outputs import Output, check_output
-from kgcli.predict.base import DEFAULT_WINDOW, Sampling, Setup, backend_streams, load_setup, open_backend
+from kgcli.predict.base import (
+    DEFAULT_WINDOW,
+    BatchFileOptions,
+    HFOptions,
+    RayOptions,
+    Sampling,
+    Setup,
+    backend_spec,
+    backend_target,
+    load_setup,
+    open_backend,
+)
 from kgcli.predict.closing import close_answer
 from kgcli.progress import progress
 from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, answered_line, check_records, parse_instruction
 
 if TYPE_CHECKING:
-    from kgcli.model.resolve import Resolved
+    from kgcli.model.resolve import ModelChoice, Resolved
 
 
 @dataclass
@@ -82,8 +94,8 @@ def test_record_rule(record: dict, name: str, number: int) -> None:
 
 
 def _guided_rule(record: dict, name: str, number: int) -> None:
-    test_record_rule(record, name, number)
     """``--guided-json``: the record's answer schema can be built (task + JSON instruction with a schema)."""
+    test_record_rule(record, name, number)
     try:
         output_schema(record)
     except (KeyError, TypeError, ValueError, KgcError):
@@ -195,17 +207,17 @@ def merge_parts(out_path: str, world: int) -> None:
 
 
 def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, sampling: Sampling,
-                backend_options: dict[str, Any], *, batch_size: int, cutoff_len: int | None = None,
+                options: Any = None, *, batch_size: int, cutoff_len: int | None = None,
                 resume: bool = False, overwrite: bool = False, guided_json: bool = False,
                 in_launcher: bool = False, window: int = DEFAULT_WINDOW) -> PredictStats:
     """A whole prediction run: tokenizer and template once, the backend started, every record answered,
-    the backend closed. Under ``accelerate launch`` each rank answers its share into a part file and rank 0
-    merges the parts back into input order."""
+    the backend closed. ``options``: the backend's own (its defaults when None). Under ``accelerate launch``
+    each rank answers its share into a part file and rank 0 merges the parts back into input order."""
     from kgcli.model.builders import resolve_model_path
-    from kgcli.model.validate import check_adapters
 
+    spec = backend_spec(backend)
+    options = options if options is not None else spec.options()
     preset = resolved.preset
-    check_adapters(preset, resolved.adapters, backend)
     rank, world = (int(os.environ.get("RANK", 0)),
                    int(os.environ.get("WORLD_SIZE", 1))) if in_launcher else (0, 1)
     target = part_path(out_path, rank) if world > 1 else out_path
@@ -214,10 +226,8 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     in_path = spool_stdin(in_path)
     total = check_records(in_path, _guided_rule if guided_json else test_record_rule)
     output = check_output(target, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
-
-    remote = backend == "openai" or (backend == "ray" and backend_options.get("address"))
-    if not remote:  # a server or a cluster runs the model elsewhere: this machine's rules do not apply
-        resolved.check_hardware()
+    if not spec.remote(options):  # a server or a cluster runs the model elsewhere: this machine's rules
+        resolved.check_hardware()  # do not apply
     from kgcli.model.launch import set_threads
 
     set_threads()
@@ -226,33 +236,139 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     budget = cutoff_len or preset.cutoff_len
     check_budget(in_path, setup, budget)
     done = f" ({output.done} already in OUT)" if output.done else ""
-    streams = backend_streams(backend)
-    step = (f"window {window}" if streams else
-            f"{backend_options.get('engine')} engine × {backend_options.get('replicas')}" if backend == "ray"
+    step = (f"window {window}" if spec.streams else
+            f"{options.ray_engine} engine × {options.data_parallel}" if isinstance(options, RayOptions)
             else f"batch {batch_size}")
     start = (f"predict: {total} record(s){done} with {preset.name}, backend {backend}, {step}, "
              f"at most {sampling.max_new_tokens} new tokens → {'stdout' if out_path == '-' else out_path}")
-    if rank == 0 and backend != "openai":  # after every check; the server's comes with the backend
+    if isinstance(options, RayOptions):  # the whole job runs on the cluster
         say(start)
-    if backend == "ray":
-        from kgcli.predict.ray_backend import RayOptions, predict_with_ray
-
-        options = RayOptions(batch_size=batch_size, **backend_options)
-        answered = predict_with_ray(in_path, output, setup, options, budget=budget)
+        answered = backend_target(backend)(in_path, output, setup, dataclasses.replace(
+            options, batch_size=batch_size), budget=budget)
         return PredictStats(records=answered, skipped_done=output.done)
-    engine = open_backend(backend, setup, **backend_options)
-    if rank == 0 and backend == "openai":
+    if rank == 0 and not spec.remote(options):  # after every check; a server's comes with the backend
+        say(start)
+    engine = open_backend(backend, setup, options)
+    if rank == 0 and spec.remote(options):
         say(start)
     try:
         stats = predict_file(in_path, output, engine.generate, setup.template, setup.tokenizer,
                              batch_size=batch_size, cutoff_len=budget, guided_json=guided_json,
-                             shard=(rank, world), total=total, window=window if streams else None,
+                             shard=(rank, world), total=total, window=window if spec.streams else None,
                              answer_cap=sampling.answer_cap)
         if world > 1:
             finish_shard(out_path, rank, world)
     finally:
         engine.close()
     return stats
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """One ``kgc predict`` as the user typed it: files, model, backend (with its own options), sampling and
+    run flags."""
+
+    in_path: str
+    out_path: str
+    model: ModelChoice
+    backend: str = "hf"
+    options: Any = None  # the backend's own (``backend_options``); its defaults when None
+    max_new_tokens: int | None = None
+    temperature: float = 0.0
+    top_p: float = 1.0
+    thinking: str = "off"
+    batch_size: int = 8
+    cutoff_len: int | None = None
+    window: int = DEFAULT_WINDOW
+    guided_json: bool = False
+    resume: bool = False
+    overwrite: bool = False
+    dry_run: bool = False
+    in_launcher: bool = False
+
+
+def predict(request: PredictRequest) -> PredictStats | None:
+    """``kgc predict``: the batch files' join (no model), or the preset resolved and checked, then a launch
+    under accelerate, a dry run, a batch-file write, or the prediction itself (None for all but the last)."""
+    from kgcli.io import check_input
+
+    spec = backend_spec(request.backend)
+    options = request.options if request.options is not None else spec.options()
+    if isinstance(options, BatchFileOptions):
+        _check_batch_paths(options, request.in_path, request.out_path)
+        if options.read_results:  # needs no preset: IN and the results are all there is
+            from kgcli.predict.batch_files import read_results
+
+            check_input(request.in_path)
+            count = read_results(request.in_path, options.read_results, request.out_path,
+                                 overwrite=request.overwrite)
+            where = "stdout" if request.out_path == "-" else request.out_path
+            say(f"joined {count} answer(s) from {options.read_results} → {where}")
+            return None
+    resolved = request.model.resolve("predict", dry_run=request.dry_run, backend=spec)
+    resolved = resolved.with_thinking(request.thinking)
+    files = resolved.options  # the seed's inference YAML may name IN and OUT
+    in_path = files.get("input_file") or request.in_path if request.in_path == "-" else request.in_path
+    out_path = files.get("output_file") or request.out_path if request.out_path == "-" else request.out_path
+    if isinstance(options, HFOptions) and options.num_processes > 1 and not request.in_launcher:
+        return _launch(request, options, in_path, out_path)
+    if request.dry_run:
+        print(f"launch: in this process ({request.backend} backend, {len(resolved.adapters)} adapter(s))")
+        return None
+    check_input(in_path)
+    if isinstance(options, BatchFileOptions):
+        _write_requests(in_path, options, resolved, request)
+        return None
+    sampling = Sampling(
+        max_new_tokens=request.max_new_tokens or resolved.preset.max_new_tokens,
+        temperature=request.temperature or float(files.get("temperature") or 0.0),
+        top_p=request.top_p if request.top_p != 1.0 else float(files.get("top_p") or 1.0),
+    )
+    return run_predict(in_path, out_path, resolved, request.backend, sampling, options,
+                       batch_size=request.batch_size, cutoff_len=request.cutoff_len, resume=request.resume,
+                       overwrite=request.overwrite, guided_json=request.guided_json,
+                       in_launcher=request.in_launcher, window=request.window)
+
+
+def _check_batch_paths(options: BatchFileOptions, in_path: str, out_path: str) -> None:
+    if in_path == "-" and options.read_results:
+        raise KgcError("--read-results joins answers into IN: give IN as a file")
+    if options.write_requests and out_path != "-":
+        raise KgcError(f"--write-requests writes REQ, not OUT ({out_path}): leave OUT out")
+
+
+def _launch(request: PredictRequest, options: HFOptions, in_path: str, out_path: str) -> None:
+    """The hf backend over several GPUs: this command again under ``accelerate launch``, one rank a GPU."""
+    import subprocess
+
+    from kgcli.io import check_input
+    from kgcli.model import launch
+
+    if "-" in (in_path, out_path):
+        raise KgcError("--num-processes shards the hf backend over IN and OUT files (vllm: --data-parallel)")
+    command = launch.accelerate_command(
+        launch.rerun_argv(), ["--multi_gpu", "--num_processes", str(options.num_processes)])
+    if request.dry_run:
+        print(f"launch: {launch.shell(command)}")
+        return None
+    check_input(in_path)
+    check_output(out_path, inputs=[in_path], resume=request.resume, overwrite=request.overwrite,
+                 resumable=True)
+    raise SystemExit(subprocess.call(command))
+
+
+def _write_requests(in_path: str, options: BatchFileOptions, resolved: Resolved,
+                    request: PredictRequest) -> None:
+    from kgcli.predict import batch_files
+
+    sampling = Sampling(max_new_tokens=request.max_new_tokens or resolved.preset.max_new_tokens)
+    requests = str(options.write_requests)
+    written, command = batch_files.write_requests_for(in_path, requests, resolved, sampling,
+                                                      served_model=options.served_model,
+                                                      url=options.batch_url, cutoff_len=request.cutoff_len,
+                                                      overwrite=request.overwrite)
+    say(f"wrote {written.requests} request(s) to {requests}; answer them with, e.g.:\n  {command}\n"
+        f"then: kgc predict {in_path} OUT --backend openai-batch --read-results RESULTS")
 
 
 def check_budget(in_path: str, setup: Setup, budget: int) -> None:

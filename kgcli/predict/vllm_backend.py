@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from kgcli.errors import KgcError
-from kgcli.model.adapters import adapter_rank
-from kgcli.model.families import VLLM_LORA_RANKS
-from kgcli.model.loading import DTYPES, device
-from kgcli.predict.base import Setup
+from kgcli.model.loading import device
+from kgcli.predict.base import Setup, user_kv_cache_gib
+from kgcli.predict.engine_args import vllm_engine_args
 
 CPU_KV_CACHE_GIB = (1, 4)  # VLLM_CPU_KVCACHE_SPACE per engine when the user sets none: at least, at most
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
@@ -73,15 +72,6 @@ def cpu_kv_cache_gib(replicas: int, meminfo: str = "/proc/meminfo") -> int:
     except (OSError, StopIteration, ValueError, IndexError):
         return low
     return max(low, min(high, int(kib / 2**20 / (4 * max(1, replicas)))))
-
-
-def user_kv_cache_gib() -> int:
-    """``VLLM_CPU_KVCACHE_SPACE`` as the user set it (0: not set); vLLM reads it as whole GiB."""
-    text = os.environ.get("VLLM_CPU_KVCACHE_SPACE", "").strip()
-    try:
-        return int(text or 0)
-    except ValueError:
-        raise KgcError(f"VLLM_CPU_KVCACHE_SPACE must be a whole number of GiB, got {text!r}") from None
 
 
 def cpu_max_num_seqs(model_path: str, dtype: str, max_model_len: int, cache_gib: float) -> int:
@@ -174,15 +164,15 @@ class VLLMBackend:
         adapters, sampling = setup.adapters, setup.sampling
         self.template, self.tokenizer = setup.template, setup.tokenizer
         on_gpu = device() != "cpu"
-        model_len = max_model_len or preset.cutoff_len + sampling.max_new_tokens
+        engine_args = vllm_engine_args(setup, tensor_parallel_size=tensor_parallel_size,
+                                       prefix_caching=prefix_caching, max_model_len=max_model_len)
+        model_len = engine_args["max_model_len"]
         cache_gib = None if on_gpu else user_kv_cache_gib() or cpu_kv_cache_gib(data_parallel)
         cpu_seqs = (None if cache_gib is None
                     else cpu_max_num_seqs(model_path, preset.dtype, model_len, cache_gib))
         config: dict[str, Any] = {
-            "model": model_path, "dtype": DTYPES[preset.dtype], "max_model_len": model_len,
-            "tensor_parallel_size": tensor_parallel_size, "trust_remote_code": preset.trust_remote_code,
+            "model": model_path, **engine_args,
             "enforce_eager": not on_gpu, "gpu_memory_utilization": gpu_memory_utilization,
-            "enable_prefix_caching": prefix_caching,
             "max_num_seqs": max_num_seqs or cpu_seqs,
             "temperature": sampling.temperature, "top_p": sampling.top_p,
             "max_new_tokens": sampling.max_new_tokens,
@@ -190,9 +180,7 @@ class VLLMBackend:
         }
         self.max_num_seqs = config["max_num_seqs"]
         if adapters:
-            rank = adapter_rank(adapters[0]) or preset.lora_r
             config["adapter"] = adapters[0]
-            config["max_lora_rank"] = min(r for r in VLLM_LORA_RANKS if r >= rank)
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         if cache_gib is not None:
             env["VLLM_CPU_KVCACHE_SPACE"] = str(cache_gib)
