@@ -181,7 +181,7 @@ def test_guided_json_answers_follow_their_schema_also_when_the_token_limit_cuts_
     import jsonschema
 
     from kgcli.predict.base import Sampling
-    from kgcli.predict.run import output_schema
+    from kgcli.predict.inputs import output_schema
 
     setup = dataclasses.replace(smol_setup, sampling=Sampling(max_new_tokens=GUIDED_NEW_TOKENS))
     lines = [line for task in ("NER", "RE") for line in (records / f"{task}.json").read_text().splitlines()]

@@ -166,7 +166,7 @@ def write_requests_for(
     from kgcli.io import spool_stdin
     from kgcli.model.builders import resolve_model_path
     from kgcli.predict.base import load_setup
-    from kgcli.predict.run import check_budget, test_record_rule
+    from kgcli.predict.inputs import check_budget, test_record_rule
     from kgcli.records import check_records
 
     in_path = spool_stdin(in_path)

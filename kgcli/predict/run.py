@@ -26,15 +26,15 @@ from kgcli.predict.base import (
     HFOptions,
     RayOptions,
     Sampling,
-    Setup,
     backend_spec,
     backend_target,
     load_setup,
     open_backend,
 )
 from kgcli.predict.closing import close_answer
+from kgcli.predict.inputs import check_budget, guided_rule, output_schema, test_record_rule
 from kgcli.progress import progress
-from kgcli.records import INSTRUCTION, OUTPUT, SCHEMA, TASK, answered_line, check_records, parse_instruction
+from kgcli.records import INSTRUCTION, answered_line, check_records
 
 if TYPE_CHECKING:
     from kgcli.model.resolve import ModelChoice, Resolved
@@ -73,34 +73,6 @@ def _windows(records: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tu
             window = []
     if window:
         yield window
-
-
-def output_schema(record: dict) -> dict:
-    """The JSON schema an answer to this record must follow (its task, its chunk's schema elements)."""
-    from kgcli.tasks import get_task
-
-    task = get_task(str(record.get(TASK, "")))
-    inner = parse_instruction(record.get(INSTRUCTION))
-    if inner is None:
-        raise ValueError("not an IEPile instruction")
-    return task.output_schema(inner[SCHEMA])
-
-
-def test_record_rule(record: dict, name: str, number: int) -> None:
-    """A training record (its gold in 'output', no 'id') would lose its gold to the model's answer."""
-    if OUTPUT in record and "id" not in record:
-        raise KgcError("a training record ('output' and no 'id'): its gold answer would be overwritten; "
-                       "predict on test records (kgc convert --split test)", name, number)
-
-
-def _guided_rule(record: dict, name: str, number: int) -> None:
-    """``--guided-json``: the record's answer schema can be built (task + JSON instruction with a schema)."""
-    test_record_rule(record, name, number)
-    try:
-        output_schema(record)
-    except (KeyError, TypeError, ValueError, KgcError):
-        raise KgcError("--guided-json needs converted records (task + JSON instruction with a schema)", name,
-                       number) from None
 
 
 def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., list[str]],
@@ -224,7 +196,7 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     # Everything that needs no model first: IN (every line), OUT, the machine; then the tokenizer, the
     # prompt budget, and only then the model.
     in_path = spool_stdin(in_path)
-    total = check_records(in_path, _guided_rule if guided_json else test_record_rule)
+    total = check_records(in_path, guided_rule if guided_json else test_record_rule)
     output = check_output(target, inputs=[in_path], resume=resume, overwrite=overwrite, resumable=True)
     if not spec.remote(options):  # a server or a cluster runs the model elsewhere: this machine's rules
         resolved.check_hardware()  # do not apply
@@ -369,15 +341,6 @@ def _write_requests(in_path: str, options: BatchFileOptions, resolved: Resolved,
                                                       overwrite=request.overwrite)
     say(f"wrote {written.requests} request(s) to {requests}; answer them with, e.g.:\n  {command}\n"
         f"then: kgc predict {in_path} OUT --backend openai-batch --read-results RESULTS")
-
-
-def check_budget(in_path: str, setup: Setup, budget: int) -> None:
-    """The first record's prompt fits ``budget`` tokens with its input text shortened at most (the
-    template and instruction alone must fit): checked with the tokenizer, before the model loads."""
-    number, record = next(iter(read_jsonl(in_path)))
-    if fit_prompt(setup.template, setup.tokenizer, record[INSTRUCTION], budget)[0] is None:
-        raise KgcError(f"the template and instruction alone are longer than cutoff_len {budget} tokens; "
-                       "raise --cutoff-len", display_name(in_path), number)
 
 
 def finish_shard(out_path: str, rank: int, world: int) -> None:
