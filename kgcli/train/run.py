@@ -250,10 +250,8 @@ def make_callback(log_path: Path, collator: Collator) -> Any:
 
 
 def train(request: TrainRequest) -> dict[str, Any]:
-    """Run the training described by ``request`` in this process; returns a summary."""
-    from kgcli.model.validate import check_launch
-
-    check_launch(request.preset, deepspeed=request.deepspeed, adapters=request.adapters)
+    """Run the training described by ``request`` (built and checked by ``training_request``) in this
+    process; returns a summary."""
     out = Path(request.output_dir)
     created = not out.exists()
     checkpoint = prepare_output_dir(request)
