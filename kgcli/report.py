@@ -272,3 +272,74 @@ def error_grid(errors: list[dict[str, Any]]) -> Grid:
 
 def _tuple(values: list[Any]) -> str:
     return "(" + ", ".join(str(v) for v in values) + ")"
+
+
+@dataclass(frozen=True)
+class EvalRequest:
+    """One ``kgc eval`` as typed: the prediction files (two: side by side) and how to score and show them."""
+
+    paths: list[str]
+    task: str | None = None
+    sort_by: str | None = None
+    match_mode: str = "normal"
+    legacy: bool = False
+    output_format: str = "table"
+    out: str | None = None
+    overwrite: bool = False
+    skip_bad: bool = False
+    errors: int = 0
+    documents: str | None = None  # the raw gold of merged documents (scored by ``score_documents``)
+
+
+def run_eval(request: EvalRequest, score_documents: Any = None) -> str:
+    """``kgc eval``: every check first (files, ``--out``), the reports (a merged-documents file is scored by
+    ``score_documents(pred, gold)``, which the document wing provides), their notes as warnings, and the
+    text for stdout; the JSON report also goes to ``--out``."""
+    from kgcli.errors import KgcError, warn
+    from kgcli.evaluate import evaluate_file, list_errors
+    from kgcli.io import check_input, display_name
+
+    paths = request.paths
+    if len(paths) > 2:
+        raise KgcError(f"give one prediction file, or two to compare (got {len(paths)})")
+    if request.output_format not in FORMATS:
+        raise KgcError(f"--format must be one of {', '.join(FORMATS)}, got {request.output_format!r}")
+    if request.documents and len(paths) > 1:
+        raise KgcError("--documents scores one file of merged documents")
+    for path in paths:
+        check_input(path)
+    if request.out:  # checked before scoring: a bad --out must not cost the whole run
+        from kgcli.outputs import check_output
+
+        check_output(request.out, inputs=[*paths, *([request.documents] if request.documents else [])],
+                     overwrite=request.overwrite)
+    if request.documents:
+        reports = [score_documents(paths[0], request.documents)]
+    else:
+        if request.errors and "-" in paths:
+            raise KgcError("--errors reads the predictions twice: give a file, not stdin")
+        reports = [evaluate_file(path, task=request.task, sort_by=request.sort_by,
+                                 match_mode=request.match_mode, legacy=request.legacy,
+                                 skip_bad=request.skip_bad) for path in paths]
+    for report in reports:
+        for note, count in report["total"].get("notes", {}).items():
+            warn(f"{count} {note}")
+        if report["total"].get("skipped_lines"):
+            warn(f"{report['total']['skipped_lines']} malformed line(s) skipped (--skip-bad)")
+    listed = list_errors(paths[0], request.errors, request.task) if request.errors else []
+    if len(reports) == 2:
+        delta = compare(*reports)
+        result = {"a": display_name(paths[0]), "b": display_name(paths[1]), "reports": reports,
+                  "delta": delta}
+        tables = comparison_grids(delta, display_name(paths[0]), display_name(paths[1]))
+    else:
+        result = reports[0]
+        tables = grids(result, f"kgc eval: {display_name(paths[0])}")
+    if listed:
+        result = {**result, "errors": listed}
+        tables.append(error_grid(listed))
+    if request.out:
+        write_json(request.out, result)
+    if request.output_format == "json":
+        return write_json(None, result)
+    return render(tables, request.output_format)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from kgcli.cli.options import TASKS, choice
-from kgcli.errors import KgcError, warn
 from kgcli.report import FORMATS
 
 
@@ -55,59 +54,12 @@ def evaluate(
     The headline P/R/F1 is each task's main score: its tuples, or for EE and EEA the arguments (the table
     says so); EE's event scores have their own columns.
     """
-    from kgcli.evaluate import evaluate_file, list_errors
-    from kgcli.io import check_input, display_name
-    from kgcli.report import FORMATS, compare, comparison_grids, error_grid, grids, render, write_json
+    from kgcli.report import EvalRequest, run_eval
 
-    paths = pred_paths or ["-"]
-    if len(paths) > 2:
-        raise KgcError(f"give one prediction file, or two to compare (got {len(paths)})")
-    if output_format not in FORMATS:
-        raise KgcError(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
-    if documents and len(paths) > 1:
-        raise KgcError("--documents scores one file of merged documents")
-    for path in paths:
-        check_input(path)
-    if out:  # checked before scoring: a bad --out must not cost the whole run
-        from kgcli.outputs import check_output
-
-        check_output(out, inputs=[*paths, *([documents] if documents else [])], overwrite=overwrite)
-    if documents:
-        from kgcli.documents.scores import evaluate_documents
-
-        reports = [evaluate_documents(paths[0], documents)]
-    else:
-        if errors and "-" in paths:
-            raise KgcError("--errors reads the predictions twice: give a file, not stdin")
-        reports = [
-            evaluate_file(
-                path, task=task, sort_by=sort_by, match_mode=match_mode, legacy=legacy, skip_bad=skip_bad
-            )
-            for path in paths
-        ]
-    for report in reports:
-        for note, count in report["total"].get("notes", {}).items():
-            warn(f"{count} {note}")
-        if report["total"].get("skipped_lines"):
-            warn(f"{report['total']['skipped_lines']} malformed line(s) skipped (--skip-bad)")
-    listed = list_errors(paths[0], errors, task) if errors else []
-    if len(reports) == 2:
-        delta = compare(*reports)
-        result = {
-            "a": display_name(paths[0]),
-            "b": display_name(paths[1]),
-            "reports": reports,
-            "delta": delta,
-        }
-        tables = comparison_grids(delta, display_name(paths[0]), display_name(paths[1]))
-    else:
-        result = reports[0]
-        tables = grids(result, f"kgc eval: {display_name(paths[0])}")
-    if listed:
-        result = {**result, "errors": listed}
-        tables.append(error_grid(listed))
-    if out:
-        write_json(out, result)
-    typer.echo(
-        write_json(None, result) if output_format == "json" else render(tables, output_format), nl=False
-    )
+    score_documents = None
+    if documents:  # the document wing scores merged documents; the record stage only reports them
+        from kgcli.documents.scores import evaluate_documents as score_documents
+    typer.echo(run_eval(EvalRequest(
+        pred_paths or ["-"], task=task, sort_by=sort_by, match_mode=match_mode, legacy=legacy,
+        output_format=output_format, out=out, overwrite=overwrite, skip_bad=skip_bad, errors=errors,
+        documents=documents), score_documents), nl=False)

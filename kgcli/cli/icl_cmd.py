@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from kgcli.cli.options import ApiBaseOpt, ConcurrencyOpt, TemperatureOpt
-from kgcli.errors import KgcError
 
 
 def icl(
@@ -134,85 +131,18 @@ def icl(
     Every call goes through litellm; API keys are read from the environment only. Replies are cached on disk,
     so re-running a batch sends no request twice.
     """
-    from kgcli.icl.cache import ReplyCache
-    from kgcli.icl.client import CallSettings, ChatClient
+    from kgcli.icl.client import CallSettings
+    from kgcli.icl.run import IclRequest, SingleText, run_icl
 
-    single = text is not None
-    if single and not text.strip():
-        raise KgcError("--text is empty: give the text to extract from")
-    if single and in_path != "-":
-        raise KgcError("give --text (one text) or IN (a file of records), not both")
-    if not single and sys.stdin.isatty() and in_path == "-":
-        raise KgcError("give --text TEXT for one text, or IN, a file of converted records")
-    prepared = None
-    if not single:  # every check before the client library loads
-        for flag, value in (
-            ("--task", task),
-            ("--domain", domain),
-            ("--labels", labels),
-            ("--instruction", instruction),
-            ("--head-entity", head_entity),
-            ("--zero-shot", zero_shot),
-        ):
-            if value:
-                raise KgcError(
-                    f"{flag} is for single mode (--text); batch records carry their own instruction"
-                )
-        from kgcli.icl.batch import prepare as prepare_batch
-
-        prepared = prepare_batch(in_path, out_path, resume=resume, overwrite=overwrite)
-    settings = CallSettings(
-        model=model,
-        api_base=api_base,
-        temperature=temperature,
-        top_p=top_p,
-        max_tokens=max_tokens,
-        json_mode=json_mode and not single,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        api_key_env=api_key_env,
-    )
-    if single:
-        from kgcli.icl.single import prepare, show
-
-        request, chosen = prepare(
-            text,
-            task=task,
-            language=language,
-            domain=domain,
-            labels=labels,
-            head_entity=head_entity,
-            head_type=head_type,
-            tail_entity=tail_entity,
-            tail_type=tail_type,
-            instruction=instruction,
-            examples=examples,
-            zero_shot=zero_shot,
-            shots=shots,
-        )
-    else:
-        from kgcli.icl.batch import ShotPool, run_and_report
-
-        pool = ShotPool(examples) if examples else None
-    cache = None if no_cache else ReplyCache(cache_dir)
-    client = ChatClient(settings, cache)
-    try:
-        if single:
-            show(request, chosen, client, system, as_json=as_json, show_prompt=show_prompt)
-        else:
-            run_and_report(
-                in_path,
-                out_path,
-                client,
-                shots=shots or 0,
-                pool=pool,
-                system=system,
-                concurrency=concurrency,
-                resume=resume,
-                overwrite=overwrite,
-                prepared=prepared,
-            )
-    finally:
-        if cache:
-            cache.close()
+    call = CallSettings(model=model, api_base=api_base, temperature=temperature, top_p=top_p,
+                        max_tokens=max_tokens, json_mode=json_mode and text is None, timeout=timeout,
+                        retries=retries, backoff=backoff, api_key_env=api_key_env)
+    single = None if text is None else SingleText(
+        text, task=task, language=language, domain=domain, labels=labels, head_entity=head_entity,
+        head_type=head_type, tail_entity=tail_entity, tail_type=tail_type, instruction=instruction,
+        zero_shot=zero_shot, as_json=as_json, show_prompt=show_prompt)
+    single_flags = {"--task": task, "--domain": domain, "--labels": labels, "--instruction": instruction,
+                    "--head-entity": head_entity, "--zero-shot": zero_shot}
+    run_icl(IclRequest(call, in_path, out_path, single, examples=examples, shots=shots, system=system,
+                       concurrency=concurrency, resume=resume, overwrite=overwrite, cache_dir=cache_dir,
+                       no_cache=no_cache, single_flags=single_flags))

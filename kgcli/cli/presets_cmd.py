@@ -16,30 +16,27 @@ def list_presets(
 ) -> None:
     """Every preset: name, model (the adapter, or the base), template, method, where it comes from."""
     import json
+
+    from kgcli.model.presets import listing
+
+    if output_format not in ("table", "json"):
+        raise KgcError(f"--format must be table or json, got {output_format!r}")
+    rows = listing()
+    if output_format == "json":
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    _print_table(rows)
+
+
+def _print_table(rows: list[dict]) -> None:
     import sys
 
     from rich.console import Console
     from rich.markup import escape as markup_escape
     from rich.table import Table
 
-    from kgcli.model.presets import available, load_preset_file, source_of
     from kgcli.terminal import cell
 
-    if output_format not in ("table", "json"):
-        raise KgcError(f"--format must be table or json, got {output_format!r}")
-    rows = []
-    for name, path in sorted(available().items()):
-        preset = load_preset_file(path)
-        method = {"lora": "LoRA", "ptuning": "P-tuning", "full": "full"}.get(preset.finetuning_type,
-                                                                          preset.finetuning_type)
-        if preset.bits in (4, 8):
-            method = f"QLoRA {preset.bits}-bit"
-        rows.append({"name": name, "model": preset.adapter or preset.base_model, "template": preset.template,
-                     "method": f"{method} {preset.dtype}", "source": source_of(path),
-                     "description": preset.description, "trust_remote_code": preset.trust_remote_code})
-    if output_format == "json":
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
     table = Table(title="kgc presets", title_justify="left")
     columns = ["name", "model", "template", "method"]
     if any(row["source"] != "built-in" for row in rows):  # say where the user's own come from

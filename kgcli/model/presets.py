@@ -209,6 +209,21 @@ def builtin_preset(name: str) -> Preset | None:
     return load_preset_file(path)
 
 
+def listing(presets_dir: str | None = None) -> list[dict[str, Any]]:
+    """One row per preset for ``kgc presets list``: name, model, template, method, where it comes from."""
+    rows = []
+    for name, path in sorted(available(presets_dir).items()):
+        preset = load_preset_file(path)
+        method = {"lora": "LoRA", "ptuning": "P-tuning", "full": "full"}.get(preset.finetuning_type,
+                                                                          preset.finetuning_type)
+        if preset.bits in (4, 8):
+            method = f"QLoRA {preset.bits}-bit"
+        rows.append({"name": name, "model": preset.adapter or preset.base_model, "template": preset.template,
+                     "method": f"{method} {preset.dtype}", "source": source_of(path),
+                     "description": preset.description, "trust_remote_code": preset.trust_remote_code})
+    return rows
+
+
 def all_presets(presets_dir: str | None = None) -> list[Preset]:
     return [load_preset_file(path) for _, path in sorted(available(presets_dir).items())]
 
