@@ -29,7 +29,7 @@ from kgcli.errors import KgcError
 from kgcli.io import display_name, parse_lines, read_jsonl
 from kgcli.records import INSTRUCTION, SCHEMA, head_end, parse_instruction, schema_span
 from kgcli.repair import THINK_OPEN, parse_answer, split_thinking
-from kgcli.tasks import Task, get_task
+from kgcli.tasks import Task, get_task, shared_task
 
 MATCH_MODES = ("normal", "set")
 MAIN = ("main",)
@@ -583,18 +583,15 @@ def list_errors(path: str, limit: int, task: str | None = None) -> list[dict[str
     the scores are ``evaluate_file``'s)."""
     name = display_name(path)
     wanted = task.upper() if task else None
-    tasks: dict[str, Task] = {}
     groups: dict[tuple, tuple[Task, dict[str, set], dict[str, set], int]] = {}
     for number, record in read_jsonl(path):
         task_name = str(record.get("task") or wanted or "")
         if wanted and task_name.upper() != wanted:
             continue
-        if task_name not in tasks:
-            try:
-                tasks[task_name] = get_task(task_name)
-            except KgcError as exc:
-                raise KgcError(exc.message, name, number) from None
-        current = tasks[task_name]
+        try:
+            current = shared_task(task_name)
+        except KgcError as exc:
+            raise KgcError(exc.message, name, number) from None
         key = (current.name, str(record.get("source")), str(record.get("id")))
         if key not in groups:
             try:

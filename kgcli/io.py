@@ -91,21 +91,6 @@ def _open_binary(path: str) -> IO[bytes]:
         raise KgcError("permission denied", path) from None
 
 
-def iter_lines(path: str) -> Iterator[tuple[int, bytes]]:
-    """Yield (line number, raw line without line end) for non-blank lines."""
-    stream = _open_binary(path)
-    try:
-        for number, raw in enumerate(stream, 1):
-            if number == 1 and raw.startswith(_BOM):
-                raw = raw[3:]
-            raw = raw.rstrip(b"\r\n")
-            if raw.strip():
-                yield number, raw
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
-
-
 BATCH = 256  # lines parsed together (see parse_lines)
 
 

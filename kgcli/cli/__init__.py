@@ -15,8 +15,8 @@ from kgcli.errors import KgcError
 
 _app = typer.Typer(
     name="kgc",
-    help="Instruction-based knowledge graph construction with LLMs: convert, train, predict, merge, eval, "
-         "icl.",
+    help="Instruction-based knowledge graph construction with LLMs: convert, chunk, extract, eval, train, "
+         "predict, merge, icl, demo, and the presets and graph groups.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,

@@ -22,12 +22,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kgcli.documents.grounding import NormalText, context_of, find_all, normalise
+from kgcli.documents.result import (
+    ARGUMENTS,
+    CHUNKS,
+    DOC_ID,
+    GROUNDED,
+    KINDS,
+    MENTIONS,
+    RECORDS,
+    TASK,
+    UNPARSED,
+    mention,
+    mentions_field,
+)
 from kgcli.errors import KgcError, warn
 from kgcli.records import INPUT, INSTRUCTION, OUTPUT, SCHEMA, parse_instruction
 from kgcli.repair import parse_answer
-from kgcli.tasks import Task, get_task
-
-KINDS = ("entities", "relations", "events", "arguments", "attributes")
+from kgcli.tasks import Task, shared_task
 
 
 @dataclass
@@ -79,7 +90,6 @@ class DocumentMerger:
         self.sentences = sentences
         self.stats = MergeStats()
         self._documents: dict[str, _Document] = {}
-        self._tasks: dict[str, Task] = {}
         self._normal: tuple[str, NormalText] | None = None
 
     def add(self, record: dict, name: str, number: int) -> bool:
@@ -147,10 +157,10 @@ class DocumentMerger:
         """Merge one chunk's details into a result: linked arguments grounded like spans and united by
         (role, normalised argument); any other field keeps its first value."""
         for name, value in extra.items():
-            if name != "arguments":
+            if name != ARGUMENTS:
                 result.extra.setdefault(name, value)
                 continue
-            linked = result.extra.setdefault("arguments", {})
+            linked = result.extra.setdefault(ARGUMENTS, {})
             for argument in value:
                 entry = linked.setdefault((argument["role"], normalise(argument["argument"])),
                                           (argument, {}))
@@ -158,15 +168,12 @@ class DocumentMerger:
                     entry[1].setdefault((start + begin, start + end),
                                         (chunk, record_id, context_of(text, begin, end)))
 
-    def _task(self, record: dict, name: str, number: int) -> Task:
-        task_name = str(record.get("task", ""))
-        task = self._tasks.get(task_name)
-        if task is None:
-            try:
-                task = self._tasks[task_name] = get_task(task_name)
-            except KgcError as exc:
-                raise KgcError(exc.message, name, number) from None
-        return task
+    @staticmethod
+    def _task(record: dict, name: str, number: int) -> Task:
+        try:
+            return shared_task(str(record.get("task", "")))
+        except KgcError as exc:
+            raise KgcError(exc.message, name, number) from None
 
     def _normal_text(self, text: str) -> NormalText:
         if self._normal is None or self._normal[0] != text:
@@ -187,7 +194,7 @@ class DocumentMerger:
         stats.chunks += len(document.chunks)
         stats.answers += document.answers
         stats.unparsed += document.unparsed
-        out: dict[str, Any] = {"doc_id": document.doc_id, **document.metadata}
+        out: dict[str, Any] = {DOC_ID: document.doc_id, **document.metadata}
         for kind in KINDS:
             out[kind] = []
         ranked = sorted(document.results.values(), key=lambda r: (_first(r), r.order))
@@ -198,8 +205,8 @@ class DocumentMerger:
             if self.drop_ungrounded and not grounded:
                 continue
             out[result.task.result_kind[result.metric]].append(_entry(result, grounded))
-        out["chunks"] = len(document.chunks)
-        out["unparsed_answers"] = document.unparsed
+        out[CHUNKS] = len(document.chunks)
+        out[UNPARSED] = document.unparsed
         return out
 
 
@@ -210,22 +217,22 @@ def _first(result: _Result) -> int:
 
 def _entry(result: _Result, grounded: bool) -> dict[str, Any]:
     names = result.task.result_fields[result.metric]
-    entry: dict[str, Any] = {"task": result.task.name, **dict(zip(names, result.values, strict=True)),
-                             "grounded": grounded}
+    entry: dict[str, Any] = {TASK: result.task.name, **dict(zip(names, result.values, strict=True)),
+                             GROUNDED: grounded}
     single = len(result.mentions) == 1
     for position, mentions in result.mentions.items():
-        entry["mentions" if single else f"{names[position]}_mentions"] = _listed(mentions)
+        entry[mentions_field(None if single else names[position])] = _listed(mentions)
     for name, value in result.extra.items():
-        if name == "arguments":
-            value = [{"role": argument["role"], "argument": argument["argument"], "grounded": bool(mentions),
-                      "mentions": _listed(mentions)} for argument, mentions in value.values()]
+        if name == ARGUMENTS:
+            value = [{"role": argument["role"], "argument": argument["argument"], GROUNDED: bool(mentions),
+                      MENTIONS: _listed(mentions)} for argument, mentions in value.values()]
         entry[name] = value
-    entry["records"] = list(result.records)
+    entry[RECORDS] = list(result.records)
     return entry
 
 
 def _listed(mentions: dict[tuple[int, int], tuple[int, str, str]]) -> list[dict[str, Any]]:
-    return [{"chunk": chunk, "start": start, "end": end, "record": record, "context": context}
+    return [mention(chunk, start, end, record, context)
             for (start, end), (chunk, record, context) in sorted(mentions.items())]
 
 

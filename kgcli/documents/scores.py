@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 from kgcli.documents.grounding import normalise
+from kgcli.documents.result import DOC_ID, ENTITIES, MergedDocument, read_document
 from kgcli.errors import KgcError
 from kgcli.evaluate import Counts, prf
 from kgcli.io import display_name, read_jsonl
@@ -54,17 +55,16 @@ def gold_tuples(record: dict, name: str, number: int) -> dict[str, set[tuple]]:
     return found
 
 
-def predicted_tuples(result: dict) -> dict[str, set[tuple]]:
+def predicted_tuples(document: MergedDocument) -> dict[str, set[tuple]]:
     found: dict[str, set[tuple]] = {metric: set() for metric in METRICS}
-    for entity in result.get("entities") or []:
-        found["entity"].add((normalise(str(entity.get("text", ""))), entity.get("type")))
-        for mention in entity.get("mentions") or []:
-            found["entity_offsets"].add((mention["start"], mention["end"], entity.get("type")))
-    for relation in result.get("relations") or []:
-        head, tail = normalise(str(relation.get("head", ""))), normalise(str(relation.get("tail", "")))
-        found["triple"].add((head, tail, relation.get("relation")))
-    for event in result.get("events") or []:
-        found["event"].add((normalise(str(event.get("trigger", ""))), event.get("type")))
+    for entity in document.entities:
+        found["entity"].add((normalise(entity.text), entity.type))
+        for mention in entity.mentions:
+            found["entity_offsets"].add((mention.start, mention.end, entity.type))
+    for relation in document.relations:
+        found["triple"].add((normalise(relation.head), normalise(relation.tail), relation.relation))
+    for event in document.events:
+        found["event"].add((normalise(event.trigger), event.type))
     return found
 
 
@@ -80,9 +80,13 @@ def evaluate_documents(pred_path: str, gold_path: str) -> dict[str, Any]:
     pred_name = display_name(pred_path)
     predicted: dict[str, dict[str, set[tuple]]] = {}
     for number, result in read_jsonl(pred_path):
-        if "doc_id" not in result or "entities" not in result:
+        if DOC_ID not in result or ENTITIES not in result:
             raise KgcError("not a kgc extract result (doc_id, entities, relations, ...)", pred_name, number)
-        predicted[str(result["doc_id"])] = predicted_tuples(result)
+        try:
+            document = read_document(result)
+        except KgcError as exc:
+            raise KgcError(exc.message, pred_name, number) from None
+        predicted[document.doc_id] = predicted_tuples(document)
     totals = {metric: Counts() for metric in METRICS}
     per_type: dict[str, dict[str, Counts]] = {metric: {} for metric in METRICS}
     for doc_id, (wanted, _) in gold.items():

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 import orjson
 
-from kgcli.documents.merge import KINDS as RESULT_KINDS
+from kgcli.documents.result import DOC_ID, UNPARSED, is_merged_document
 from kgcli.errors import KgcError
 from kgcli.graph import store
 from kgcli.graph.facts import document_facts, mention_key
@@ -153,7 +153,6 @@ class _Reader:
         self.merger = DocumentMerger(sentences=True)
         self.documents = self.records = self.unparsed = 0
         self.read_ids: set[str] = set()
-        self.tasks: dict[str, Any] = {}
 
     def document(self, document: dict[str, Any]) -> None:
         nodes, edges = document_facts(document)
@@ -193,13 +192,13 @@ class _Reader:
                         )
                     self.unparsed += 1
                 documents.add(str(record.get("doc_id", record.get("id", f"{name}:{number}"))))
-            elif "doc_id" in record and any(kind in record for kind in RESULT_KINDS):
-                self.unparsed += int(record.get("unparsed_answers") or 0)
+            elif is_merged_document(record):
+                self.unparsed += int(record.get(UNPARSED) or 0)
                 try:
                     self.document(record)
                 except KgcError as exc:
                     raise KgcError(exc.message, name, number) from None
-                documents.add(str(record["doc_id"]))
+                documents.add(str(record[DOC_ID]))
             elif "instruction" in record:
                 raise KgcError(
                     "a converted record without 'output': run kgc predict on it first, or pass --gold to "
@@ -224,20 +223,17 @@ class _Reader:
         """A converted test record with its gold 'label' rendered as the answer, by its task (the answer
         a perfect model gives)."""
         from kgcli.records import INPUT, SCHEMA, parse_instruction
-        from kgcli.tasks import get_task
+        from kgcli.tasks import shared_task
         from kgcli.tasks.base import AnnotationError, Options
 
         inner = parse_instruction(record.get("instruction"))
         label = record.get("label")
         if inner is None or not isinstance(label, str) or not isinstance(inner.get(INPUT), str):
             raise KgcError("--gold needs converted test records (instruction and 'label')", name, number)
-        task_name = str(record.get("task", ""))
-        if task_name not in self.tasks:
-            try:
-                self.tasks[task_name] = get_task(task_name)
-            except KgcError as exc:
-                raise KgcError(exc.message, name, number) from None
-        task = self.tasks[task_name]
+        try:
+            task = shared_task(str(record.get("task", "")))
+        except KgcError as exc:
+            raise KgcError(exc.message, name, number) from None
         try:
             items = task.read_items({task.annotation_key: orjson.loads(label)}) or []
             answer = task.render(inner.get(SCHEMA) or [], items, inner[INPUT], Options())

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from kgcli.documents.grounding import normalise
-from kgcli.errors import KgcError
+from kgcli.documents.result import Attribute, Event, Mention, MergedDocument, read_document
 
 ENTITY = "Entity"
 PAIR_REACH = 200  # characters between an edge's two ends for them to count as one mention of it
@@ -53,49 +53,17 @@ def mention_key(mention: dict[str, Any]) -> tuple:
     return (mention["doc"], start, mention.get("end"), "", "")
 
 
-def _mentions(doc: str, text: str, listed: list[dict] | None, records: list[str]) -> list[dict[str, Any]]:
+def _mentions(doc: str, text: str, listed: list[Mention], records: list[str]) -> list[dict[str, Any]]:
     """Merged-result mentions → graph mentions; an ungrounded string gets one offset-less mention per
     record that answered it, so everything in the graph can be traced to a record."""
-    found = [
-        {
-            "doc": doc,
-            "start": m.get("start"),
-            "end": m.get("end"),
-            "record": m.get("record"),
-            "text": text,
-            "context": m.get("context", ""),
-        }
-        for m in _checked(listed)
-    ]
+    found = [{"doc": doc, "start": m.start, "end": m.end, "record": m.record, "text": text,
+              "context": m.context} for m in listed]
     if found:
         return found
     return [
         {"doc": doc, "start": None, "end": None, "record": record, "text": text, "context": ""}
         for record in records or [None]
     ]
-
-
-def _checked(listed: Any) -> list[dict[str, Any]]:
-    """A merged result's mentions, each checked to be character offsets (both null, or whole numbers with
-    0 <= start <= end) with a string record and context: offsets become IRIs and table cells downstream,
-    and ``../admin`` must never become part of one."""
-    if listed is None:
-        return []
-    if not isinstance(listed, list):
-        raise KgcError("'mentions' is not a list")
-    for mention in listed:
-        if not isinstance(mention, dict):
-            raise KgcError("a mention is not an object with start and end")
-        start, end = mention.get("start"), mention.get("end")
-        if start is None and end is None:
-            pass
-        elif type(start) is not int or type(end) is not int or not 0 <= start <= end:
-            raise KgcError(f"a mention's start and end are not character offsets ({start!r}, {end!r})")
-        if mention.get("record") is not None and not isinstance(mention["record"], str | int):
-            raise KgcError("a mention's record is not a record id")
-        if not isinstance(mention.get("context", ""), str):
-            raise KgcError("a mention's context is not a string")
-    return listed
 
 
 def _paired(
@@ -144,18 +112,14 @@ def _joined(first: str, second: str) -> str:
 class _Document:
     """One document's pieces, with the types its NER answers give its strings."""
 
-    def __init__(self, document: dict[str, Any]):
-        self.doc = str(document.get("doc_id"))
-        self.document = document
+    def __init__(self, document: MergedDocument):
+        self.doc = document.doc_id
         self.nodes: dict[str, dict[str, Any]] = {}
         self.edges: dict[str, dict[str, Any]] = {}
         self.seen: dict[str, set[tuple]] = {}  # id → its mentions' keys
         votes: dict[str, Counter] = {}
-        for entity in document.get("entities") or []:
-            if _strings(entity, "text", "type"):
-                votes.setdefault(normalise(entity["text"]), Counter())[entity["type"]] += max(
-                    1, len(entity.get("mentions") or [])
-                )
+        for entity in document.entities:
+            votes.setdefault(normalise(entity.text), Counter())[entity.type] += max(1, len(entity.mentions))
         self.types = {name: min(counts, key=lambda t: (-counts[t], t)) for name, counts in votes.items()}
 
     def type_of(self, name: str, schema_type: Any = None) -> str:
@@ -207,105 +171,57 @@ class _Document:
         self.add(piece, mentions, self.edges)
 
 
-def _strings(entry: dict, *fields: str) -> bool:
-    for name in fields:
-        value = entry.get(name)
-        if type(value) is not str or not value:
-            return False
-    return True
-
-
-def document_facts(document: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def document_facts(record: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(node pieces, edge pieces) of one merged document; the same node may come several times (once per
     result it is part of): the build adds them up."""
+    document = read_document(record)
     d = _Document(document)
     doc = d.doc
-    for entity in document.get("entities") or []:
-        if _strings(entity, "text", "type"):
-            d.entity(
-                entity["text"],
-                entity["type"],
-                _mentions(doc, entity["text"], entity.get("mentions"), entity.get("records")),
-            )
-    for relation in document.get("relations") or []:
-        if not _strings(relation, "head", "relation", "tail"):
-            continue
-        records = relation.get("records") or []
-        heads = _mentions(doc, relation["head"], relation.get("head_mentions"), records)
-        tails = _mentions(doc, relation["tail"], relation.get("tail_mentions"), records)
-        head = d.entity(relation["head"], d.type_of(relation["head"], relation.get("head_type")), heads)
-        tail = d.entity(relation["tail"], d.type_of(relation["tail"], relation.get("tail_type")), tails)
-        d.edge(
-            "relation",
-            head,
-            relation["relation"],
-            tail,
-            _paired(doc, heads, tails, records, relation["relation"]),
-        )
-    _attributes(d, document.get("attributes") or [])
-    _events(d, document.get("events") or [])
+    for entity in document.entities:
+        d.entity(entity.text, entity.type, _mentions(doc, entity.text, entity.mentions, entity.records))
+    for relation in document.relations:
+        records = relation.records
+        heads = _mentions(doc, relation.head, relation.head_mentions, records)
+        tails = _mentions(doc, relation.tail, relation.tail_mentions, records)
+        head = d.entity(relation.head, d.type_of(relation.head, relation.head_type), heads)
+        tail = d.entity(relation.tail, d.type_of(relation.tail, relation.tail_type), tails)
+        d.edge("relation", head, relation.relation, tail,
+               _paired(doc, heads, tails, records, relation.relation))
+    _attributes(d, document.attributes)
+    _events(d, document.events)
     return list(d.nodes.values()), list(d.edges.values())
 
 
-def _attributes(d: _Document, attributes: list[dict]) -> None:
+def _attributes(d: _Document, attributes: list[Attribute]) -> None:
     """KG answers: an entity-valued attribute is an edge, any other value a property of the entity."""
     known = set(d.types) | {normalise(n["mentions"][0]["text"]) for n in d.nodes.values()}
     for attribute in attributes:
-        if not _strings(attribute, "entity", "attribute", "value"):
-            continue
-        records = attribute.get("records") or []
-        entity_type = attribute.get("entity_type")
-        owner_type = (
-            entity_type if isinstance(entity_type, str) and entity_type else d.type_of(attribute["entity"])
-        )
-        owner_mentions = _mentions(d.doc, attribute["entity"], attribute.get("entity_mentions"), records)
-        if normalise(attribute["value"]) in known:
-            values = _mentions(d.doc, attribute["value"], attribute.get("value_mentions"), records)
-            owner = d.entity(attribute["entity"], owner_type, owner_mentions)
-            target = d.entity(attribute["value"], d.type_of(attribute["value"]), values)
-            d.edge(
-                "attribute",
-                owner,
-                attribute["attribute"],
-                target,
-                _paired(d.doc, owner_mentions, values, records, attribute["attribute"]),
-            )
+        records = attribute.records
+        owner_type = attribute.entity_type or d.type_of(attribute.entity)
+        owner_mentions = _mentions(d.doc, attribute.entity, attribute.entity_mentions, records)
+        if normalise(attribute.value) in known:
+            values = _mentions(d.doc, attribute.value, attribute.value_mentions, records)
+            owner = d.entity(attribute.entity, owner_type, owner_mentions)
+            target = d.entity(attribute.value, d.type_of(attribute.value), values)
+            d.edge("attribute", owner, attribute.attribute, target,
+                   _paired(d.doc, owner_mentions, values, records, attribute.attribute))
         else:
-            d.entity(
-                attribute["entity"],
-                owner_type,
-                owner_mentions,
-                {attribute["attribute"]: [attribute["value"]]},
-            )
+            d.entity(attribute.entity, owner_type, owner_mentions, {attribute.attribute: [attribute.value]})
 
 
-def _events(d: _Document, events: list[dict]) -> None:
+def _events(d: _Document, events: list[Event]) -> None:
     """Event nodes (type + trigger, within the document) with one edge per argument."""
     for event in events:
-        if not _strings(event, "type"):
-            continue
-        trigger = event.get("trigger") if isinstance(event.get("trigger"), str) else ""
-        arguments = [a for a in event.get("arguments") or [] if _strings(a, "role", "argument")]
-        records = event.get("records") or []
-        identity = (
-            [normalise(trigger)]
-            if trigger
-            else sorted(f"{a['role']}={normalise(a['argument'])}" for a in arguments)
-        )
-        piece = {
-            "id": graph_id("event", d.doc, event["type"], *identity),
-            "kind": "event",
-            "type": event["type"],
-            "properties": {},
-        }
-        triggers = _mentions(d.doc, trigger or event["type"], event.get("mentions"), records)
+        trigger, records = event.trigger, event.records
+        identity = ([normalise(trigger)] if trigger
+                    else sorted(f"{a.role}={normalise(a.argument)}" for a in event.arguments))
+        piece = {"id": graph_id("event", d.doc, event.type, *identity), "kind": "event", "type": event.type,
+                 "properties": {}}
+        triggers = _mentions(d.doc, trigger or event.type, event.mentions, records)
         node = d.add(piece, triggers, d.nodes)
-        for argument in arguments:
-            values = _mentions(d.doc, argument["argument"], argument.get("mentions"), records)
-            target = d.entity(argument["argument"], d.type_of(argument["argument"]), values)
-            mentions = (
-                _paired(d.doc, triggers, values, records, argument["role"])
-                if trigger
-                else [{**m, "text": argument["role"]} for m in values]
-            )
-            d.edge("argument", node, argument["role"], target, mentions)
+        for argument in event.arguments:
+            values = _mentions(d.doc, argument.argument, argument.mentions, records)
+            target = d.entity(argument.argument, d.type_of(argument.argument), values)
+            mentions = (_paired(d.doc, triggers, values, records, argument.role) if trigger
+                        else [{**m, "text": argument.role} for m in values])
+            d.edge("argument", node, argument.role, target, mentions)

@@ -5,6 +5,7 @@ Modules are imported when a task is first asked for, so a command that handles o
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 from kgcli.errors import KgcError
@@ -25,4 +26,15 @@ def get_task(name: str) -> Task:
     return getattr(importlib.import_module(f"kgcli.tasks.{module}"), cls)()
 
 
-__all__ = ["AnnotationError", "Options", "Task", "TASKS", "TASK_NAMES", "get_task"]
+def shared_task(name: str) -> Task:
+    """One task object per name, for the readers that keep no state in it (the merge, the graph, the error
+    listing); convert takes a fresh one from ``get_task`` (SPO keeps per-run state)."""
+    return _shared(name.upper())
+
+
+@functools.cache
+def _shared(name: str) -> Task:
+    return get_task(name)
+
+
+__all__ = ["AnnotationError", "Options", "Task", "TASKS", "TASK_NAMES", "get_task", "shared_task"]

@@ -79,10 +79,6 @@ def order(rng: random.Random, items: list, random_sort: bool, key=None) -> list:
     return sorted(items, key=key)
 
 
-def text_position(text: str, value: str) -> int:
-    return text.find(value)
-
-
 def require_str(item: dict, key: str, where: str) -> str:
     value = item.get(key)
     if not isinstance(value, str):
@@ -384,10 +380,6 @@ def keys_no_positive(rng: random.Random, all_keys: list[str], opts: Options) -> 
     """Cluster mode, record without positives: max(binomial(L, p/2), 1) keys from the whole label set."""
     count = max(binomial(rng, len(all_keys), opts.neg_schema / 2), 1)
     return rng.sample(all_keys, min(count, len(all_keys)))
-
-
-def is_nan(value: Any) -> bool:
-    return isinstance(value, str) and value == NAN
 
 
 def string_values(value: Any) -> list[str]:

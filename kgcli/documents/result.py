@@ -1,0 +1,178 @@
+"""The merged document (``kgc extract``'s result): its field names, and typed readers, in one place.
+
+One JSON object per document: ``doc_id``, the document's own metadata, one list per kind of result
+(``entities``, ``relations``, ``events``, ``arguments``, ``attributes``), ``chunks`` and
+``unparsed_answers``. Each result carries the task that found it, its fields (the task's ``result_fields``:
+an entity's ``text`` and ``type``, a relation's ``head``, ``relation``, ``tail``, …), ``grounded``, its
+mentions (``mentions`` when it has one string, else ``<field>_mentions`` per string) and the ``records``
+that answered it. A mention is ``chunk``, ``start``, ``end`` (document offsets, or both null for a string
+not in the text), ``record`` and the ``context`` sentence.
+
+The merge writes it (``documents/merge.py``); the document scores and the graph read it through
+``read_document``, which checks what becomes IRIs and table cells downstream (offsets are whole numbers)
+and leaves out entries that miss their strings, as a reader of a hand-edited file should.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kgcli.errors import KgcError
+
+DOC_ID, CHUNKS, UNPARSED = "doc_id", "chunks", "unparsed_answers"
+ENTITIES, RELATIONS, EVENTS = "entities", "relations", "events"
+ARGUMENTS, ATTRIBUTES = "arguments", "attributes"
+KINDS = (ENTITIES, RELATIONS, EVENTS, ARGUMENTS, ATTRIBUTES)
+TASK, GROUNDED, MENTIONS, RECORDS = "task", "grounded", "mentions", "records"
+# a mention's fields
+CHUNK, START, END, RECORD, CONTEXT = "chunk", "start", "end", "record", "context"
+
+
+def mentions_field(name: str | None) -> str:
+    """Where a result keeps a string's mentions: ``mentions`` when it has one string (``name`` None), else
+    ``<field>_mentions``."""
+    return MENTIONS if name is None else f"{name}_{MENTIONS}"
+
+
+def mention(chunk: int, start: int, end: int, record: str, context: str) -> dict[str, Any]:
+    """A mention as the merge writes it."""
+    return {CHUNK: chunk, START: start, END: end, RECORD: record, CONTEXT: context}
+
+
+def is_merged_document(record: dict[str, Any]) -> bool:
+    """Whether a JSON line is a merged document (not a prediction record)."""
+    return DOC_ID in record and any(kind in record for kind in KINDS)
+
+
+@dataclass(frozen=True)
+class Mention:
+    start: int | None
+    end: int | None
+    record: str | int | None = None
+    context: str = ""
+    chunk: int | None = None
+
+
+@dataclass(frozen=True)
+class Entity:
+    text: str
+    type: str
+    mentions: list[Mention]
+    records: list[str]
+
+
+@dataclass(frozen=True)
+class Relation:
+    head: str
+    relation: str
+    tail: str
+    head_mentions: list[Mention]
+    tail_mentions: list[Mention]
+    records: list[str]
+    head_type: str | None = None  # the types the schema gives (SPO)
+    tail_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Attribute:
+    entity: str
+    attribute: str
+    value: str
+    entity_mentions: list[Mention]
+    value_mentions: list[Mention]
+    records: list[str]
+    entity_type: str | None = None  # the type the answer gave the entity under
+
+
+@dataclass(frozen=True)
+class Argument:
+    role: str
+    argument: str
+    mentions: list[Mention]
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    trigger: str  # "" for an event without one (EEA)
+    mentions: list[Mention]
+    arguments: list[Argument]
+    records: list[str]
+
+
+@dataclass(frozen=True)
+class MergedDocument:
+    doc_id: str
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    unparsed_answers: int = 0
+
+
+def _strings(entry: Any, *names: str) -> bool:
+    return isinstance(entry, dict) and all(type(entry.get(n)) is str and entry.get(n) for n in names)
+
+
+def _optional(entry: dict[str, Any], name: str) -> str | None:
+    value = entry.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def read_mentions(listed: Any) -> list[Mention]:
+    """A result's mentions, each checked to be character offsets (both null, or whole numbers with
+    0 <= start <= end) with a record id and a context sentence: offsets become IRIs and table cells
+    downstream, and ``../admin`` must never become part of one."""
+    if listed is None:
+        return []
+    if not isinstance(listed, list):
+        raise KgcError("'mentions' is not a list")
+    found = []
+    for item in listed:
+        if not isinstance(item, dict):
+            raise KgcError("a mention is not an object with start and end")
+        start, end = item.get(START), item.get(END)
+        if not (start is None and end is None) and (
+                type(start) is not int or type(end) is not int or not 0 <= start <= end):
+            raise KgcError(f"a mention's start and end are not character offsets ({start!r}, {end!r})")
+        if item.get(RECORD) is not None and not isinstance(item[RECORD], str | int):
+            raise KgcError("a mention's record is not a record id")
+        if not isinstance(item.get(CONTEXT, ""), str):
+            raise KgcError("a mention's context is not a string")
+        chunk = item.get(CHUNK)
+        found.append(Mention(start, end, item.get(RECORD), item.get(CONTEXT, ""),
+                             chunk if type(chunk) is int else None))
+    return found
+
+
+def _records(entry: dict[str, Any]) -> list[str]:
+    records = entry.get(RECORDS)
+    return [r for r in records if isinstance(r, str | int)] if isinstance(records, list) else []
+
+
+def read_document(record: dict[str, Any]) -> MergedDocument:
+    """A merged document, typed: entries missing their strings are left out; a mention that is not
+    offsets is an error (``KgcError``, for the caller to place at its line)."""
+    def listed(kind: str) -> list[dict[str, Any]]:
+        value = record.get(kind)
+        return value if isinstance(value, list) else []
+
+    entities = [Entity(e["text"], e["type"], read_mentions(e.get(MENTIONS)), _records(e))
+                for e in listed(ENTITIES) if _strings(e, "text", "type")]
+    relations = [Relation(r["head"], r["relation"], r["tail"], read_mentions(r.get("head_mentions")),
+                          read_mentions(r.get("tail_mentions")), _records(r), _optional(r, "head_type"),
+                          _optional(r, "tail_type"))
+                 for r in listed(RELATIONS) if _strings(r, "head", "relation", "tail")]
+    attributes = [Attribute(a["entity"], a["attribute"], a["value"], read_mentions(a.get("entity_mentions")),
+                            read_mentions(a.get("value_mentions")), _records(a), _optional(a, "entity_type"))
+                  for a in listed(ATTRIBUTES) if _strings(a, "entity", "attribute", "value")]
+    events = [Event(e["type"], e["trigger"] if isinstance(e.get("trigger"), str) else "",
+                    read_mentions(e.get(MENTIONS)),
+                    [Argument(a["role"], a["argument"], read_mentions(a.get(MENTIONS)))
+                     for a in e.get("arguments") or [] if _strings(a, "role", "argument")],
+                    _records(e))
+              for e in listed(EVENTS) if _strings(e, "type")]
+    unparsed = record.get(UNPARSED)
+    return MergedDocument(str(record.get(DOC_ID)), entities, relations, attributes, events,
+                          unparsed if type(unparsed) is int else 0)
