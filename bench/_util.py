@@ -26,9 +26,10 @@ class Command:
 
     argv: list[str]
     tree: Path = ROOT
+    variables: dict[str, str] | None = None  # set for this command only (KGC_WORKERS=1: one process)
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(self.tree), **(extra or {})}
+        return {**os.environ, "PYTHONPATH": str(self.tree), **(self.variables or {}), **(extra or {})}
 
 
 def run_measured(command: Command, stdout=subprocess.DEVNULL) -> tuple[float, float]:

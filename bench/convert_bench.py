@@ -64,30 +64,38 @@ def main() -> None:
         rows = []
         for split in ("test", "train"):
             commands, outputs = [], []
+            # timed runs: kgc with every worker and with one (the baseline is one process), against the same
+            # baseline; counted runs count one process (KGC_WORKERS adds the workers)
+            variants: list[tuple[str, dict | None]] = [("", None)]
+            if not args.instructions:
+                variants.append((", one worker", {"KGC_WORKERS": "1"}))
             for tag, (_, tree) in enumerate(checkouts):
-                out, base_out = folder / f"{split}-{tag}.json", folder / f"b-{split}-{tag}.json"
-                commands += [
-                    Command([sys.executable, "-m", "kgcli", "convert", str(src), str(out), "--task", "NER",
-                             "--split", split, "--schema", str(schema)], tree),
-                    Command([sys.executable, "-c", BASELINE, str(src), str(base_out), split, str(schema)],
-                            tree),
-                ]
-                outputs.append((out, base_out))
+                outs = [folder / f"{split}-{tag}-{v}.json" for v in range(len(variants))]
+                base_out = folder / f"b-{split}-{tag}.json"
+                commands += [Command([sys.executable, "-m", "kgcli", "convert", str(src), str(out), "--task",
+                                      "NER", "--split", split, "--schema", str(schema)], tree, variables)
+                             for out, (_, variables) in zip(outs, variants, strict=True)]
+                commands.append(Command([sys.executable, "-c", BASELINE, str(src), str(base_out), split,
+                                         str(schema)], tree))
+                outputs.append((outs, base_out))
             costs = measure(commands, args.repeat, count_instructions=args.instructions,
-                            outputs=tuple(out for out, _ in outputs))
+                            outputs=tuple(out for outs, _ in outputs for out in outs))
+            step = len(variants) + 1
             for tag, (label, _) in enumerate(checkouts):
-                (cost, rss), (base_cost, base_rss) = costs[2 * tag], costs[2 * tag + 1]
-                out, base_out = outputs[tag]
-                same = filecmp.cmp(out, base_out, shallow=False)
-                figure, base_figure = (rate(c, args.records, args.instructions) for c in (cost, base_cost))
-                times = ratio(base_cost, cost, exact=args.instructions)
+                base_cost, base_rss = costs[step * tag + len(variants)]
+                outs, base_out = outputs[tag]
+                base_figure = rate(base_cost, args.records, args.instructions)
                 where = f" ({label})" if args.against else ""
-                summarize(f"convert, {args.records:,} NER records, {split} split{where}",
-                          f"{figure} {unit}, {rss:.0f} MB",
-                          f"json all in memory: {base_figure} {unit}, {base_rss:.0f} MB",
-                          times, "same bytes" if same else "BYTES DIFFER")
-                rows.append((f"kgc convert --split {split}{where}", figure, f"{rss:.0f}",
-                             times, same))
+                for (cost, rss), out, (name, _) in zip(costs[step * tag:], outs, variants, strict=False):
+                    same = filecmp.cmp(out, base_out, shallow=False)
+                    figure = rate(cost, args.records, args.instructions)
+                    times = ratio(base_cost, cost, exact=args.instructions)
+                    summarize(f"convert, {args.records:,} NER records, {split} split{name}{where}",
+                              f"{figure} {unit}, {rss:.0f} MB",
+                              f"json all in memory (one process): {base_figure} {unit}, {base_rss:.0f} MB",
+                              times, "same bytes" if same else "BYTES DIFFER")
+                    rows.append((f"kgc convert --split {split}{name}{where}", figure, f"{rss:.0f}", times,
+                                 same))
                 rows.append((f"  baseline (json, all in memory) {split}{where}", base_figure,
                              f"{base_rss:.0f}", "1.00x", ""))
         print(f"convert benchmark: {args.records:,} NER records"

@@ -93,16 +93,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, trees(args.against) as checkouts:
         path = Path(tmp) / "pred.json"
         make_predictions(path, args.records)
-        reports = [Path(tmp) / f"report-{tag}.json" for tag in range(len(checkouts))]
+        # timed runs: kgc with every worker and with one (the baseline is one process); counted runs count
+        # one process (KGC_WORKERS adds the workers)
+        variants: list[tuple[str, dict | None]] = [("", None)]
+        if not args.instructions:
+            variants.append((", one worker", {"KGC_WORKERS": "1"}))
+        runs = [(label, tree, name, variables, Path(tmp) / f"report-{tag}-{v}.json")
+                for tag, (label, tree) in enumerate(checkouts)
+                for v, (name, variables) in enumerate(variants)]
         commands = [Command([sys.executable, "-m", "kgcli", "eval", str(path), "--task", "NER", "--format",
-                             "json", "--out", str(report)], tree)
-                    for report, (_, tree) in zip(reports, checkouts, strict=True)]
+                             "json", "--out", str(report)], tree, variables)
+                    for _, tree, _, variables, report in runs]
         commands.append(Command([sys.executable, "-c", BASELINE, str(path)]))
-        costs = measure(commands, args.repeat, count_instructions=args.instructions, outputs=tuple(reports))
+        costs = measure(commands, args.repeat, count_instructions=args.instructions,
+                        outputs=tuple(run[-1] for run in runs))
         base_cost, base_rss = costs[-1]
         rows = []
-        for (label, tree), report, (cost, rss) in zip(checkouts, reports, costs[:-1], strict=True):
-            where = f" ({label})" if args.against else ""
+        for (label, tree, name, _, report), (cost, rss) in zip(runs, costs[:-1], strict=True):
+            where = f"{name} ({label})" if args.against else name
             total = json.loads(report.read_text())["total"]
             alone = Command([sys.executable, "-c", INNER, str(path)], tree)
             inner = subprocess.run(alone.argv, capture_output=True, text=True, check=True, cwd=alone.tree,
@@ -114,7 +122,7 @@ def main() -> None:
                      (f"  evaluate_file() alone (after imports, records/s){where}",
                       f"{args.records / inner_seconds:,.0f}", "", "", "")]
             summarize(f"eval, {args.records:,} NER predictions{where}", f"{rate(cost)} {unit}, {rss:.0f} MB",
-                      f"json all in memory: {rate(base_cost)} {unit}, {base_rss:.0f} MB",
+                      f"json all in memory (one process): {rate(base_cost)} {unit}, {base_rss:.0f} MB",
                       times, f"whole process incl. start-up; evaluate_file alone "
                              f"{args.records / inner_seconds:,.0f} records/s")
         rows.append(("  baseline (json, all in memory)", rate(base_cost), f"{base_rss:.0f}", "1.00x", ""))

@@ -57,6 +57,8 @@ def predict(
     ),
     temperature: TemperatureOpt = 0.0,
     top_p: float = typer.Option(1.0, "--top-p", min=0.0, max=1.0),
+    seed: int = typer.Option(None, "--seed", help="Sampling (--temperature > 0): the same seed repeats the "
+                                                  "answers."),
     dtype: DtypeOpt = None,
     settings: SetOpt = None,
     config: str = typer.Option(None, "--config", help="The seed's inference YAML."),
@@ -149,9 +151,9 @@ def predict(
     model_choice = ModelChoice(preset, config, model, dtype, settings, adapter, trust_remote_code)
     stats = run(PredictRequest(
         in_path, out_path, model_choice, backend, options, max_new_tokens=max_new_tokens,
-        temperature=temperature, top_p=top_p, thinking=thinking, batch_size=batch_size, cutoff_len=cutoff_len,
-        window=window, guided_json=guided_json, resume=resume, overwrite=overwrite, dry_run=dry_run,
-        in_launcher=in_launcher))
+        temperature=temperature, top_p=top_p, seed=seed, thinking=thinking, batch_size=batch_size,
+        cutoff_len=cutoff_len, window=window, guided_json=guided_json, resume=resume, overwrite=overwrite,
+        dry_run=dry_run, in_launcher=in_launcher))
     if stats is not None:
         done = f", {stats.skipped_done} already done" if stats.skipped_done else ""
         say(f"predicted {stats.records} record(s){done}")

@@ -25,6 +25,7 @@ class Sampling:
     max_new_tokens: int = 512
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
+    seed: int | None = None  # sampling (temperature > 0): the same seed and input give the same answers
 
     @property
     def answer_cap(self) -> int:

@@ -29,6 +29,10 @@ class HFBackend:
             else:  # a quantised base keeps one adapter attached (BackendSpec.check_adapters)
                 model = PeftModel.from_pretrained(model, adapters[0])
         self.model = model.eval()
+        if self.sampling.seed is not None:  # one seed for the run: its draws follow the records in order
+            import torch
+
+            torch.manual_seed(self.sampling.seed)
         self.stop_ids = self.template.stop_token_ids(self.tokenizer)
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.stop_ids[0]

@@ -35,6 +35,8 @@ def completion_request(served_model: str, prompt: Any, sampling: Sampling, stop:
                             "temperature": sampling.temperature, "stop": stop}
     if sampling.temperature > 0:
         body["top_p"] = sampling.top_p
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
     return body
 
 

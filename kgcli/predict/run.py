@@ -248,6 +248,7 @@ class PredictRequest:
     max_new_tokens: int | None = None
     temperature: float = 0.0
     top_p: float = 1.0
+    seed: int | None = None
     thinking: str = "off"
     batch_size: int = 8
     cutoff_len: int | None = None
@@ -295,6 +296,7 @@ def predict(request: PredictRequest) -> PredictStats | None:
         max_new_tokens=request.max_new_tokens or resolved.preset.max_new_tokens,
         temperature=request.temperature or float(files.get("temperature") or 0.0),
         top_p=request.top_p if request.top_p != 1.0 else float(files.get("top_p") or 1.0),
+        seed=request.seed,
     )
     return run_predict(in_path, out_path, resolved, request.backend, sampling, options,
                        batch_size=request.batch_size, cutoff_len=request.cutoff_len, resume=request.resume,

@@ -174,7 +174,7 @@ class VLLMBackend:
             "model": model_path, **engine_args,
             "enforce_eager": not on_gpu, "gpu_memory_utilization": gpu_memory_utilization,
             "max_num_seqs": max_num_seqs or cpu_seqs,
-            "temperature": sampling.temperature, "top_p": sampling.top_p,
+            "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": sampling.seed,
             "max_new_tokens": sampling.max_new_tokens,
             "stop_token_ids": self.template.stop_token_ids(self.tokenizer),
         }

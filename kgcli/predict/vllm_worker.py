@@ -22,6 +22,8 @@ def _sampling(config: dict, schema: dict | None):
     kwargs = {"temperature": config["temperature"], "top_p": config["top_p"],
               "max_tokens": config["max_new_tokens"],
               "stop_token_ids": config["stop_token_ids"], "skip_special_tokens": True}
+    if config.get("seed") is not None:
+        kwargs["seed"] = config["seed"]
     if schema is not None:
         try:
             from vllm.sampling_params import StructuredOutputsParams
