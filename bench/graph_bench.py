@@ -111,13 +111,14 @@ pairs = {}
 for line in open(f"{graph}/{store.NODES}", encoding="utf-8"):
     n = json.loads(line)
     staging.write(("n", n["type"]), NODE_HEADER, [n["id"], n["name"], n["type"], n["kind"], n["count"],
-                  store.json_text(n["properties"]), _first_context(n["mentions"])])
+                  store.json_text(n["properties"]), _first_context(n["mentions"]),
+                  "true" if n["grounded"] else "false"])
 for line in open(f"{graph}/{store.EDGES}", encoding="utf-8"):
     e = json.loads(line)
     pairs.setdefault(e["relation"], set()).add((e["head_type"], e["tail_type"]))
     staging.write(("e", e["relation"], e["head_type"], e["tail_type"]), EDGE_HEADER,
                   [e["head"], e["tail"], e["id"], e["relation"], e["kind"], e["count"],
-                   _first_context(e["mentions"])])
+                   _first_context(e["mentions"]), "true" if e["grounded"] else "false"])
 staging.close()
 tables = store.table_names({k[1] for k in staging.files if k[0] == "n"}, pairs)
 started = time.perf_counter()

@@ -27,13 +27,25 @@ RELATION = "出生地"
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory) -> Path:
-    """The sample graph, built once with the command a user types."""
+    """The sample graph, built once with the command a user types (its one string that is not in its text
+    kept, marked: the exports below carry the mark)."""
     folder = tmp_path_factory.mktemp("graph")
     write_predictions(folder / "predictions.json")
-    result = run_kgc("graph", "build", "predictions.json", "--out", "graph", cwd=folder)
+    result = run_kgc("graph", "build", "predictions.json", "--out", "graph", "--keep-ungrounded", cwd=folder)
     assert result.returncode == 0, result.stderr_text
     assert "12 node(s), 6 edge(s) from 5 document(s)" in result.stderr_text
     return folder / "graph"
+
+
+def test_a_string_not_in_its_text_stays_out_of_the_graph_unless_kept(graph, tmp_path):
+    write_predictions(tmp_path / "predictions.json")
+    result = run_kgc("graph", "build", "predictions.json", "--out", "plain", cwd=tmp_path, check=True)
+    assert "11 node(s), 6 edge(s) from 5 document(s)" in result.stderr_text
+    plain = {n["name"]: n for n in nodes_of(tmp_path / "plain")}
+    kept = {n["name"]: n for n in nodes_of(graph)}
+    assert set(kept) - set(plain) == {"不存在的人"} and not kept["不存在的人"]["grounded"]
+    assert all(n["grounded"] for n in plain.values())
+    assert [n for n in kept.values() if not n["grounded"]] == [kept["不存在的人"]]
 
 
 def nodes_of(graph: Path) -> list[dict]:
@@ -78,6 +90,8 @@ def test_the_graph_holds_typed_entities_events_relations_and_their_mentions(grap
     assert all(m["record"] in record_ids for n in nodes.values() for m in n["mentions"])
     absent = nodes[("不存在的人", "人物")]
     assert absent["count"] == 1 and absent["mentions"][0]["start"] is None  # kept, never given offsets
+    assert absent["grounded"] is False and absent["mentions"][0]["status"] is None
+    assert {m["status"] for m in zhang} == {"exact"}
     edge = edges[("张三", "出生地", "北京")]
     assert (edge["mentions"][0]["start"], edge["mentions"][0]["end"]) == (0, T1.index("北京") + 2)
 
@@ -96,7 +110,8 @@ def test_ids_are_digests_of_what_identifies_a_node_or_edge(graph):
 def test_a_rebuild_and_a_shuffled_input_give_the_same_bytes(graph, tmp_path):
     records = prediction_records()
     write_predictions(tmp_path / "reversed.json", records[::-1])
-    run_kgc("graph", "build", "reversed.json", "--out", "again", cwd=tmp_path, check=True)
+    run_kgc("graph", "build", "reversed.json", "--out", "again", "--keep-ungrounded", cwd=tmp_path,
+            check=True)
     for name in ("nodes.jsonl", "edges.jsonl"):
         assert (tmp_path / "again" / name).read_bytes() == (graph / name).read_bytes()
 
@@ -105,10 +120,11 @@ def test_append_of_the_same_documents_changes_nothing_and_new_ones_add_up(graph,
     records = prediction_records()
     write_predictions(tmp_path / "first.json", records[:6])
     write_predictions(tmp_path / "second.json", records[6:])
-    run_kgc("graph", "build", "first.json", "--out", "g", cwd=tmp_path, check=True)
+    run_kgc("graph", "build", "first.json", "--out", "g", "--keep-ungrounded", cwd=tmp_path, check=True)
     before = {n: (tmp_path / "g" / n).read_bytes() for n in ("nodes.jsonl", "edges.jsonl")}
     meta = json.loads((tmp_path / "g" / "graph.json").read_text())
-    run_kgc("graph", "build", "first.json", "--out", "g", "--append", cwd=tmp_path, check=True)
+    run_kgc("graph", "build", "first.json", "--out", "g", "--append", "--keep-ungrounded", cwd=tmp_path,
+            check=True)
     again = json.loads((tmp_path / "g" / "graph.json").read_text())
     assert (again["nodes"], again["edges"], again["documents"]) == (
         meta["nodes"],
@@ -116,7 +132,8 @@ def test_append_of_the_same_documents_changes_nothing_and_new_ones_add_up(graph,
         meta["documents"],
     )
     assert {n: (tmp_path / "g" / n).read_bytes() for n in before} == before
-    run_kgc("graph", "build", "second.json", "--out", "g", "--append", cwd=tmp_path, check=True)
+    run_kgc("graph", "build", "second.json", "--out", "g", "--append", "--keep-ungrounded", cwd=tmp_path,
+            check=True)
     for name in ("nodes.jsonl", "edges.jsonl"):  # first + second appended = everything built at once
         assert (tmp_path / "g" / name).read_bytes() == (graph / name).read_bytes()
     assert len(json.loads((tmp_path / "g" / "graph.json").read_text())["inputs"]) == 3
@@ -537,6 +554,7 @@ def test_the_html_view_renders_offline_in_headless_chromium(graph, tmp_path):
     html, colours = view_renders(tmp_path / "graph.html", len(nodes_of(graph)), len(edges_of(graph)),
                                  tmp_path / "profile")
     assert "张三" in html and "出生地" in html
+    assert html.count('<g class="node ungrounded"') == 1  # 不存在的人, kept and marked: drawn dashed
     palette = {(0x4E, 0x79, 0xA7), (0xF2, 0x8E, 0x2B)}  # the first two type colours are drawn
     assert palette <= colours
     picture = Image.open(tmp_path / "graph.png")

@@ -32,6 +32,10 @@ def build(
         1000, "--max-labels", min=1,
         help="At most this many node types and relations together (each is a database table).",
     ),
+    keep_ungrounded: bool = typer.Option(
+        False, "--keep-ungrounded",
+        help="Keep strings that are not in their text (left out by default), marked grounded: false.",
+    ),
 ) -> None:
     """Build a GRAPH folder: nodes, edges and mentions, and an embedded graph database (LadybugDB)."""
     from kgcli.graph.build import BuildSettings, build_graph
@@ -43,7 +47,7 @@ def build(
         [spool_stdin(path) for path in inputs],
         out,
         BuildSettings(append=append, overwrite=overwrite, skip_unparsed=skip_unparsed, gold=gold,
-                      max_labels=max_labels),
+                      max_labels=max_labels, keep_ungrounded=keep_ungrounded),
     )
     say(f"graph: {summary.line()} → {out}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from kgcli.outputs import check_output, work_folder
 from kgcli.predict.base import DEFAULT_WINDOW
 
 if TYPE_CHECKING:
+    from kgcli.documents.merge import MergeStats
     from kgcli.model.resolve import Resolved
     from kgcli.predict.base import Sampling
 
@@ -52,17 +54,34 @@ class ExtractSummary:
     extractions: int
     grounded_percent: float
     seconds: float
+    off_schema: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)  # mentions per grounding status
 
     def line(self) -> str:
+        statuses = ", ".join(f"{count} {status}" for status, count in self.statuses.items())
         return (f"{self.documents} document(s), {self.chunks} chunk(s), {self.records} record(s) predicted, "
-                f"{self.unparsed} answer(s) did not parse, {self.extractions} extraction(s), "
-                f"{self.grounded_percent:.1f}% grounded, {self.seconds:.1f} s")
+                f"{self.unparsed} answer(s) did not parse, {self.off_schema} off-schema, "
+                f"{self.extractions} extraction(s), {self.grounded_percent:.1f}% grounded "
+                f"(mentions: {statuses or 'none'}), {self.seconds:.1f} s")
+
+
+def check_answers(stats: MergeStats) -> None:
+    """A run whose every answer did not parse or fit its schema is an error, not an empty result: say what
+    the server answered and what shape kgc expects."""
+    if not stats.answers or stats.unparsed + stats.off_schema < stats.answers:
+        return
+    sample = " ".join((stats.sample or "").split())
+    sample = sample if len(sample) <= 120 else sample[:117] + "..."
+    keys = f" (here: {stats.expected})" if stats.expected else ""
+    raise KgcError(f"none of the {stats.answers} answer(s) fit their schema ({stats.unparsed} did not parse, "
+                   f"{stats.off_schema} named none of its keys); the model answered e.g. {sample!r}; kgc "
+                   f"expects one JSON object keyed by the schema's names{keys}, as IEPile answers are")
 
 
 def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sampling,
                 settings: ExtractSettings) -> ExtractSummary:
     from kgcli.convert import ConvertConfig, convert_file
-    from kgcli.documents.merge import merge_records
+    from kgcli.documents.merge import DocumentMerger
     from kgcli.documents.sizing import ChunkSettings, chunk_file
     from kgcli.predict.run import run_predict
 
@@ -84,31 +103,68 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
             language=settings.language, budget=settings.budget, overlap=settings.overlap,
             cutoff_len=resolved.preset.cutoff_len, follow_links=settings.follow_links))
         records = os.path.join(work, "records.json")
+        parts = []
+        for task, schema in zip(settings.tasks, settings.schemas, strict=True):
+            part = os.path.join(work, f"{task}.json")
+            convert_file(chunks, part, ConvertConfig(task=task.upper(), split="test", schema_path=schema,
+                                                     language=settings.language, source="extract",
+                                                     split_num=settings.split_nums.get(task.upper())))
+            parts.append(part)
         with check_output(records).open() as out:
-            for task, schema in zip(settings.tasks, settings.schemas, strict=True):
-                part = os.path.join(work, f"{task}.json")
-                convert_file(chunks, part, ConvertConfig(task=task.upper(), split="test", schema_path=schema,
-                                                         language=settings.language, source="extract",
-                                                         split_num=settings.split_nums.get(task.upper())))
-                with open(part, encoding="utf-8") as handle:
-                    shutil.copyfileobj(handle, out)
-                os.unlink(part)
+            for line in interleave(chunks, parts):
+                out.write(line)
+        for part in parts:
+            os.unlink(part)
         predicted = run_predict(records, predictions, resolved, settings.backend, sampling,
                                 settings.options, batch_size=settings.batch_size,
                                 window=settings.window, resume=settings.resume, overwrite=True)
-        documents, merged = merge_records(read_jsonl(predictions), predictions,
-                                          drop_ungrounded=settings.drop_ungrounded)
-        with output.open() as out:
-            for document in documents:
+        merger = DocumentMerger(drop_ungrounded=settings.drop_ungrounded)
+        with output.open() as out:  # document by document: the records come in (document, chunk, task) order
+            for document in merger.stream(read_jsonl(predictions), predictions):
                 out.write(compat_dumps(document) + "\n")
+            check_answers(merger.stats)
+        merged = merger.stats
         shutil.rmtree(work)
         return ExtractSummary(stats.documents, stats.chunks, predicted.records + predicted.skipped_done,
-                              merged.unparsed, merged.extractions,
-                              merged.grounded_percent, time.monotonic() - started)
+                              merged.unparsed, merged.extractions, merged.grounded_percent,
+                              time.monotonic() - started, merged.off_schema, merged.statuses)
     except BaseException:
         if not os.path.exists(predictions) or not os.path.getsize(predictions):
             shutil.rmtree(work, ignore_errors=True)  # nothing to resume: leave nothing behind
         raise
+
+
+def interleave(chunks: str, parts: list[str]) -> Iterator[str]:
+    """The tasks' record lines in (document, chunk, task) order: each part (one task's records, in chunk
+    order) is read along the chunks file, so a document's records come together and the merge can finish
+    it as soon as they are answered."""
+    import orjson
+
+    readers = [open(part, encoding="utf-8") for part in parts]  # noqa: SIM115 (closed below)
+    try:
+        pending: list[tuple[Any, str] | None] = [None] * len(readers)
+
+        def peek(index: int) -> tuple[Any, str] | None:
+            if pending[index] is None:
+                line = readers[index].readline()
+                if line:
+                    record = orjson.loads(line)
+                    pending[index] = ((record.get("doc_id"), record.get("chunk")), line)
+            return pending[index]
+
+        for _, chunk in read_jsonl(chunks):
+            key = (chunk.get("doc_id"), chunk.get("chunk"))
+            for index in range(len(readers)):
+                while (found := peek(index)) is not None and found[0] == key:
+                    yield found[1]
+                    pending[index] = None
+        for index in range(len(readers)):  # anything left (nothing, when every record names its chunk)
+            while (found := peek(index)) is not None:
+                yield found[1]
+                pending[index] = None
+    finally:
+        for reader in readers:
+            reader.close()
 
 
 def parse_split_nums(text: str | None, tasks: list[str]) -> dict[str, int]:

@@ -2,11 +2,16 @@
 
 One JSON object per document: ``doc_id``, the document's own metadata, one list per kind of result
 (``entities``, ``relations``, ``events``, ``arguments``, ``attributes``), ``chunks`` and
-``unparsed_answers``. Each result carries the task that found it, its fields (the task's ``result_fields``:
+``unparsed_answers`` and ``off_schema_answers`` (answers that parse but name none of their schema's keys).
+Each result carries the task that found it, its fields (the task's ``result_fields``:
 an entity's ``text`` and ``type``, a relation's ``head``, ``relation``, ``tail``, …), ``grounded``, its
 mentions (``mentions`` when it has one string, else ``<field>_mentions`` per string) and the ``records``
-that answered it. A mention is ``chunk``, ``start``, ``end`` (document offsets, or both null for a string
-not in the text), ``record`` and the ``context`` sentence.
+that answered it. A mention is ``chunk``, ``start``, ``end`` (document offsets), ``record``, the ``context``
+sentence and its grounding ``status`` (``exact``, ``normalised`` or ``loose``: ``documents/grounding.py``);
+a string not in the text has no mentions and ``grounded: false``. A result with two strings (a relation, an
+attribute, an event's trigger and one argument) lists its ``statements``: per chunk that gave it, the pair of
+its two ends nearest each other there — ``chunk``, ``record``, ``start``/``end`` covering both, ``head`` and
+``tail`` offsets, ``context`` and ``status`` (the looser end's) — each pair once; the graph counts these.
 
 The merge writes it (``documents/merge.py``); the document scores and the graph read it through
 ``read_document``, which checks what becomes IRIs and table cells downstream (offsets are whole numbers)
@@ -20,13 +25,14 @@ from typing import Any
 
 from kgcli.errors import KgcError
 
-DOC_ID, CHUNKS, UNPARSED = "doc_id", "chunks", "unparsed_answers"
+DOC_ID, CHUNKS, UNPARSED, OFF_SCHEMA = "doc_id", "chunks", "unparsed_answers", "off_schema_answers"
 ENTITIES, RELATIONS, EVENTS = "entities", "relations", "events"
 ARGUMENTS, ATTRIBUTES = "arguments", "attributes"
 KINDS = (ENTITIES, RELATIONS, EVENTS, ARGUMENTS, ATTRIBUTES)
-TASK, GROUNDED, MENTIONS, RECORDS = "task", "grounded", "mentions", "records"
-# a mention's fields
-CHUNK, START, END, RECORD, CONTEXT = "chunk", "start", "end", "record", "context"
+TASK, GROUNDED, MENTIONS, RECORDS, STATEMENTS = "task", "grounded", "mentions", "records", "statements"
+# a mention's fields (a statement's too, with HEAD and TAIL)
+CHUNK, START, END, RECORD, CONTEXT, STATUS = "chunk", "start", "end", "record", "context", "status"
+HEAD, TAIL = "head", "tail"
 
 
 def mentions_field(name: str | None) -> str:
@@ -35,9 +41,19 @@ def mentions_field(name: str | None) -> str:
     return MENTIONS if name is None else f"{name}_{MENTIONS}"
 
 
-def mention(chunk: int, start: int, end: int, record: str, context: str) -> dict[str, Any]:
+def mention(chunk: int, start: int, end: int, record: str, context: str, status: str) -> dict[str, Any]:
     """A mention as the merge writes it."""
-    return {CHUNK: chunk, START: start, END: end, RECORD: record, CONTEXT: context}
+    return {CHUNK: chunk, START: start, END: end, RECORD: record, CONTEXT: context, STATUS: status}
+
+
+def statement(chunk: int, record: str, head: tuple[int, int] | None, tail: tuple[int, int] | None,
+              context: str, status: str | None) -> dict[str, Any]:
+    """A statement as the merge writes it: one pair of an edge's ends, or no offsets at all."""
+    if head is None or tail is None:
+        return {CHUNK: chunk, RECORD: record, START: None, END: None, HEAD: None, TAIL: None, CONTEXT: "",
+                STATUS: None}
+    return {CHUNK: chunk, RECORD: record, START: min(head[0], tail[0]), END: max(head[1], tail[1]),
+            HEAD: list(head), TAIL: list(tail), CONTEXT: context, STATUS: status}
 
 
 def is_merged_document(record: dict[str, Any]) -> bool:
@@ -52,6 +68,7 @@ class Mention:
     record: str | int | None = None
     context: str = ""
     chunk: int | None = None
+    status: str | None = None  # exact, normalised, loose; None without offsets
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,7 @@ class Relation:
     records: list[str]
     head_type: str | None = None  # the types the schema gives (SPO)
     tail_type: str | None = None
+    statements: list[Mention] = field(default_factory=list)  # start/end cover both ends
 
 
 @dataclass(frozen=True)
@@ -83,6 +101,7 @@ class Attribute:
     value_mentions: list[Mention]
     records: list[str]
     entity_type: str | None = None  # the type the answer gave the entity under
+    statements: list[Mention] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,7 @@ class Argument:
     role: str
     argument: str
     mentions: list[Mention]
+    statements: list[Mention] = field(default_factory=list)  # with the trigger
 
 
 @dataclass(frozen=True)
@@ -140,10 +160,26 @@ def read_mentions(listed: Any) -> list[Mention]:
             raise KgcError("a mention's record is not a record id")
         if not isinstance(item.get(CONTEXT, ""), str):
             raise KgcError("a mention's context is not a string")
-        chunk = item.get(CHUNK)
+        chunk, status = item.get(CHUNK), item.get(STATUS)
         found.append(Mention(start, end, item.get(RECORD), item.get(CONTEXT, ""),
-                             chunk if type(chunk) is int else None))
+                             chunk if type(chunk) is int else None,
+                             status if status in ("exact", "normalised", "loose") and start is not None
+                             else None))
     return found
+
+
+def read_statements(entry: dict[str, Any], heads: list[Mention], tails: list[Mention]) -> list[Mention]:
+    """An edge's statements (as mentions spanning both ends). A file written before statements existed
+    gets one: its two ends' nearest grounded pair, else none."""
+    if STATEMENTS in entry:
+        return read_mentions(entry[STATEMENTS])
+    pairs = [(h, t) for h in heads for t in tails if h.start is not None and t.start is not None]
+    if not pairs:
+        return []
+    h, t = min(pairs, key=lambda p: (max(0, p[1].start - p[0].end, p[0].start - p[1].end),
+                                     min(p[0].start, p[1].start)))
+    context = h.context if t.context in h.context else f"{h.context} … {t.context}"
+    return [Mention(min(h.start, t.start), max(h.end, t.end), h.record, context, h.chunk, h.status)]
 
 
 def _records(entry: dict[str, Any]) -> list[str]:
@@ -160,19 +196,31 @@ def read_document(record: dict[str, Any]) -> MergedDocument:
 
     entities = [Entity(e["text"], e["type"], read_mentions(e.get(MENTIONS)), _records(e))
                 for e in listed(ENTITIES) if _strings(e, "text", "type")]
-    relations = [Relation(r["head"], r["relation"], r["tail"], read_mentions(r.get("head_mentions")),
-                          read_mentions(r.get("tail_mentions")), _records(r), _optional(r, "head_type"),
-                          _optional(r, "tail_type"))
-                 for r in listed(RELATIONS) if _strings(r, "head", "relation", "tail")]
-    attributes = [Attribute(a["entity"], a["attribute"], a["value"], read_mentions(a.get("entity_mentions")),
-                            read_mentions(a.get("value_mentions")), _records(a), _optional(a, "entity_type"))
-                  for a in listed(ATTRIBUTES) if _strings(a, "entity", "attribute", "value")]
-    events = [Event(e["type"], e["trigger"] if isinstance(e.get("trigger"), str) else "",
-                    read_mentions(e.get(MENTIONS)),
-                    [Argument(a["role"], a["argument"], read_mentions(a.get(MENTIONS)))
-                     for a in e.get("arguments") or [] if _strings(a, "role", "argument")],
-                    _records(e))
-              for e in listed(EVENTS) if _strings(e, "type")]
+    def relation(r: dict[str, Any]) -> Relation:
+        heads, tails = read_mentions(r.get("head_mentions")), read_mentions(r.get("tail_mentions"))
+        return Relation(r["head"], r["relation"], r["tail"], heads, tails, _records(r),
+                        _optional(r, "head_type"), _optional(r, "tail_type"),
+                        read_statements(r, heads, tails))
+
+    def attribute(a: dict[str, Any]) -> Attribute:
+        owners, values = read_mentions(a.get("entity_mentions")), read_mentions(a.get("value_mentions"))
+        return Attribute(a["entity"], a["attribute"], a["value"], owners, values, _records(a),
+                         _optional(a, "entity_type"), read_statements(a, owners, values))
+
+    def event(e: dict[str, Any]) -> Event:
+        triggers = read_mentions(e.get(MENTIONS))
+        arguments = []
+        for a in e.get("arguments") or []:
+            if _strings(a, "role", "argument"):
+                values = read_mentions(a.get(MENTIONS))
+                arguments.append(Argument(a["role"], a["argument"], values,
+                                          read_statements(a, triggers, values)))
+        trigger = e["trigger"] if isinstance(e.get("trigger"), str) else ""
+        return Event(e["type"], trigger, triggers, arguments, _records(e))
+
+    relations = [relation(r) for r in listed(RELATIONS) if _strings(r, "head", "relation", "tail")]
+    attributes = [attribute(a) for a in listed(ATTRIBUTES) if _strings(a, "entity", "attribute", "value")]
+    events = [event(e) for e in listed(EVENTS) if _strings(e, "type")]
     unparsed = record.get(UNPARSED)
     return MergedDocument(str(record.get(DOC_ID)), entities, relations, attributes, events,
                           unparsed if type(unparsed) is int else 0)

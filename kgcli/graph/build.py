@@ -27,7 +27,7 @@ import orjson
 from kgcli.documents.result import DOC_ID, UNPARSED, is_merged_document
 from kgcli.errors import KgcError
 from kgcli.graph import store
-from kgcli.graph.facts import document_facts, mention_key
+from kgcli.graph.facts import document_facts, grounded, mention_key
 from kgcli.io import check_input, display_name, read_jsonl
 from kgcli.outputs import GRAPH_WRITER, atomic_folder, protected
 
@@ -35,8 +35,8 @@ PARTITIONS = "0123456789abcdef"
 # The database's columns: the graph and each element's count and first sentence; the mentions themselves
 # are in nodes.jsonl and edges.jsonl (in the database they would cost their size again in memory, since
 # LadybugDB checkpoints a table in memory).
-NODE_HEADER = ["id", "name", "type", "kind", "count", "properties", "context"]
-EDGE_HEADER = ["from", "to", "id", "relation", "kind", "count", "context"]
+NODE_HEADER = ["id", "name", "type", "kind", "count", "properties", "context", "grounded"]
+EDGE_HEADER = ["from", "to", "id", "relation", "kind", "count", "context", "grounded"]
 EDGE_KINDS = ("relation", "attribute", "argument")  # the kind an edge keeps when read as several
 
 
@@ -52,6 +52,7 @@ class BuildSettings:
     skip_unparsed: bool = False
     gold: bool = False  # answer each converted record from its gold 'label' (the test set's own graph)
     max_labels: int = MAX_LABELS  # distinct node types and relations together
+    keep_ungrounded: bool = False  # strings not in their text become nodes, marked grounded: false
 
 
 @dataclass
@@ -142,7 +143,7 @@ class _Reader:
     """
 
     def __init__(self, partitions: _Partitions, skip_unparsed: bool, gold: bool = False,
-                 max_labels: int = MAX_LABELS):
+                 max_labels: int = MAX_LABELS, keep_ungrounded: bool = False):
         from kgcli.documents.merge import DocumentMerger
 
         self.labels: set[tuple[str, str]] = set()
@@ -150,12 +151,15 @@ class _Reader:
         self.partitions = partitions
         self.skip_unparsed = skip_unparsed
         self.gold = gold
+        self.keep_ungrounded = keep_ungrounded
+        self.left_out = 0  # ungrounded nodes and edges left out, per document
         self.merger = DocumentMerger(sentences=True)
         self.documents = self.records = self.unparsed = 0
         self.read_ids: set[str] = set()
 
     def document(self, document: dict[str, Any]) -> None:
-        nodes, edges = document_facts(document)
+        nodes, edges, left_out = document_facts(document, self.keep_ungrounded)
+        self.left_out += left_out
         for node in nodes:
             self.piece("n", node)
         for edge in edges:
@@ -257,7 +261,8 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
     old_meta = store.read_meta(out) if exists and settings.append else None
     with atomic_folder(out, GRAPH_WRITER) as work:  # a failed build leaves GRAPH as it was
         partitions = _Partitions(os.path.join(work, "parts"))
-        reader = _Reader(partitions, settings.skip_unparsed, settings.gold, settings.max_labels)
+        reader = _Reader(partitions, settings.skip_unparsed, settings.gold, settings.max_labels,
+                         settings.keep_ungrounded)
         inputs_meta = list(old_meta["inputs"]) if old_meta else []
         if old_meta:
             for kind, name in (("n", store.NODES), ("e", store.EDGES)):
@@ -269,6 +274,8 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
         partitions.close()
         counts = _aggregate(partitions, work)
         shutil.rmtree(partitions.folder)
+        if not counts["nodes"] and reader.records:
+            raise KgcError(_why_empty(reader))
         meta = {
             "format": store.FORMAT,
             "version": store.FORMAT_VERSION,
@@ -288,6 +295,18 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
         time.monotonic() - started,
         counts["labels"],
     )
+
+
+def _why_empty(reader: _Reader) -> str:
+    """The one line that says why records gave no node."""
+    if reader.left_out:
+        return (f"no node: every string of the {reader.records} record(s) is ungrounded (not in its text; "
+                f"{reader.left_out} node(s) and edge(s) left out); --keep-ungrounded builds them, marked")
+    if reader.unparsed:
+        return (f"no node: {reader.unparsed} answer(s) did not parse and the rest named nothing; check "
+                "the answers (kgc eval shows parse errors)")
+    return (f"no node: the {reader.records} record(s) hold no entity, relation or event (answers empty or "
+            "in a shape that names none of their schema's keys)")
 
 
 def _versions() -> dict[str, str]:
@@ -347,6 +366,10 @@ class _Staging:
             self._append(key)
 
 
+def _boolean(value: bool) -> str:
+    return "true" if value else "false"
+
+
 def _first_context(mentions: list[dict]) -> str:
     """The sentence of the first mention that has one ("" when none has)."""
     return next((m["context"] for m in mentions if m.get("context")), "")
@@ -388,6 +411,7 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                     "type": node["type"],
                     "kind": node["kind"],
                     "count": len(mentions),
+                    "grounded": grounded(mentions),
                     "properties": {a: sorted(v) for a, v in sorted(node["properties"].items())},
                     "mentions": mentions,
                 }
@@ -404,6 +428,7 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                         len(mentions),
                         store.json_text(record["properties"]),
                         _first_context(mentions),
+                        _boolean(record["grounded"]),
                     ],
                 )
     with open(os.path.join(work, store.EDGES), "wb") as out:
@@ -431,6 +456,7 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                     "tail_name": names[edge["tail"]],
                     "tail_type": edge["tail_type"],
                     "count": len(mentions),
+                    "grounded": grounded(mentions),
                     "mentions": mentions,
                 }
                 out.write(orjson.dumps(record) + b"\n")
@@ -447,6 +473,7 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
                         edge["kind"],
                         len(mentions),
                         _first_context(mentions),
+                        _boolean(record["grounded"]),
                     ],
                 )
     staging.close()

@@ -128,8 +128,10 @@ def export_graph(
 
 
 # ---- Neo4j ------------------------------------------------------------------------------------------
-NEO4J_NODE_HEADER = ["id:ID", "name", "type", "kind", "count:long", "properties", "mentions", ":LABEL"]
-NEO4J_EDGE_HEADER = [":START_ID", ":END_ID", ":TYPE", "id", "kind", "count:long", "mentions"]
+NEO4J_NODE_HEADER = ["id:ID", "name", "type", "kind", "count:long", "grounded:boolean", "properties",
+                     "mentions", ":LABEL"]
+NEO4J_EDGE_HEADER = [":START_ID", ":END_ID", ":TYPE", "id", "kind", "count:long", "grounded:boolean",
+                     "mentions"]
 
 
 def array_delimiter(labels: list[str]) -> str:
@@ -140,7 +142,7 @@ def array_delimiter(labels: list[str]) -> str:
     raise KgcError("every array delimiter neo4j-admin could use appears in some node type")
 
 
-NODE_FIELDS = ("id", "name", "type", "kind", "count", "properties", "mentions")
+NODE_FIELDS = ("id", "name", "type", "kind", "count", "grounded", "properties", "mentions")
 EDGE_FIELDS = (
     "id",
     "head",
@@ -152,13 +154,15 @@ EDGE_FIELDS = (
     "tail_type",
     "kind",
     "count",
+    "grounded",
     "mentions",
 )
 
 
 def _row(item: dict[str, Any], fields: tuple[str, ...]) -> list[Any]:
-    """An item's CSV fields; properties and mentions as JSON text."""
-    return [store.json_text(item[f]) if f in ("properties", "mentions") else item[f] for f in fields]
+    """An item's CSV fields; properties and mentions as JSON text, booleans as true / false."""
+    return [store.json_text(item[f]) if f in ("properties", "mentions")
+            else ("true" if item[f] else "false") if f == "grounded" else item[f] for f in fields]
 
 
 def _write_csv(path: str, header: list[str] | tuple[str, ...], rows: Iterator[list[Any]]) -> None:
@@ -179,7 +183,7 @@ def write_neo4j(folder: str, out: str, meta: dict[str, Any]) -> str:
         os.path.join(out, "relationships.csv"),
         NEO4J_EDGE_HEADER,
         (
-            [e["head"], e["tail"], e["relation"], *_row(e, ("id", "kind", "count", "mentions"))]
+            [e["head"], e["tail"], e["relation"], *_row(e, ("id", "kind", "count", "grounded", "mentions"))]
             for e in edges(folder)
         ),
     )
@@ -280,6 +284,7 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
                 "type": node["type"],
                 "kind": node["kind"],
                 "count": node["count"],
+                "grounded": node["grounded"],
                 "properties": store.json_text(node["properties"]),
                 "mentions": store.json_text(node["mentions"]),
             },
@@ -292,7 +297,7 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
             (
                 f"UNWIND $rows AS row MERGE (n:{shell_safe_name(label)} {{id: row.id}}) "
                 "SET n.name = row.name, n.type = row.type, n.kind = row.kind, n.count = row.count, "
-                "n.properties = row.properties, n.mentions = row.mentions;\n"
+                "n.grounded = row.grounded, n.properties = row.properties, n.mentions = row.mentions;\n"
             ).encode()
         )
     edge_rows = (
@@ -304,6 +309,7 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
                 "id": e["id"],
                 "kind": e["kind"],
                 "count": e["count"],
+                "grounded": e["grounded"],
                 "mentions": store.json_text(e["mentions"]),
             },
         )
@@ -316,7 +322,8 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
                 f"UNWIND $rows AS row MATCH (a:{shell_safe_name(head)} {{id: row.start}}), "
                 f"(b:{shell_safe_name(tail)} {{id: row.end}}) "
                 f"MERGE (a)-[r:{shell_safe_name(relation)} {{id: row.id}}]->(b) "
-                "SET r.kind = row.kind, r.count = row.count, r.mentions = row.mentions;\n"
+                "SET r.kind = row.kind, r.count = row.count, r.grounded = row.grounded, "
+                "r.mentions = row.mentions;\n"
             ).encode()
         )
 
@@ -351,6 +358,7 @@ def write_graphml(folder: str, handle: IO[bytes]) -> None:
             type=xml(node["type"]),
             kind=node["kind"],
             count=node["count"],
+            grounded=node["grounded"],
             properties=xml(store.json_text(node["properties"])),
             mentions=xml(store.json_text(node["mentions"])),
         )
@@ -362,6 +370,7 @@ def write_graphml(folder: str, handle: IO[bytes]) -> None:
             relation=xml(edge["relation"]),
             kind=edge["kind"],
             count=edge["count"],
+            grounded=edge["grounded"],
             mentions=xml(store.json_text(edge["mentions"])),
         )
     networkx.write_graphml(graph, handle, encoding="utf-8")
@@ -463,10 +472,11 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
     v = Vocabulary(base)
     a, label = NamedNode(RDF + "type"), NamedNode(RDFS + "label")
     derived = NamedNode(PROV + "wasDerivedFrom")
-    integer = NamedNode(XSD + "integer")
+    integer, boolean = NamedNode(XSD + "integer"), NamedNode(XSD + "boolean")
     count, kind, key = NamedNode(v.term("count")), NamedNode(v.term("kind")), NamedNode(v.term("id"))
     terms = {
-        name: NamedNode(v.term(name)) for name in ("document", "start", "end", "record", "text", "context")
+        name: NamedNode(v.term(name))
+        for name in ("document", "start", "end", "record", "text", "context", "status", "grounded")
     }
     iris: dict[str, Any] = {}
     classes: set[str] = set()
@@ -489,6 +499,12 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
             yield Triple(node, terms["text"], Literal(mention["text"]))
             if mention.get("context"):
                 yield Triple(node, terms["context"], Literal(mention["context"]))
+            if mention.get("status"):
+                yield Triple(node, terms["status"], Literal(mention["status"]))
+
+    def grounded(subject: Any, item: dict[str, Any]) -> Any:
+        return Triple(subject, terms["grounded"], Literal("true" if item["grounded"] else "false",
+                                                          datatype=boolean))
 
     for node in nodes(folder):
         subject = iris[node["id"]] = NamedNode(v.node(node))
@@ -502,6 +518,7 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
         yield Triple(subject, key, Literal(node["id"]))
         yield Triple(subject, kind, Literal(node["kind"]))
         yield Triple(subject, count, Literal(str(node["count"]), datatype=integer))
+        yield grounded(subject, node)
         for attribute, values in node["properties"].items():
             for value in values:
                 yield Triple(subject, NamedNode(v.attribute(attribute)), Literal(value))
@@ -524,6 +541,7 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
         yield Triple(statement, key, Literal(edge["id"]))
         yield Triple(statement, kind, Literal(edge["kind"]))
         yield Triple(statement, count, Literal(str(edge["count"]), datatype=integer))
+        yield grounded(statement, edge)
         yield from provenance(statement, edge["mentions"])
 
 

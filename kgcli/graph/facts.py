@@ -10,9 +10,14 @@ first in code-point order), else the type the schema gives (SPO's subject and ob
 type), else ``Entity``. Ids are digests of what identifies a node or edge, so they are the same on every
 run and machine.
 
-A mention is ``{doc, start, end, record, text, context}``: the document, the character offsets (None when
-the string is not in the text), the prediction record that gave it, the string as answered and the
-sentence around it. An edge's mention spans its two ends where they are near each other.
+A mention is ``{doc, start, end, record, text, context, status}``: the document, the character offsets
+(None when the string is not in the text), the prediction record that gave it, the string as answered, the
+sentence around it and how it was grounded (``exact``, ``normalised``, ``loose``; None without offsets). An
+edge's mentions are its statements (``documents/result.py``): per chunk that gave it, its two ends nearest
+each other there, each pair once — so an edge stated once has one mention however often its ends recur.
+
+A string that is nowhere in its text (an ungrounded node, an edge without a grounded statement) stays out
+unless ``keep_ungrounded``; kept, it is marked ``grounded: false`` downstream.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from kgcli.documents.grounding import normalise
 from kgcli.documents.result import Attribute, Event, Mention, MergedDocument, read_document
 
 ENTITY = "Entity"
-PAIR_REACH = 200  # characters between an edge's two ends for them to count as one mention of it
 
 
 def graph_id(*parts: str) -> str:
@@ -57,63 +61,28 @@ def _mentions(doc: str, text: str, listed: list[Mention], records: list[str]) ->
     """Merged-result mentions → graph mentions; an ungrounded string gets one offset-less mention per
     record that answered it, so everything in the graph can be traced to a record."""
     found = [{"doc": doc, "start": m.start, "end": m.end, "record": m.record, "text": text,
-              "context": m.context} for m in listed]
+              "context": m.context, "status": m.status} for m in listed]
     if found:
         return found
     return [
-        {"doc": doc, "start": None, "end": None, "record": record, "text": text, "context": ""}
+        {"doc": doc, "start": None, "end": None, "record": record, "text": text, "context": "",
+         "status": None}
         for record in records or [None]
     ]
 
 
-def _paired(
-    doc: str, heads: list[dict], tails: list[dict], records: list[str], label: str
-) -> list[dict[str, Any]]:
-    """An edge's mentions: each grounded head mention with the nearest grounded tail mention, when they lie
-    within ``PAIR_REACH`` characters; else one offset-less mention per record that answered it."""
-    pairs: dict[tuple[int, int], dict[str, Any]] = {}
-    grounded_tails = [t for t in tails if t["start"] is not None]
-    for head in heads:
-        if head["start"] is None or not grounded_tails:
-            continue
-        tail = min(grounded_tails, key=lambda t: (abs(t["start"] - head["start"]), t["start"]))
-        start, end = min(head["start"], tail["start"]), max(head["end"], tail["end"])
-        if end - start > PAIR_REACH + len(head["text"]) + len(tail["text"]):
-            continue
-        context = _joined(head["context"], tail["context"])
-        pairs.setdefault(
-            (start, end),
-            {
-                "doc": doc,
-                "start": start,
-                "end": end,
-                "record": head["record"],
-                "text": label,
-                "context": context,
-            },
-        )
-    if pairs:
-        return [pairs[span] for span in sorted(pairs)]
-    return [
-        {"doc": doc, "start": None, "end": None, "record": record, "text": label, "context": ""}
-        for record in records or [None]
-    ]
-
-
-def _joined(first: str, second: str) -> str:
-    """The sentence(s) around both ends of an edge: one when it holds the other."""
-    if second in first:
-        return first
-    if first in second:
-        return second
-    return f"{first} … {second}"
+def grounded(mentions: list[dict[str, Any]]) -> bool:
+    """Whether any of a node's or edge's mentions has offsets."""
+    return any(m.get("start") is not None for m in mentions)
 
 
 class _Document:
     """One document's pieces, with the types its NER answers give its strings."""
 
-    def __init__(self, document: MergedDocument):
+    def __init__(self, document: MergedDocument, keep_ungrounded: bool = False):
         self.doc = document.doc_id
+        self.keep = keep_ungrounded
+        self.left_out: set[str] = set()  # ids of ungrounded nodes and edges left out
         self.nodes: dict[str, dict[str, Any]] = {}
         self.edges: dict[str, dict[str, Any]] = {}
         self.seen: dict[str, set[tuple]] = {}  # id → its mentions' keys
@@ -129,9 +98,14 @@ class _Document:
         return schema_type if isinstance(schema_type, str) and schema_type else ENTITY
 
     def add(
-        self, piece: dict[str, Any], mentions: list[dict], into: dict[str, dict[str, Any]]
-    ) -> dict[str, Any]:
-        """A node or edge piece of this document, merged with the one of the same id seen before."""
+        self, piece: dict[str, Any], mentions: list[dict], into: dict[str, dict[str, Any]],
+        anchored: bool | None = None,
+    ) -> dict[str, Any] | None:
+        """A node or edge piece of this document, merged with the one of the same id seen before; None for
+        an ungrounded one (``anchored`` False, or by default no mention with offsets) that is left out."""
+        if not self.keep and not (grounded(mentions) if anchored is None else anchored):
+            self.left_out.add(piece["id"])
+            return None
         found = into.get(piece["id"])
         if found is None:
             found = into[piece["id"]] = {**piece, "mentions": []}
@@ -150,15 +124,22 @@ class _Document:
         entity_type: str,
         mentions: list[dict],
         properties: dict[str, list[str]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         piece = {"id": entity_id(entity_type, name), "kind": "entity", "type": entity_type, "properties": {}}
         node = self.add(piece, mentions, self.nodes)
+        if node is None:
+            return None
         for attribute, values in (properties or {}).items():
             bucket = node["properties"].setdefault(attribute, [])
             bucket.extend(v for v in values if v not in bucket)
         return node
 
-    def edge(self, kind: str, head: dict, relation: str, tail: dict, mentions: list[dict]) -> None:
+    def edge(self, kind: str, head: dict | None, relation: str, tail: dict | None,
+             mentions: list[dict]) -> None:
+        """An edge between two nodes of this document (none when either end was left out)."""
+        if head is None or tail is None:
+            self.left_out.add(f"{relation}:{id(mentions)}")
+            return
         piece = {
             "id": edge_id(head["id"], relation, tail["id"]),
             "kind": kind,
@@ -171,11 +152,17 @@ class _Document:
         self.add(piece, mentions, self.edges)
 
 
-def document_facts(record: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(node pieces, edge pieces) of one merged document; the same node may come several times (once per
-    result it is part of): the build adds them up."""
+def _edge_mentions(doc: str, statements: list[Mention], records: list[str], label: str) -> list[dict]:
+    """An edge's statements as graph mentions (one offset-less mention per record when none has offsets)."""
+    return _mentions(doc, label, [m for m in statements if m.start is not None], records)
+
+
+def document_facts(record: dict[str, Any], keep_ungrounded: bool = False
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """(node pieces, edge pieces, how many ungrounded ones were left out) of one merged document; the same
+    node may come several times (once per result it is part of): the build adds them up."""
     document = read_document(record)
-    d = _Document(document)
+    d = _Document(document, keep_ungrounded)
     doc = d.doc
     for entity in document.entities:
         d.entity(entity.text, entity.type, _mentions(doc, entity.text, entity.mentions, entity.records))
@@ -186,10 +173,10 @@ def document_facts(record: dict[str, Any]) -> tuple[list[dict[str, Any]], list[d
         head = d.entity(relation.head, d.type_of(relation.head, relation.head_type), heads)
         tail = d.entity(relation.tail, d.type_of(relation.tail, relation.tail_type), tails)
         d.edge("relation", head, relation.relation, tail,
-               _paired(doc, heads, tails, records, relation.relation))
+               _edge_mentions(doc, relation.statements, records, relation.relation))
     _attributes(d, document.attributes)
     _events(d, document.events)
-    return list(d.nodes.values()), list(d.edges.values())
+    return list(d.nodes.values()), list(d.edges.values()), len(d.left_out)
 
 
 def _attributes(d: _Document, attributes: list[Attribute]) -> None:
@@ -204,7 +191,7 @@ def _attributes(d: _Document, attributes: list[Attribute]) -> None:
             owner = d.entity(attribute.entity, owner_type, owner_mentions)
             target = d.entity(attribute.value, d.type_of(attribute.value), values)
             d.edge("attribute", owner, attribute.attribute, target,
-                   _paired(d.doc, owner_mentions, values, records, attribute.attribute))
+                   _edge_mentions(d.doc, attribute.statements, records, attribute.attribute))
         else:
             d.entity(attribute.entity, owner_type, owner_mentions, {attribute.attribute: [attribute.value]})
 
@@ -218,10 +205,12 @@ def _events(d: _Document, events: list[Event]) -> None:
         piece = {"id": graph_id("event", d.doc, event.type, *identity), "kind": "event", "type": event.type,
                  "properties": {}}
         triggers = _mentions(d.doc, trigger or event.type, event.mentions, records)
-        node = d.add(piece, triggers, d.nodes)
+        # an event without a trigger (EEA) stands on its arguments
+        anchored = None if trigger else any(m.start is not None for a in event.arguments for m in a.mentions)
+        node = d.add(piece, triggers, d.nodes, anchored)
         for argument in event.arguments:
             values = _mentions(d.doc, argument.argument, argument.mentions, records)
             target = d.entity(argument.argument, d.type_of(argument.argument), values)
-            mentions = (_paired(d.doc, triggers, values, records, argument.role) if trigger
+            mentions = (_edge_mentions(d.doc, argument.statements, records, argument.role) if trigger
                         else [{**m, "text": argument.role} for m in values])
             d.edge("argument", node, argument.role, target, mentions)

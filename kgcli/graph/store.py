@@ -27,13 +27,13 @@ EDGES = "edges.jsonl"
 META = "graph.json"
 DATABASE = "graph.lbdb"
 FORMAT = "kgc-graph"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: mentions carry their grounding status; nodes and edges `grounded`
 
 NODE_COLUMNS = (
     "id STRING PRIMARY KEY, name STRING, type STRING, kind STRING, count INT64, "
-    "properties STRING, context STRING"
+    "properties STRING, context STRING, grounded BOOLEAN"
 )
-EDGE_COLUMNS = "id STRING, relation STRING, kind STRING, count INT64, context STRING"
+EDGE_COLUMNS = "id STRING, relation STRING, kind STRING, count INT64, context STRING, grounded BOOLEAN"
 # LadybugDB takes most of the machine's memory for its buffer pool by default; a table's bulk load and
 # checkpoint need about its size.
 BUFFER_POOL = 1024 * 1024 * 1024

@@ -42,7 +42,8 @@ def colours(types: list[str]) -> dict[str, str]:
 
 
 def _mentions(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: m.get(k) for k in ("doc", "start", "end", "text", "context")} for m in items[:MENTIONS_SHOWN]]
+    return [{k: m.get(k) for k in ("doc", "start", "end", "text", "context", "status")}
+            for m in items[:MENTIONS_SHOWN]]
 
 
 def view_data(folder: str, max_nodes: int) -> dict[str, Any]:
@@ -57,6 +58,7 @@ def view_data(folder: str, max_nodes: int) -> dict[str, Any]:
             "type": n["type"],
             "kind": n["kind"],
             "count": n["count"],
+            "grounded": n["grounded"],
             "properties": n["properties"],
             "mentions": _mentions(n["mentions"]),
         }
@@ -69,6 +71,7 @@ def view_data(folder: str, max_nodes: int) -> dict[str, Any]:
             "target": e["tail"],
             "relation": e["relation"],
             "count": e["count"],
+            "grounded": e["grounded"],
             "mentions": _mentions(e["mentions"]),
         }
         for e in edges(folder)
@@ -183,15 +186,25 @@ def write_png(folder: str, out: str, max_nodes: int = 60) -> dict[str, Any]:
     for node in data["nodes"]:
         graph.add_node(node["id"])
     for edge in data["edges"]:
-        graph.add_edge(edge["source"], edge["target"])
+        graph.add_edge(edge["source"], edge["target"], key=edge["id"])
     layout = networkx.spring_layout(graph, seed=7, k=1.6 / max(1, len(graph)) ** 0.5)
     figure, axes = plt.subplots(figsize=(10, 7), dpi=120)
     family = {"fontfamily": font} if font else {}
-    node_colours = [data["colours"][n["type"]] for n in data["nodes"]]
-    networkx.draw_networkx_edges(
-        graph, layout, ax=axes, edge_color="#999999", arrows=True, arrowsize=10, node_size=500
-    )
-    networkx.draw_networkx_nodes(graph, layout, ax=axes, node_color=node_colours, node_size=500)
+    for grounded, style in ((True, "solid"), (False, "dashed")):  # strings not in their text: dashed
+        networkx.draw_networkx_edges(
+            graph, layout, ax=axes, edge_color="#999999", arrows=True, arrowsize=10, node_size=500,
+            style=style,
+            edgelist=[(e["source"], e["target"], e["id"]) for e in data["edges"]
+                      if e["grounded"] is grounded],
+        )
+    for grounded, style in ((True, "solid"), (False, "dashed")):
+        drawn = [n for n in data["nodes"] if n["grounded"] is grounded]
+        networkx.draw_networkx_nodes(graph, layout, ax=axes, nodelist=[n["id"] for n in drawn], node_size=500,
+                                     node_color=[data["colours"][n["type"]] for n in drawn],
+                                     edgecolors="#444444" if not grounded else None,
+                                     linewidths=1.5 if not grounded else None, node_shape="o")
+        if not grounded and drawn:
+            axes.collections[-1].set_linestyle(style)
     networkx.draw_networkx_labels(
         graph,
         layout,
