@@ -97,7 +97,8 @@ def grids(report: dict[str, Any], title: str = "kgc eval") -> list[Grid]:
     prefixes = _metric_prefixes(report, headline)
     optional = ("thinking", "unfinished_thinking", "skipped_lines")
     extra = [c for c in optional if any(c in b for b in report.values())]
-    counts = _COUNTS if headline else ("samples", "missing_documents")
+    named = (("samples", "missing_documents"), ("gold_nodes", "pred_nodes", "gold_edges", "pred_edges"))
+    counts = _COUNTS if headline else next((c for c in named if any(c[0] in b for b in report.values())), ())
     blocks = Grid(
         f"{title}{_headline_note(report)}", ["block", *_score_header(prefixes, headline), *counts, *extra], []
     )
@@ -289,6 +290,7 @@ class EvalRequest:
     skip_bad: bool = False
     errors: int = 0
     documents: str | None = None  # the raw gold of merged documents (scored by ``score_documents``)
+    graph: bool = False  # the two paths are graph folders, PRED then GOLD (scored by ``score_documents``)
 
 
 def run_eval(request: EvalRequest, score_documents: Any = None) -> str:
@@ -306,13 +308,22 @@ def run_eval(request: EvalRequest, score_documents: Any = None) -> str:
         raise KgcError(f"--format must be one of {', '.join(FORMATS)}, got {request.output_format!r}")
     if request.documents and len(paths) > 1:
         raise KgcError("--documents scores one file of merged documents")
-    for path in paths:
-        check_input(path)
+    if request.graph:
+        if len(paths) != 2 or request.documents:
+            raise KgcError("--graph scores one graph against another: give PRED_GRAPH GOLD_GRAPH")
+        if request.errors or request.task or request.sort_by:
+            raise KgcError("--graph takes no --errors, --task or --sort-by (it scores whole graphs)")
+    else:
+        for path in paths:
+            check_input(path)
     if request.out:  # checked before scoring: a bad --out must not cost the whole run
         from kgcli.outputs import check_output
 
         check_output(request.out, inputs=[*paths, *([request.documents] if request.documents else [])],
                      overwrite=request.overwrite)
+    if request.graph:
+        report = score_documents(paths[0], paths[1])
+        return _emit(request, report, grids(report, f"kgc eval --graph: {paths[0]} against {paths[1]}"))
     if request.documents:
         reports = [score_documents(paths[0], request.documents)]
     else:
@@ -338,6 +349,11 @@ def run_eval(request: EvalRequest, score_documents: Any = None) -> str:
     if listed:
         result = {**result, "errors": listed}
         tables.append(error_grid(listed))
+    return _emit(request, result, tables)
+
+
+def _emit(request: EvalRequest, result: dict[str, Any], tables: list[Grid]) -> str:
+    """The JSON report to ``--out``; the text for stdout in the asked format."""
     if request.out:
         write_json(request.out, result)
     if request.output_format == "json":

@@ -48,6 +48,11 @@ def evaluate(
         help="Score kgc extract's merged documents against this raw gold file "
         "(entities, triples, events; offsets where the gold has them).",
     ),
+    graph: bool = typer.Option(
+        False, "--graph",
+        help="Score a graph against a gold graph: PRED_GRAPH GOLD_GRAPH (nodes and edges, typed and by "
+        "name).",
+    ),
 ) -> None:
     """Score predictions against the gold labels of converted test records.
 
@@ -59,7 +64,9 @@ def evaluate(
     score_documents = None
     if documents:  # the document wing scores merged documents; the record stage only reports them
         from kgcli.documents.scores import evaluate_documents as score_documents
+    if graph:  # and the graph wing scores graphs
+        from kgcli.graph.scores import evaluate_graphs as score_documents
     typer.echo(run_eval(EvalRequest(
         pred_paths or ["-"], task=task, sort_by=sort_by, match_mode=match_mode, legacy=legacy,
         output_format=output_format, out=out, overwrite=overwrite, skip_bad=skip_bad, errors=errors,
-        documents=documents), score_documents), nl=False)
+        documents=documents, graph=graph), score_documents), nl=False)
