@@ -25,9 +25,10 @@ from typing import IO, Any
 import orjson
 
 from kgcli.documents.result import DOC_ID, UNPARSED, is_merged_document
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, warn
 from kgcli.graph import store
-from kgcli.graph.facts import document_facts, grounded, mention_key
+from kgcli.graph.facts import document_facts, edge_id, entity_id, grounded, mention_key, part_of
+from kgcli.graph.resolve import settle, shown_name
 from kgcli.io import check_input, display_name, read_jsonl
 from kgcli.outputs import GRAPH_WRITER, atomic_folder, protected
 
@@ -111,7 +112,7 @@ class _Partitions:
                 self.files[kind + digit] = open(os.path.join(folder, kind + digit), "wb")
 
     def add(self, kind: str, piece: dict[str, Any]) -> None:
-        self.files[kind + piece["id"][0]].write(orjson.dumps(piece) + b"\n")
+        self.files[kind + piece["part"]].write(orjson.dumps(piece) + b"\n")
 
     def close(self) -> None:
         for handle in self.files.values():
@@ -121,16 +122,6 @@ class _Partitions:
         with open(os.path.join(self.folder, kind + digit), "rb") as handle:
             for line in handle:
                 yield orjson.loads(line)
-
-
-def _sorted_mentions(mentions: dict[tuple, dict]) -> list[dict]:
-    return [mentions[key] for key in sorted(mentions, key=lambda k: (str(k[0]), *k[1:]))]
-
-
-def _name(mentions: list[dict]) -> str:
-    """A node's display name: its most frequent surface form (then the first in code-point order)."""
-    counts = Counter(m["text"] for m in mentions)
-    return min(counts, key=lambda text: (-counts[text], text))
 
 
 class _Reader:
@@ -264,18 +255,40 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
         reader = _Reader(partitions, settings.skip_unparsed, settings.gold, settings.max_labels,
                          settings.keep_ungrounded)
         inputs_meta = list(old_meta["inputs"]) if old_meta else []
-        if old_meta:
-            for kind, name in (("n", store.NODES), ("e", store.EDGES)):
-                for _, piece in read_jsonl(os.path.join(out, name)):
-                    reader.piece(kind, piece)
+        old_nodes: dict[str, list[tuple[str, str]]] = {}  # id → the (name, type it had) it absorbed
+        if old_meta:  # the graph so far, as the pieces it was built from: its types are settled again
+            for _, node in read_jsonl(os.path.join(out, store.NODES)):
+                for piece in node_pieces(node):
+                    reader.piece("n", piece)
+                    old_nodes.setdefault(node["id"], []).append((piece["key"], piece["type"]))
+            for _, edge in read_jsonl(os.path.join(out, store.EDGES)):
+                reader.piece("e", {**edge, "part": part_of(edge["head_key"], edge["relation"],
+                                                           edge["tail_key"])})
         for path in inputs:
             inputs_meta.append(reader.read(path))
         reader.finish()
         partitions.close()
         counts = _aggregate(partitions, work)
+        final = counts.pop("final")
         shutil.rmtree(partitions.folder)
+        retired = {old: sorted({final[p][0] for p in absorbed})
+                   for old, absorbed in sorted(old_nodes.items())
+                   if {final[p][0] for p in absorbed} != {old}}
+        if retired:
+            counts["retired"] = retired
+            listed = ", ".join(f"{old} → {' + '.join(new)}" for old, new in list(retired.items())[:10])
+            warn(f"{len(retired)} node id(s) retired (the type of their name changed with the new "
+                 f"documents): {listed}{', …' if len(retired) > 10 else ''} (graph.json lists them all)")
         if not counts["nodes"] and reader.records:
             raise KgcError(_why_empty(reader))
+        if counts["split_names"]:
+            listed = ", ".join(
+                f"{s['name']} ({', '.join(f'{t} {n}' for t, n in next(iter(s['votes'].values())).items())})"
+                for s in counts["split_names"][:5])
+            more = len(counts["split_names"]) - 5
+            warn(f"{len(counts['split_names'])} name(s) typed several ways, no type with two thirds of the "
+                 f"votes, kept one node per type: {listed}{f', and {more} more' if more > 0 else ''} "
+                 "(graph.json lists them)")
         meta = {
             "format": store.FORMAT,
             "version": store.FORMAT_VERSION,
@@ -375,106 +388,144 @@ def _first_context(mentions: list[dict]) -> str:
     return next((m["context"] for m in mentions if m.get("context")), "")
 
 
+def node_pieces(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """A built node read back as the pieces it absorbed: one per type its mentions had."""
+    had: dict[str, list[dict]] = {}
+    for mention in node["mentions"]:
+        had.setdefault(mention.get("as") or node["type"], []).append(mention)
+    return [{"id": node["id"], "kind": node["kind"], "type": kind, "key": node["key"],
+             "part": part_of(node["key"]), "properties": node["properties"], "mentions": mentions}
+            for kind, mentions in sorted(had.items())]
+
+
+_VOTE_RANK = {"ner": 0, "schema": 1}
+
+
+def _rank(mention: dict[str, Any]) -> int:
+    return _VOTE_RANK.get(mention.get("by") or "", 2)
+
+
+def _mention_order(entry: tuple[tuple, dict]) -> tuple:
+    key, mention = entry
+    return (str(key[0]), *key[1:], mention.get("as") or "", mention.get("head_as") or "",
+            mention.get("tail_as") or "")
+
+
 def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
-    """Add up the pieces per id, partition by partition; write nodes.jsonl, edges.jsonl and the database."""
+    """Add up the pieces per name (types settled over the whole graph: ``graph/resolve.py``) and per edge,
+    partition by partition; write nodes.jsonl, edges.jsonl and the database."""
     staging = _Staging(os.path.join(work, "staging"))
     labels: Counter = Counter()
     relations: Counter = Counter()
     pairs: dict[str, set[tuple[str, str]]] = {}
     names: dict[str, str] = {}
+    final: dict[tuple[str, str], tuple[str, str]] = {}  # (name key, type it had) → (node id, its type)
+    split: list[tuple[str, dict[str, dict[str, int]]]] = []
     documents: set[str] = set()
     with open(os.path.join(work, store.NODES), "wb") as out:
         for digit in PARTITIONS:
-            nodes: dict[str, dict[str, Any]] = {}
+            groups: dict[str, dict[str, Any]] = {}
             for piece in partitions.read("n", digit):
-                node = nodes.get(piece["id"])
-                if node is None:
-                    node = nodes[piece["id"]] = {
-                        "id": piece["id"],
-                        "kind": piece["kind"],
-                        "type": piece["type"],
-                        "mentions": {},
-                        "properties": {},
-                    }
+                group = groups.setdefault(piece["key"], {"kind": piece["kind"], "had": {}})
+                had = group["had"].setdefault(piece["type"], {"mentions": {}, "properties": {}})
                 for mention in piece["mentions"]:
-                    node["mentions"].setdefault(mention_key(mention), mention)
+                    key = mention_key(mention)
+                    old = had["mentions"].get(key)
+                    if old is None or _rank(mention) < _rank(old):  # a voting copy of a mention wins
+                        had["mentions"][key] = mention
                 for attribute, values in piece.get("properties", {}).items():
-                    node["properties"].setdefault(attribute, set()).update(values)
-            for node_id in sorted(nodes):
-                node = nodes[node_id]
-                mentions = _sorted_mentions(node["mentions"])
-                documents.update(str(m["doc"]) for m in mentions)
-                name = names[node_id] = _name(mentions)
-                record = {
-                    "id": node_id,
-                    "name": name,
-                    "type": node["type"],
-                    "kind": node["kind"],
-                    "count": len(mentions),
-                    "grounded": grounded(mentions),
-                    "properties": {a: sorted(v) for a, v in sorted(node["properties"].items())},
-                    "mentions": mentions,
-                }
+                    had["properties"].setdefault(attribute, set()).update(values)
+            records = []
+            for name_key, group in groups.items():
+                settled = settle({t: Counter(m.get("by") for m in h["mentions"].values())
+                                  for t, h in group["had"].items()})
+                merged: dict[str, list[str]] = {}
+                for kind, into in settled.final.items():
+                    merged.setdefault(into, []).append(kind)
+                for node_type, kinds in merged.items():
+                    node_id = entity_id(node_type, name_key) if group["kind"] == "entity" else name_key
+                    entries = sorted(((key, m) for kind in kinds
+                                      for key, m in group["had"][kind]["mentions"].items()),
+                                     key=_mention_order)
+                    mentions = [m for _, m in entries]
+                    properties: dict[str, set] = {}
+                    for kind in kinds:
+                        for attribute, values in group["had"][kind]["properties"].items():
+                            properties.setdefault(attribute, set()).update(values)
+                    for kind in kinds:
+                        final[(name_key, kind)] = (node_id, node_type)
+                    count = len({key for key, _ in entries})
+                    name = names[node_id] = shown_name(Counter(m["text"] for m in mentions))
+                    absorbed = [{"type": kind, "mentions": len(group["had"][kind]["mentions"])}
+                                for kind in sorted(kinds) if kind != node_type]
+                    records.append({
+                        "id": node_id, "name": name, "type": node_type, "kind": group["kind"],
+                        "key": name_key,
+                        "count": count, "grounded": grounded(mentions),
+                        "forms": sorted({m["text"] for m in mentions}), "votes": settled.votes,
+                        "merged_from": absorbed,
+                        "properties": {a: sorted(v) for a, v in sorted(properties.items())},
+                        "mentions": mentions,
+                    })
+                if settled.split:
+                    split.append((names[final[(name_key, next(iter(settled.final)))][0]], settled.votes))
+            for record in sorted(records, key=lambda r: r["id"]):
+                documents.update(str(m["doc"]) for m in record["mentions"])
                 out.write(orjson.dumps(record) + b"\n")
-                labels[node["type"]] += 1
+                labels[record["type"]] += 1
                 staging.write(
-                    ("n", node["type"]),
+                    ("n", record["type"]),
                     NODE_HEADER,
-                    [
-                        node_id,
-                        name,
-                        node["type"],
-                        node["kind"],
-                        len(mentions),
-                        store.json_text(record["properties"]),
-                        _first_context(mentions),
-                        _boolean(record["grounded"]),
-                    ],
+                    [record["id"], record["name"], record["type"], record["kind"], record["count"],
+                     store.json_text(record["properties"]), _first_context(record["mentions"]),
+                     _boolean(record["grounded"])],
                 )
     with open(os.path.join(work, store.EDGES), "wb") as out:
         for digit in PARTITIONS:
             edges: dict[str, dict[str, Any]] = {}
             for piece in partitions.read("e", digit):
-                edge = edges.get(piece["id"])
-                if edge is None:
-                    edge = edges[piece["id"]] = {**piece, "mentions": {}}
-                # the same edge read as a relation (RE) and an attribute (KG) is a relation
-                edge["kind"] = min(edge["kind"], piece["kind"], key=EDGE_KINDS.index)
                 for mention in piece["mentions"]:
-                    edge["mentions"].setdefault(mention_key(mention), mention)
-            for edge_id in sorted(edges):
-                edge = edges[edge_id]
-                mentions = _sorted_mentions(edge["mentions"])
+                    head = final[(piece["head_key"], mention["head_as"])]
+                    tail = final[(piece["tail_key"], mention["tail_as"])]
+                    identity = edge_id(head[0], piece["relation"], tail[0])
+                    edge = edges.get(identity)
+                    if edge is None:
+                        edge = edges[identity] = {
+                            "kind": piece["kind"], "relation": piece["relation"], "head": head, "tail": tail,
+                            "head_key": piece["head_key"], "tail_key": piece["tail_key"], "mentions": {}}
+                    # the same edge read as a relation (RE) and an attribute (KG) is a relation
+                    edge["kind"] = min(edge["kind"], piece["kind"], key=EDGE_KINDS.index)
+                    seen = (mention_key(mention), mention["head_as"], mention["tail_as"])
+                    edge["mentions"].setdefault(seen, mention)
+            for identity in sorted(edges):
+                edge = edges[identity]
+                entries = sorted(((key[0], m) for key, m in edge["mentions"].items()), key=_mention_order)
+                mentions = [m for _, m in entries]
+                (head, head_type), (tail, tail_type) = edge["head"], edge["tail"]
                 record = {
-                    "id": edge_id,
+                    "id": identity,
                     "kind": edge["kind"],
                     "relation": edge["relation"],
-                    "head": edge["head"],
-                    "head_name": names[edge["head"]],
-                    "head_type": edge["head_type"],
-                    "tail": edge["tail"],
-                    "tail_name": names[edge["tail"]],
-                    "tail_type": edge["tail_type"],
-                    "count": len(mentions),
+                    "head": head,
+                    "head_name": names[head],
+                    "head_type": head_type,
+                    "head_key": edge["head_key"],
+                    "tail": tail,
+                    "tail_name": names[tail],
+                    "tail_type": tail_type,
+                    "tail_key": edge["tail_key"],
+                    "count": len({key for key, _ in entries}),
                     "grounded": grounded(mentions),
                     "mentions": mentions,
                 }
                 out.write(orjson.dumps(record) + b"\n")
                 relations[edge["relation"]] += 1
-                pairs.setdefault(edge["relation"], set()).add((edge["head_type"], edge["tail_type"]))
+                pairs.setdefault(edge["relation"], set()).add((head_type, tail_type))
                 staging.write(
-                    ("e", edge["relation"], edge["head_type"], edge["tail_type"]),
+                    ("e", edge["relation"], head_type, tail_type),
                     EDGE_HEADER,
-                    [
-                        edge["head"],
-                        edge["tail"],
-                        edge_id,
-                        edge["relation"],
-                        edge["kind"],
-                        len(mentions),
-                        _first_context(mentions),
-                        _boolean(record["grounded"]),
-                    ],
+                    [head, tail, identity, edge["relation"], edge["kind"], record["count"],
+                     _first_context(mentions), _boolean(record["grounded"])],
                 )
     staging.close()
     tables = store.table_names(labels, relations)
@@ -493,4 +544,6 @@ def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
         "labels": dict(sorted(labels.items())),
         "relations": dict(sorted(relations.items())),
         "tables": tables,
+        "split_names": [{"name": name, "votes": votes} for name, votes in sorted(split, key=lambda s: s[0])],
+        "final": final,
     }

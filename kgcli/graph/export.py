@@ -128,8 +128,8 @@ def export_graph(
 
 
 # ---- Neo4j ------------------------------------------------------------------------------------------
-NEO4J_NODE_HEADER = ["id:ID", "name", "type", "kind", "count:long", "grounded:boolean", "properties",
-                     "mentions", ":LABEL"]
+NEO4J_NODE_HEADER = ["id:ID", "name", "type", "kind", "count:long", "grounded:boolean", "merged_from",
+                     "properties", "mentions", ":LABEL"]
 NEO4J_EDGE_HEADER = [":START_ID", ":END_ID", ":TYPE", "id", "kind", "count:long", "grounded:boolean",
                      "mentions"]
 
@@ -142,7 +142,7 @@ def array_delimiter(labels: list[str]) -> str:
     raise KgcError("every array delimiter neo4j-admin could use appears in some node type")
 
 
-NODE_FIELDS = ("id", "name", "type", "kind", "count", "grounded", "properties", "mentions")
+NODE_FIELDS = ("id", "name", "type", "kind", "count", "grounded", "merged_from", "properties", "mentions")
 EDGE_FIELDS = (
     "id",
     "head",
@@ -161,7 +161,7 @@ EDGE_FIELDS = (
 
 def _row(item: dict[str, Any], fields: tuple[str, ...]) -> list[Any]:
     """An item's CSV fields; properties and mentions as JSON text, booleans as true / false."""
-    return [store.json_text(item[f]) if f in ("properties", "mentions")
+    return [store.json_text(item.get(f, [])) if f in ("properties", "mentions", "merged_from")
             else ("true" if item[f] else "false") if f == "grounded" else item[f] for f in fields]
 
 
@@ -285,6 +285,7 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
                 "kind": node["kind"],
                 "count": node["count"],
                 "grounded": node["grounded"],
+                "merged_from": store.json_text(node.get("merged_from", [])),
                 "properties": store.json_text(node["properties"]),
                 "mentions": store.json_text(node["mentions"]),
             },
@@ -297,7 +298,8 @@ def write_cypher(folder: str, handle: IO[bytes]) -> None:
             (
                 f"UNWIND $rows AS row MERGE (n:{shell_safe_name(label)} {{id: row.id}}) "
                 "SET n.name = row.name, n.type = row.type, n.kind = row.kind, n.count = row.count, "
-                "n.grounded = row.grounded, n.properties = row.properties, n.mentions = row.mentions;\n"
+                "n.grounded = row.grounded, n.merged_from = row.merged_from, n.properties = row.properties, "
+                "n.mentions = row.mentions;\n"
             ).encode()
         )
     edge_rows = (
@@ -359,6 +361,7 @@ def write_graphml(folder: str, handle: IO[bytes]) -> None:
             kind=node["kind"],
             count=node["count"],
             grounded=node["grounded"],
+            merged_from=xml(store.json_text(node.get("merged_from", []))),
             properties=xml(store.json_text(node["properties"])),
             mentions=xml(store.json_text(node["mentions"])),
         )
@@ -476,7 +479,8 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
     count, kind, key = NamedNode(v.term("count")), NamedNode(v.term("kind")), NamedNode(v.term("id"))
     terms = {
         name: NamedNode(v.term(name))
-        for name in ("document", "start", "end", "record", "text", "context", "status", "grounded")
+        for name in ("document", "start", "end", "record", "text", "context", "status", "grounded",
+                     "mergedFrom")
     }
     iris: dict[str, Any] = {}
     classes: set[str] = set()
@@ -519,6 +523,8 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
         yield Triple(subject, kind, Literal(node["kind"]))
         yield Triple(subject, count, Literal(str(node["count"]), datatype=integer))
         yield grounded(subject, node)
+        for absorbed in node.get("merged_from", []):  # a type it had in some documents, settled away
+            yield Triple(subject, terms["mergedFrom"], Literal(absorbed["type"]))
         for attribute, values in node["properties"].items():
             for value in values:
                 yield Triple(subject, NamedNode(v.attribute(attribute)), Literal(value))

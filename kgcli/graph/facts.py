@@ -48,6 +48,12 @@ def edge_id(head: str, relation: str, tail: str) -> str:
     return graph_id("edge", head, relation, tail)
 
 
+def part_of(*keys: str) -> str:
+    """The build's partition of a piece: by what stays the same while the types are settled (a node's
+    normalised name, an edge's two names and relation), so every piece of one thing lands together."""
+    return graph_id("part", *keys)[0]
+
+
 def mention_key(mention: dict[str, Any]) -> tuple:
     """What makes two mentions one: the document and offsets; for a string not in the text, the document,
     the record and the string."""
@@ -91,11 +97,15 @@ class _Document:
             votes.setdefault(normalise(entity.text), Counter())[entity.type] += max(1, len(entity.mentions))
         self.types = {name: min(counts, key=lambda t: (-counts[t], t)) for name, counts in votes.items()}
 
-    def type_of(self, name: str, schema_type: Any = None) -> str:
+    def type_of(self, name: str, schema_type: Any = None) -> tuple[str, str | None]:
+        """A string's type in this document and what gives it: its NER type here (whose own entity votes),
+        else the schema's type (a ``schema`` vote), else ``Entity`` (no vote)."""
         found = self.types.get(normalise(name))
         if found:
-            return found
-        return schema_type if isinstance(schema_type, str) and schema_type else ENTITY
+            return found, None
+        if isinstance(schema_type, str) and schema_type:
+            return schema_type, "schema"
+        return ENTITY, None
 
     def add(
         self, piece: dict[str, Any], mentions: list[dict], into: dict[str, dict[str, Any]],
@@ -124,8 +134,15 @@ class _Document:
         entity_type: str,
         mentions: list[dict],
         properties: dict[str, list[str]] | None = None,
+        by: str | None = None,
     ) -> dict[str, Any] | None:
-        piece = {"id": entity_id(entity_type, name), "kind": "entity", "type": entity_type, "properties": {}}
+        """An entity piece: its mentions say the type they had here (``as``) and whether they vote for it
+        (``by``: ``ner``, ``schema`` or None); the build settles the type over the whole graph."""
+        key = normalise(name)
+        piece = {"id": entity_id(entity_type, name), "kind": "entity", "type": entity_type, "key": key,
+                 "part": part_of(key), "properties": {}}
+        for mention in mentions:
+            mention["as"], mention["by"] = entity_type, by
         node = self.add(piece, mentions, self.nodes)
         if node is None:
             return None
@@ -133,6 +150,10 @@ class _Document:
             bucket = node["properties"].setdefault(attribute, [])
             bucket.extend(v for v in values if v not in bucket)
         return node
+
+    def end(self, name: str, typed: tuple[str, str | None], mentions: list[dict]) -> dict[str, Any] | None:
+        """An edge's end: an entity piece of the type ``type_of`` gave it."""
+        return self.entity(name, typed[0], mentions, by=typed[1])
 
     def edge(self, kind: str, head: dict | None, relation: str, tail: dict | None,
              mentions: list[dict]) -> None:
@@ -144,11 +165,12 @@ class _Document:
             "id": edge_id(head["id"], relation, tail["id"]),
             "kind": kind,
             "relation": relation,
-            "head": head["id"],
-            "tail": tail["id"],
-            "head_type": head["type"],
-            "tail_type": tail["type"],
+            "head_key": head["key"],
+            "tail_key": tail["key"],
+            "part": part_of(head["key"], relation, tail["key"]),
         }
+        for mention in mentions:  # the build maps each end by the type it had here
+            mention["head_as"], mention["tail_as"] = head["type"], tail["type"]
         self.add(piece, mentions, self.edges)
 
 
@@ -165,13 +187,14 @@ def document_facts(record: dict[str, Any], keep_ungrounded: bool = False
     d = _Document(document, keep_ungrounded)
     doc = d.doc
     for entity in document.entities:
-        d.entity(entity.text, entity.type, _mentions(doc, entity.text, entity.mentions, entity.records))
+        d.entity(entity.text, entity.type, _mentions(doc, entity.text, entity.mentions, entity.records),
+                 by="ner")
     for relation in document.relations:
         records = relation.records
         heads = _mentions(doc, relation.head, relation.head_mentions, records)
         tails = _mentions(doc, relation.tail, relation.tail_mentions, records)
-        head = d.entity(relation.head, d.type_of(relation.head, relation.head_type), heads)
-        tail = d.entity(relation.tail, d.type_of(relation.tail, relation.tail_type), tails)
+        head = d.end(relation.head, d.type_of(relation.head, relation.head_type), heads)
+        tail = d.end(relation.tail, d.type_of(relation.tail, relation.tail_type), tails)
         d.edge("relation", head, relation.relation, tail,
                _edge_mentions(doc, relation.statements, records, relation.relation))
     _attributes(d, document.attributes)
@@ -184,16 +207,18 @@ def _attributes(d: _Document, attributes: list[Attribute]) -> None:
     known = set(d.types) | {normalise(n["mentions"][0]["text"]) for n in d.nodes.values()}
     for attribute in attributes:
         records = attribute.records
-        owner_type = attribute.entity_type or d.type_of(attribute.entity)
+        owner_type, owner_by = ((attribute.entity_type, "schema") if attribute.entity_type
+                                else d.type_of(attribute.entity))
         owner_mentions = _mentions(d.doc, attribute.entity, attribute.entity_mentions, records)
         if normalise(attribute.value) in known:
             values = _mentions(d.doc, attribute.value, attribute.value_mentions, records)
-            owner = d.entity(attribute.entity, owner_type, owner_mentions)
-            target = d.entity(attribute.value, d.type_of(attribute.value), values)
+            owner = d.entity(attribute.entity, owner_type, owner_mentions, by=owner_by)
+            target = d.end(attribute.value, d.type_of(attribute.value), values)
             d.edge("attribute", owner, attribute.attribute, target,
                    _edge_mentions(d.doc, attribute.statements, records, attribute.attribute))
         else:
-            d.entity(attribute.entity, owner_type, owner_mentions, {attribute.attribute: [attribute.value]})
+            d.entity(attribute.entity, owner_type, owner_mentions, {attribute.attribute: [attribute.value]},
+                     by=owner_by)
 
 
 def _events(d: _Document, events: list[Event]) -> None:
@@ -202,15 +227,18 @@ def _events(d: _Document, events: list[Event]) -> None:
         trigger, records = event.trigger, event.records
         identity = ([normalise(trigger)] if trigger
                     else sorted(f"{a.role}={normalise(a.argument)}" for a in event.arguments))
-        piece = {"id": graph_id("event", d.doc, event.type, *identity), "kind": "event", "type": event.type,
-                 "properties": {}}
+        event_id = graph_id("event", d.doc, event.type, *identity)
+        piece = {"id": event_id, "kind": "event", "type": event.type, "key": event_id,
+                 "part": part_of(event_id), "properties": {}}
         triggers = _mentions(d.doc, trigger or event.type, event.mentions, records)
+        for mention in triggers:
+            mention["as"], mention["by"] = event.type, None
         # an event without a trigger (EEA) stands on its arguments
         anchored = None if trigger else any(m.start is not None for a in event.arguments for m in a.mentions)
         node = d.add(piece, triggers, d.nodes, anchored)
         for argument in event.arguments:
             values = _mentions(d.doc, argument.argument, argument.mentions, records)
-            target = d.entity(argument.argument, d.type_of(argument.argument), values)
+            target = d.end(argument.argument, d.type_of(argument.argument), values)
             mentions = (_edge_mentions(d.doc, argument.statements, records, argument.role) if trigger
                         else [{**m, "text": argument.role} for m in values])
             d.edge("argument", node, argument.role, target, mentions)
