@@ -9,9 +9,7 @@ Usage: python bench/grounding_figures.py [TREE] [--sloppy]
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -29,26 +27,13 @@ def main() -> None:
     parser.add_argument("tree", nargs="?", default=str(ROOT))
     parser.add_argument("--sloppy", action="store_true")
     args = parser.parse_args()
+    os.environ["PYTHONPATH"] = args.tree  # the kgc that tests.test_grounding.extract runs
     with FakeOpenAI(grounding.gold_answerer(args.sloppy)) as server, tempfile.TemporaryDirectory() as tmp:
         for language in ("zh", "en"):
             docs = [d for d in grounding.DOCS if d.language == language]
-            folder = Path(tmp) / language
-            (folder / "docs").mkdir(parents=True)
             files = {f"{d.name}.txt": d.text for d in docs}
             files |= {f"{d.name}-{n}.txt": text for d in docs for n, (_, text) in enumerate(chapters(d))}
-            for name, text in files.items():
-                (folder / "docs" / name).write_text(text, encoding="utf-8", newline="")
-            (folder / "ner.json").write_text(json.dumps(docs[0].types, ensure_ascii=False) + "\n[]\n{}\n",
-                                             encoding="utf-8")
-            subprocess.run([sys.executable, "-m", "kgcli", "extract", "docs", "out.json", "--preset",
-                            "tiny-random-llama-lora", "--task", "NER", "--schema", "ner.json", "--language",
-                            language, "--backend", "openai", "--api-base", server.url, "--served-model", "m"],
-                           cwd=folder, env={**os.environ, "PYTHONPATH": args.tree, "KGC_TORCH_THREADS": "1"},
-                           capture_output=True, check=True)
-            run = {}
-            for line in (folder / "out.json").read_text(encoding="utf-8").splitlines():
-                merged = json.loads(line)
-                run[merged["doc_id"]] = merged
+            run = grounding.extract(Path(tmp) / language, files, language, docs[0].types, server)
             found = gold = right = differ = 0
             for document in docs:
                 mentions = grounding.mentions(run[f"{document.name}.txt"])

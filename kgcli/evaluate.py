@@ -43,6 +43,17 @@ class Counts:
     gold: int = 0
 
 
+def tally_sets(gold: Iterable[tuple], pred: Iterable[tuple], right: Iterable[tuple], total: Counts,
+               per: dict[str, Counts], prefix: str = "") -> None:
+    """Add sets of tuples, each labelled by its last element, to a total and to per-label counts (keyed
+    ``prefix + label``): the document and graph scores' one way of counting."""
+    for items, name in ((gold, "gold"), (pred, "pred"), (right, "tp")):
+        for label, count in Counter(item[-1] for item in items).items():
+            setattr(total, name, getattr(total, name) + count)
+            counts = per.setdefault(f"{prefix}{label}", Counts())
+            setattr(counts, name, getattr(counts, name) + count)
+
+
 def prf(counts: Counts, legacy: bool = False) -> tuple[float, float, float]:
     """P, R, F1 in percent, rounded to 2 decimals (legacy: F1 from the rounded P and R, as the seed)."""
     p = 100 * counts.tp / counts.pred if counts.pred else 0.0

@@ -60,10 +60,6 @@ class MappedText:
         self.origin = origin
 
 
-# the earlier name, for the one-level callers
-NormalText = MappedText
-
-
 @lru_cache(maxsize=1 << 16)
 def normalise(value: str) -> str:
     return MappedText(value).text.strip()

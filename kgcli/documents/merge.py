@@ -34,8 +34,10 @@ from kgcli.documents.result import (
     STATEMENTS,
     TASK,
     UNPARSED,
+    joined_context,
     mention,
     mentions_field,
+    pair_rank,
     statement,
 )
 from kgcli.errors import KgcError, warn
@@ -291,20 +293,14 @@ def _settle(document: _Document) -> None:
 
 def _nearest(heads: dict[tuple[int, int], _Seen], tails: dict[tuple[int, int], _Seen], low: int,
              high: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """The (head span, tail span) pair inside ``[low, high)`` that most likely states the result: in one
-    sentence before two, the head first before the tail first (as a triple reads), then nearest each other,
-    then the first."""
+    """The (head span, tail span) pair inside ``[low, high)`` that most likely states the result
+    (``pair_rank``)."""
     inside_heads = [span for span in heads if low <= span[0] and span[1] <= high]
     inside_tails = [span for span in tails if low <= span[0] and span[1] <= high]
     if not inside_heads or not inside_tails:
         return None
-
-    def rank(pair: tuple[tuple[int, int], tuple[int, int]]) -> tuple:
-        head, tail = pair
-        return (heads[head][2] != tails[tail][2], tail[0] < head[0],
-                max(0, tail[0] - head[1], head[0] - tail[1]), min(head[0], tail[0]), pair)
-
-    return min(((h, t) for h in inside_heads for t in inside_tails), key=rank)
+    return min(((h, t) for h in inside_heads for t in inside_tails),
+               key=lambda pair: pair_rank(*pair, heads[pair[0]][2], tails[pair[1]][2]))
 
 
 def _statements(heads: dict[tuple[int, int], _Seen], tails: dict[tuple[int, int], _Seen],
@@ -318,19 +314,11 @@ def _statements(heads: dict[tuple[int, int], _Seen], tails: dict[tuple[int, int]
         if pair is not None and pair not in found:
             head, tail = heads[pair[0]], tails[pair[1]]
             status = max(head[3], tail[3], key=lambda s: STATUSES.index(s) if s in STATUSES else -1)
-            found[pair] = statement(chunk, record_id, pair[0], pair[1], _joined(head[2], tail[2]), status)
+            found[pair] = statement(chunk, record_id, pair[0], pair[1], joined_context(head[2], tail[2]),
+                                    status)
     if found:
         return [found[pair] for pair in sorted(found)]
     return [statement(chunk, record_id, None, None, "", None) for record_id, (chunk, _, _) in records.items()]
-
-
-def _joined(first: str, second: str) -> str:
-    """The sentence(s) the two ends sit in: one when it holds the other."""
-    if second in first:
-        return first
-    if first in second:
-        return second
-    return f"{first} … {second}"
 
 
 def _entry(result: _Result, grounded: bool) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kgcli.documents.grounding import STATUSES
 from kgcli.errors import KgcError
 
 DOC_ID, CHUNKS, UNPARSED, OFF_SCHEMA = "doc_id", "chunks", "unparsed_answers", "off_schema_answers"
@@ -163,23 +164,38 @@ def read_mentions(listed: Any) -> list[Mention]:
         chunk, status = item.get(CHUNK), item.get(STATUS)
         found.append(Mention(start, end, item.get(RECORD), item.get(CONTEXT, ""),
                              chunk if type(chunk) is int else None,
-                             status if status in ("exact", "normalised", "loose") and start is not None
-                             else None))
+                             status if status in STATUSES and start is not None else None))
     return found
+
+
+def pair_rank(head: tuple[int, int], tail: tuple[int, int], head_context: str, tail_context: str) -> tuple:
+    """How likely a (head span, tail span) pair states a result, best first: in one sentence before two, the
+    head first before the tail first (as a triple reads), then nearest each other, then the first."""
+    return (head_context != tail_context, tail[0] < head[0], max(0, tail[0] - head[1], head[0] - tail[1]),
+            min(head[0], tail[0]), head, tail)
+
+
+def joined_context(first: str, second: str) -> str:
+    """The sentence(s) an edge's two ends sit in: one when it holds the other."""
+    if second in first:
+        return first
+    if first in second:
+        return second
+    return f"{first} … {second}"
 
 
 def read_statements(entry: dict[str, Any], heads: list[Mention], tails: list[Mention]) -> list[Mention]:
     """An edge's statements (as mentions spanning both ends). A file written before statements existed
-    gets one: its two ends' nearest grounded pair, else none."""
+    gets one: its two ends' best grounded pair (``pair_rank``), else none."""
     if STATEMENTS in entry:
         return read_mentions(entry[STATEMENTS])
     pairs = [(h, t) for h in heads for t in tails if h.start is not None and t.start is not None]
     if not pairs:
         return []
-    h, t = min(pairs, key=lambda p: (max(0, p[1].start - p[0].end, p[0].start - p[1].end),
-                                     min(p[0].start, p[1].start)))
-    context = h.context if t.context in h.context else f"{h.context} … {t.context}"
-    return [Mention(min(h.start, t.start), max(h.end, t.end), h.record, context, h.chunk, h.status)]
+    h, t = min(pairs, key=lambda p: pair_rank((p[0].start, p[0].end), (p[1].start, p[1].end), p[0].context,
+                                              p[1].context))
+    return [Mention(min(h.start, t.start), max(h.end, t.end), h.record, joined_context(h.context, t.context),
+                    h.chunk, h.status)]
 
 
 def _records(entry: dict[str, Any]) -> list[str]:

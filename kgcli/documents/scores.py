@@ -10,13 +10,12 @@ after the grounding's normalisation (NFKC, whitespace, Latin case).
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from kgcli.documents.grounding import normalise
 from kgcli.documents.result import DOC_ID, ENTITIES, MergedDocument, read_document
 from kgcli.errors import KgcError
-from kgcli.evaluate import Counts, prf
+from kgcli.evaluate import Counts, prf, tally_sets
 from kgcli.io import display_name, read_jsonl
 
 METRICS = ("entity", "entity_offsets", "triple", "event")
@@ -95,11 +94,7 @@ def evaluate_documents(pred_path: str, gold_path: str) -> dict[str, Any]:
             if metric not in wanted:
                 continue
             expected, answered = wanted[metric], got.get(metric, set())
-            for tuples, field in ((expected, "gold"), (answered, "pred"), (expected & answered, "tp")):
-                for kind, count in Counter(t[-1] for t in tuples).items():
-                    setattr(totals[metric], field, getattr(totals[metric], field) + count)
-                    counts = per_type[metric].setdefault(str(kind), Counts())
-                    setattr(counts, field, getattr(counts, field) + count)
+            tally_sets(expected, answered, expected & answered, totals[metric], per_type[metric])
     block: dict[str, Any] = {}
     for metric in METRICS:
         p, r, f = prf(totals[metric])

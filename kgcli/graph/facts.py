@@ -89,6 +89,7 @@ class _Document:
         self.doc = document.doc_id
         self.keep = keep_ungrounded
         self.left_out: set[str] = set()  # ids of ungrounded nodes and edges left out
+        self.cut_edges = 0  # edges left out because an end was
         self.nodes: dict[str, dict[str, Any]] = {}
         self.edges: dict[str, dict[str, Any]] = {}
         self.seen: dict[str, set[tuple]] = {}  # id → its mentions' keys
@@ -159,7 +160,7 @@ class _Document:
              mentions: list[dict]) -> None:
         """An edge between two nodes of this document (none when either end was left out)."""
         if head is None or tail is None:
-            self.left_out.add(f"{relation}:{id(mentions)}")
+            self.cut_edges += 1
             return
         piece = {
             "id": edge_id(head["id"], relation, tail["id"]),
@@ -199,7 +200,7 @@ def document_facts(record: dict[str, Any], keep_ungrounded: bool = False
                _edge_mentions(doc, relation.statements, records, relation.relation))
     _attributes(d, document.attributes)
     _events(d, document.events)
-    return list(d.nodes.values()), list(d.edges.values()), len(d.left_out)
+    return list(d.nodes.values()), list(d.edges.values()), len(d.left_out) + d.cut_edges
 
 
 def _attributes(d: _Document, attributes: list[Attribute]) -> None:

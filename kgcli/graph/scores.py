@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any
 
 from kgcli.documents.grounding import normalise
-from kgcli.evaluate import Counts, prf
+from kgcli.evaluate import Counts, prf, tally_sets
 from kgcli.graph import store
 from kgcli.io import read_jsonl
 
@@ -64,15 +63,6 @@ def match_nodes(pred: dict[str, dict], gold: dict[str, dict], typed: bool) -> di
     return matched
 
 
-def _tally(pred: Iterable[tuple], gold: Iterable[tuple], right: Iterable[tuple], total: Counts,
-           per: dict[str, Counts], prefix: str) -> None:
-    for items, field in ((gold, "gold"), (pred, "pred"), (right, "tp")):
-        for label, count in Counter(item[-1] for item in items).items():
-            setattr(total, field, getattr(total, field) + count)
-            counts = per.setdefault(f"{prefix}:{label}", Counts())
-            setattr(counts, field, getattr(counts, field) + count)
-
-
 def evaluate_graphs(pred_folder: str, gold_folder: str) -> dict[str, Any]:
     """The report (``kgc eval``'s shape: a ``total`` block with per-metric scores and ``per_type``)."""
     pred_nodes, pred_edges = _read(pred_folder)
@@ -82,12 +72,14 @@ def evaluate_graphs(pred_folder: str, gold_folder: str) -> dict[str, Any]:
     for typed, node_metric, edge_metric in ((True, "node", "edge"), (False, "node_name", "edge_untyped")):
         matched = match_nodes(pred_nodes, gold_nodes, typed)
         label = (lambda n: n["type"]) if typed else (lambda n: "any")
-        _tally([(i, label(n)) for i, n in pred_nodes.items()], [(i, label(n)) for i, n in gold_nodes.items()],
-               [(i, label(pred_nodes[i])) for i in matched], totals[node_metric], per[node_metric], "node")
+        gold_labels = [(i, label(n)) for i, n in gold_nodes.items()]
+        pred_labels = [(i, label(n)) for i, n in pred_nodes.items()]
+        right = [(i, label(pred_nodes[i])) for i in matched]
+        tally_sets(gold_labels, pred_labels, right, totals[node_metric], per[node_metric], "node:")
         wanted = {(e["head"], e["tail"], e["relation"]) for e in gold_edges}  # the label last
         got = {(matched.get(e["head"], "pred:" + e["head"]), matched.get(e["tail"], "pred:" + e["tail"]),
                 e["relation"]) for e in pred_edges}
-        _tally(got, wanted, got & wanted, totals[edge_metric], per[edge_metric], "edge")
+        tally_sets(wanted, got, got & wanted, totals[edge_metric], per[edge_metric], "edge:")
     block: dict[str, Any] = {}
     for metric in METRICS:
         p, r, f = prf(totals[metric])
