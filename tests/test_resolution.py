@@ -62,7 +62,7 @@ def test_a_name_takes_the_type_two_thirds_of_its_votes_give_it(tmp_path):
     nodes = nodes_of(tmp_path / "graph")
     aurora = [n for n in nodes.values() if n["name"] == "Aurora Insurance"]
     assert [n["type"] for n in aurora] == ["organization"]  # 3 organisation votes of 4
-    assert aurora[0]["merged_from"] == [{"type": "city", "mentions": 1}]
+    assert aurora[0]["merged_from"] == [{"name": "Aurora Insurance", "type": "city", "mentions": 1, "by": "type"}]
     assert aurora[0]["votes"] == {"ner": {"city": 1, "organization": 3}} and aurora[0]["count"] == 4
     # the untyped end joined the one typed node of its name: no Entity node named Gdansk
     assert [t for (name, t) in nodes if name == "Gdansk"] == ["city"]
@@ -108,7 +108,7 @@ def test_append_lists_the_ids_it_retires(tmp_path):
     (old,) = [n["id"] for n in read_jsonl(tmp_path / "g" / "nodes.jsonl")]
     result = run_kgc("graph", "build", "b.json", "--out", "g", "--append", cwd=tmp_path, check=True)
     new = nodes_of(tmp_path / "g")[("Aurora Insurance", "organization")]["id"]
-    assert f"1 node id(s) retired (the type of their name changed with the new documents): {old} → {new}" in (
+    assert f"1 node id(s) retired (the type or name of their node changed): {old} → {new}" in (
         result.stderr_text)
     assert json.loads((tmp_path / "g" / "graph.json").read_text())["retired"] == {old: [new]}
 
@@ -116,7 +116,7 @@ def test_append_lists_the_ids_it_retires(tmp_path):
 def test_every_export_carries_what_a_node_absorbed(tmp_path):
     write(tmp_path / "all.json", A + B)
     run_kgc("graph", "build", "all.json", "--out", "graph", cwd=tmp_path, check=True)
-    absorbed = json.dumps([{"type": "city", "mentions": 1}])
+    absorbed = json.dumps([{"name": "Aurora Insurance", "type": "city", "mentions": 1, "by": "type"}])
     run_kgc("graph", "export", "graph", "--format", "neo4j", "--out", "neo4j", cwd=tmp_path, check=True)
     run_kgc("graph", "export", "graph", "--format", "csv", "--out", "csv", cwd=tmp_path, check=True)
     for folder in ("neo4j", "csv"):
@@ -137,4 +137,5 @@ def test_every_export_carries_what_a_node_absorbed(tmp_path):
 
     rdf = rdflib.Graph().parse(tmp_path / "g.ttl")
     found = {str(o) for s, p, o in rdf if str(p).endswith("mergedFrom")}
-    assert found == {"city", "Entity"}  # Aurora Insurance was a city once; Gdansk an untyped end
+    # Aurora Insurance was a city once; Gdansk an untyped end
+    assert found == {"Aurora Insurance (city)", "Gdansk (Entity)"}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Annotated
+
 import typer
 
 from kgcli.cli.options import OverwriteOpt
@@ -12,6 +15,19 @@ app = typer.Typer(
 )
 
 QUERY_FORMATS = ("table", "jsonl", "csv")
+
+
+class Rule(StrEnum):
+    names = "names"
+    aliases = "aliases"
+
+
+ResolveRule = Annotated[Rule | None, typer.Option(
+    "--resolve", help="names: one node per name and type (aliases only proposed); aliases: also merge names "
+    "that differ by a legal form, an article, punctuation or spacing. Default: as GRAPH was built (names).")]
+DecisionsOpt = Annotated[str | None, typer.Option(
+    "--decisions", metavar="FILE", help="A person's decisions (YAML or JSON: same: [[a, b]], different: "
+    "[[a, b]], type: {name: type}); GRAPH keeps them for every later build.")]
 
 
 @app.command("build")
@@ -36,6 +52,8 @@ def build(
         False, "--keep-ungrounded",
         help="Keep strings that are not in their text (left out by default), marked grounded: false.",
     ),
+    resolve: ResolveRule = None,
+    decisions: DecisionsOpt = None,
 ) -> None:
     """Build a GRAPH folder: nodes, edges and mentions, and an embedded graph database (LadybugDB)."""
     from kgcli.graph.build import BuildSettings, build_graph
@@ -47,9 +65,34 @@ def build(
         [spool_stdin(path) for path in inputs],
         out,
         BuildSettings(append=append, overwrite=overwrite, skip_unparsed=skip_unparsed, gold=gold,
-                      max_labels=max_labels, keep_ungrounded=keep_ungrounded),
+                      max_labels=max_labels, keep_ungrounded=keep_ungrounded,
+                      resolve=resolve.value if resolve else None, decisions=decisions),
     )
     say(f"graph: {summary.line()} → {out}")
+
+
+@app.command("resolve")
+def resolve(
+    graph: str = typer.Argument(..., metavar="GRAPH", help="A folder written by kgc graph build."),
+    rule: ResolveRule = None,
+    decisions: DecisionsOpt = None,
+    dry_run: bool = typer.Option(
+        False, "--dry-run",
+        help="Print every merge, split name and proposal with its evidence; change nothing."
+    ),
+) -> None:
+    """Resolve GRAPH's names again: the alias rule and a person's decisions (they hold on later builds)."""
+    from kgcli.graph.build import BuildSettings, resolve_graph
+    from kgcli.graph.review import review_lines, review_summary
+
+    summary, meta = resolve_graph(graph, BuildSettings(resolve=rule.value if rule else None,
+                                                       decisions=decisions, dry_run=dry_run))
+    if dry_run:
+        for line in review_lines(summary.merged, meta):
+            print(line)
+        say(review_summary(summary.merged, meta) + " (dry run: GRAPH unchanged)")
+    else:
+        say(f"graph resolved: {summary.line()} → {graph}")
 
 
 def parse_params(items: list[str] | None) -> dict:

@@ -12,34 +12,38 @@ build leaves no GRAPH (and an existing one as it was).
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import hashlib
 import os
 import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
 import orjson
 
+from kgcli.documents.grounding import normalise
 from kgcli.documents.result import DOC_ID, UNPARSED, is_merged_document
 from kgcli.errors import KgcError, warn
 from kgcli.graph import store
-from kgcli.graph.facts import document_facts, edge_id, entity_id, grounded, mention_key, part_of
-from kgcli.graph.resolve import settle, shown_name
+from kgcli.graph.aggregate import (  # noqa: F401 (the staging and headers are the bench's too)
+    EDGE_HEADER,
+    NODE_HEADER,
+    PARTITIONS,
+    Aggregate,
+    _first_context,
+    _Staging,
+    edge_pieces,
+    node_pieces,
+)
+from kgcli.graph.decisions import Decisions, load_decisions
+from kgcli.graph.facts import document_facts, part_of
+from kgcli.graph.resolve import Resolution
 from kgcli.io import check_input, display_name, read_jsonl
 from kgcli.outputs import GRAPH_WRITER, atomic_folder, protected
-
-PARTITIONS = "0123456789abcdef"
-# The database's columns: the graph and each element's count and first sentence; the mentions themselves
-# are in nodes.jsonl and edges.jsonl (in the database they would cost their size again in memory, since
-# LadybugDB checkpoints a table in memory).
-NODE_HEADER = ["id", "name", "type", "kind", "count", "properties", "context", "grounded"]
-EDGE_HEADER = ["from", "to", "id", "relation", "kind", "count", "context", "grounded"]
-EDGE_KINDS = ("relation", "attribute", "argument")  # the kind an edge keeps when read as several
-
 
 # Node types and relations are tables of the database: each costs memory and files to create, so a graph
 # holds at most this many unless asked (an answer is bound to its schema, a whole corpus rarely needs more).
@@ -54,6 +58,9 @@ class BuildSettings:
     gold: bool = False  # answer each converted record from its gold 'label' (the test set's own graph)
     max_labels: int = MAX_LABELS  # distinct node types and relations together
     keep_ungrounded: bool = False  # strings not in their text become nodes, marked grounded: false
+    resolve: str | None = None  # "names" or "aliases"; None: as the graph was built ("names" for a new one)
+    decisions: str | None = None  # a decisions file (graph/decisions.py)
+    dry_run: bool = False  # resolve only: work in a scratch folder, GRAPH untouched
 
 
 @dataclass
@@ -65,6 +72,7 @@ class BuildSummary:
     unparsed: int
     seconds: float
     labels: dict[str, int] = field(default_factory=dict)
+    merged: list[dict[str, Any]] = field(default_factory=list)  # a dry run's nodes that merged names
 
     def line(self) -> str:
         return (
@@ -133,13 +141,16 @@ class _Reader:
     ends; their pieces follow at ``finish``.
     """
 
-    def __init__(self, partitions: _Partitions, skip_unparsed: bool, gold: bool = False,
-                 max_labels: int = MAX_LABELS, keep_ungrounded: bool = False):
+    def __init__(self, partitions: _Partitions, resolution: Resolution, skip_unparsed: bool,
+                 gold: bool = False, max_labels: int = MAX_LABELS, keep_ungrounded: bool = False):
         from kgcli.documents.merge import DocumentMerger
 
         self.labels: set[tuple[str, str]] = set()
         self.max_labels = max_labels
         self.partitions = partitions
+        self.resolution = resolution
+        self.gold_ids: dict[str, dict[tuple[str, str], str]] = {}  # doc → (name, type) → annotated id
+        self.entity_ids = False  # whether annotated documents gave their entities ids
         self.skip_unparsed = skip_unparsed
         self.gold = gold
         self.keep_ungrounded = keep_ungrounded
@@ -149,7 +160,8 @@ class _Reader:
         self.read_ids: set[str] = set()
 
     def document(self, document: dict[str, Any]) -> None:
-        nodes, edges, left_out = document_facts(document, self.keep_ungrounded)
+        ids = self.gold_ids.get(str(document.get(DOC_ID)))
+        nodes, edges, left_out = document_facts(document, self.keep_ungrounded, ids)
         self.left_out += left_out
         for node in nodes:
             self.piece("n", node)
@@ -166,6 +178,11 @@ class _Reader:
                 raise KgcError(f"more than {self.max_labels:,} node types and relations (each is a table of "
                                "the database): are the answers bound to a schema? --max-labels N builds it "
                                "anyway")
+        group = self.resolution.group
+        if kind == "e":
+            piece["part"] = part_of(group(piece["head_key"]), piece["relation"], group(piece["tail_key"]))
+        else:
+            piece["part"] = part_of(group(piece["key"]) if piece["kind"] == "entity" else piece["key"])
         self.partitions.add(kind, piece)
 
     def read(self, path: str) -> dict[str, Any]:
@@ -174,6 +191,10 @@ class _Reader:
         documents: set[str] = set()
         for number, record in read_jsonl(path):
             records += 1
+            if self.gold and "instruction" not in record and isinstance(record.get("text"), str):
+                self.gold_document(record, name, number)
+                documents.add(str(record.get("doc_id", record.get("id", f"{name}:{number}"))))
+                continue
             if self.gold:
                 record = self.gold_answered(record, name, number)
             if "output" in record and "instruction" in record:
@@ -236,6 +257,37 @@ class _Reader:
             raise KgcError(f"'label' is not this task's gold annotations ({exc})", name, number) from None
         return {**record, "output": orjson.dumps(answer).decode("utf-8")}
 
+    def gold_document(self, record: dict[str, Any], name: str, number: int) -> None:
+        """An annotated document (the raw format: ``text`` with ``entity`` and ``relation`` lists) answered
+        from its own annotations, task by task, as a perfect model would; an ``id`` per entity (one for every
+        form of one thing) makes the node that entity, not its name."""
+        from kgcli.records import INPUT, SCHEMA
+        from kgcli.tasks import shared_task
+        from kgcli.tasks.base import AnnotationError, Options
+
+        doc_id = str(record.get("doc_id", record.get("id", f"{name}:{number}")))
+        text = record["text"]
+        for task_name, key, label in (("NER", "entity", "entity_type"), ("RE", "relation", "relation")):
+            items = record.get(key)
+            if not items:
+                continue
+            task = shared_task(task_name)
+            try:
+                read = task.read_items({task.annotation_key: items}) or []
+                schema = sorted({str(item[label]) for item in items})
+                answer = task.render(schema, read, text, Options())
+            except (AnnotationError, KeyError, TypeError) as exc:
+                raise KgcError(f"'{key}' is not the raw annotation format ({exc})", name, number) from None
+            instruction = orjson.dumps({"instruction": "", SCHEMA: schema, INPUT: text}).decode()
+            self.merger.add({"doc_id": doc_id, "start": 0, "chunk": 0, "id": f"{doc_id}#{task_name}",
+                             "task": task_name, "instruction": instruction,
+                             "output": orjson.dumps(answer).decode()}, name, number)
+        for item in record.get("entity") or []:
+            if isinstance(item, dict) and item.get("id") is not None:
+                self.entity_ids = True
+                self.gold_ids.setdefault(doc_id, {})[(normalise(str(item.get("entity"))),
+                                                      str(item.get("entity_type")))] = str(item["id"])
+
     def finish(self) -> None:
         for document in self.merger.documents():
             self.document(document)
@@ -243,56 +295,91 @@ class _Reader:
 
 def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSummary:
     """Build (or ``--append`` to) the GRAPH folder ``out`` from prediction or merged-document files."""
-    started = time.monotonic()
     if not inputs:
         raise KgcError("give at least one input file (kgc extract results or kgc predict output)")
     for path in inputs:
         check_input(path)
+    decisions = load_decisions(settings.decisions) if settings.decisions else None
     exists = check_target(out, settings)
     old_meta = store.read_meta(out) if exists and settings.append else None
-    with atomic_folder(out, GRAPH_WRITER) as work:  # a failed build leaves GRAPH as it was
+    return _build(inputs, out, settings, old_meta, decisions)
+
+
+def resolve_graph(folder: str, settings: BuildSettings) -> tuple[BuildSummary, dict[str, Any]]:
+    """``kgc graph resolve``: the graph settled again with its own pieces (the aliases rule and decisions
+    given, else its own); with ``dry_run`` in a scratch folder, GRAPH untouched. Returns the summary and
+    the graph's new metadata (its merges are in the nodes: ``merged_nodes``)."""
+    if not store.is_graph_folder(folder):
+        raise KgcError("not a kgc graph folder (no graph.json): build one with kgc graph build", folder)
+    decisions = load_decisions(settings.decisions) if settings.decisions else None
+    old_meta = store.read_meta(folder)
+    settings = replace(settings, append=True)
+    if settings.dry_run:
+        with tempfile.TemporaryDirectory(prefix=".kgc-resolve.") as scratch:
+            summary = _build([], folder, settings, old_meta, decisions, scratch=scratch)
+            summary.merged = [node for _, node in read_jsonl(os.path.join(scratch, store.NODES))
+                              if node.get("merged_from")]
+            return summary, store.read_meta(scratch)
+    summary = _build([], folder, settings, old_meta, decisions)
+    return summary, store.read_meta(folder)
+
+
+def _resolution(settings: BuildSettings, old_meta: dict[str, Any] | None, decisions: Decisions | None
+                ) -> Resolution:
+    """The build's resolution: the aliases rule as asked, else as the graph was built; the graph's
+    decisions with the new file's added."""
+    old = (old_meta or {}).get("resolution") or {}
+    rule = settings.resolve or old.get("rule") or "names"
+    kept = Decisions.from_json(old.get("decisions"))
+    return Resolution(rule == "aliases", kept.joined(decisions) if decisions else kept)
+
+
+def _build(inputs: list[str], out: str, settings: BuildSettings, old_meta: dict[str, Any] | None,
+           decisions: Decisions | None, scratch: str | None = None) -> BuildSummary:
+    started = time.monotonic()
+    resolution = _resolution(settings, old_meta, decisions)
+    folder = contextlib.nullcontext(scratch) if scratch else atomic_folder(out, GRAPH_WRITER)
+    with folder as work:  # a failed build leaves GRAPH as it was
         partitions = _Partitions(os.path.join(work, "parts"))
-        reader = _Reader(partitions, settings.skip_unparsed, settings.gold, settings.max_labels,
+        reader = _Reader(partitions, resolution, settings.skip_unparsed, settings.gold, settings.max_labels,
                          settings.keep_ungrounded)
         inputs_meta = list(old_meta["inputs"]) if old_meta else []
         old_nodes: dict[str, list[tuple[str, str]]] = {}  # id → the (name, type it had) it absorbed
-        if old_meta:  # the graph so far, as the pieces it was built from: its types are settled again
+        if old_meta:  # the graph so far, as the pieces it was built from: its names are resolved again
             for _, node in read_jsonl(os.path.join(out, store.NODES)):
                 for piece in node_pieces(node):
                     reader.piece("n", piece)
                     old_nodes.setdefault(node["id"], []).append((piece["key"], piece["type"]))
             for _, edge in read_jsonl(os.path.join(out, store.EDGES)):
-                reader.piece("e", {**edge, "part": part_of(edge["head_key"], edge["relation"],
-                                                           edge["tail_key"])})
+                for piece in edge_pieces(edge):
+                    reader.piece("e", piece)
         for path in inputs:
             inputs_meta.append(reader.read(path))
         reader.finish()
         partitions.close()
-        counts = _aggregate(partitions, work)
-        final = counts.pop("final")
+        aggregate = Aggregate(partitions, work, resolution, database=scratch is None)
+        counts = aggregate.run()
         shutil.rmtree(partitions.folder)
-        retired = {old: sorted({final[p][0] for p in absorbed})
+        retired = {old: sorted({aggregate.final[p][0] for p in absorbed})
                    for old, absorbed in sorted(old_nodes.items())
-                   if {final[p][0] for p in absorbed} != {old}}
+                   if {aggregate.final[p][0] for p in absorbed} != {old}}
         if retired:
             counts["retired"] = retired
-            listed = ", ".join(f"{old} → {' + '.join(new)}" for old, new in list(retired.items())[:10])
-            warn(f"{len(retired)} node id(s) retired (the type of their name changed with the new "
-                 f"documents): {listed}{', …' if len(retired) > 10 else ''} (graph.json lists them all)")
+            if not settings.dry_run:
+                listed = ", ".join(f"{old} → {' + '.join(new)}" for old, new in list(retired.items())[:10])
+                warn(f"{len(retired)} node id(s) retired (the type or name of their node changed): "
+                     f"{listed}{', …' if len(retired) > 10 else ''} (graph.json lists them all)")
         if not counts["nodes"] and reader.records:
             raise KgcError(_why_empty(reader))
-        if counts["split_names"]:
-            listed = ", ".join(
-                f"{s['name']} ({', '.join(f'{t} {n}' for t, n in next(iter(s['votes'].values())).items())})"
-                for s in counts["split_names"][:5])
-            more = len(counts["split_names"]) - 5
-            warn(f"{len(counts['split_names'])} name(s) typed several ways, no type with two thirds of the "
-                 f"votes, kept one node per type: {listed}{f', and {more} more' if more > 0 else ''} "
-                 "(graph.json lists them)")
+        if not settings.dry_run:
+            _warn_resolution(counts, out)
         meta = {
             "format": store.FORMAT,
             "version": store.FORMAT_VERSION,
             **counts,
+            "resolution": {"rule": "aliases" if resolution.aliases else "names",
+                           **({"decisions": resolution.decisions.to_json()} if resolution.decisions else {})},
+            "entity_ids": reader.entity_ids or bool(old_meta and old_meta.get("entity_ids")),
             "unparsed_skipped": reader.unparsed + (old_meta["unparsed_skipped"] if old_meta else 0),
             "inputs": inputs_meta,
             "versions": _versions(),
@@ -308,6 +395,26 @@ def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSu
         time.monotonic() - started,
         counts["labels"],
     )
+
+
+def _warn_resolution(counts: dict[str, Any], out: str) -> None:
+    """The names the build kept split, and the merges it only proposes."""
+    if counts["split_names"]:
+        listed = ", ".join(
+            f"{s['name']} ({', '.join(f'{t} {n}' for t, n in next(iter(s['votes'].values())).items())})"
+            for s in counts["split_names"][:5])
+        more = len(counts["split_names"]) - 5
+        warn(f"{len(counts['split_names'])} name(s) typed several ways, no type with two thirds of the "
+             f"votes, kept one node per type: {listed}{f', and {more} more' if more > 0 else ''} "
+             "(graph.json lists them)")
+    if counts["proposals"]:
+        why = Counter(p["why"] for p in counts["proposals"])
+        told = " and ".join(f"{n} by {WHY[w]}" for w, n in sorted(why.items()))
+        warn(f"{len(counts['proposals'])} merge(s) proposed, not made ({told}): kgc graph resolve "
+             f"{out} --dry-run lists them with their evidence")
+
+
+WHY = {"alias": "alias key (--resolve aliases merges them)", "containment": "one name inside the other"}
 
 
 def _why_empty(reader: _Reader) -> str:
@@ -328,222 +435,3 @@ def _versions() -> dict[str, str]:
     import kgcli
 
     return {"kgc": kgcli.__version__, "ladybug": version("ladybug")}
-
-
-class _Staging:
-    """The CSV files the database is loaded from: one per node type, one per (relation, head type, tail
-    type). Rows wait in memory and go out a batch at a time, each file opened only while a batch is
-    appended: a graph of a thousand types never holds a thousand files open."""
-
-    BATCH = 512  # rows per key before its batch is appended
-    HELD = 16384  # rows held in all before every batch is appended
-
-    def __init__(self, folder: str):
-        self.folder = folder
-        os.makedirs(folder)
-        self.files: dict[Any, str] = {}
-        self.headers: dict[Any, list[str]] = {}
-        self.waiting: dict[Any, list[list[Any]]] = {}
-        self.held = 0
-
-    def write(self, key: Any, header: list[str], row: list[Any]) -> None:
-        rows = self.waiting.get(key)
-        if rows is None:
-            self.files[key] = os.path.join(self.folder, f"{len(self.files)}.csv")
-            self.headers[key] = header
-            rows = self.waiting[key] = []
-        rows.append(row)
-        self.held += 1
-        if len(rows) >= self.BATCH:
-            self._append(key)
-        elif self.held >= self.HELD:
-            for waiting in list(self.waiting):
-                self._append(waiting)
-
-    def _append(self, key: Any) -> None:
-        rows = self.waiting[key]
-        if not rows:
-            return
-        path = self.files[key]
-        new = not os.path.exists(path)
-        with open(path, "a", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(self.headers[key])
-            writer.writerows(rows)
-        self.held -= len(rows)
-        rows.clear()
-
-    def close(self) -> None:
-        for key in self.waiting:
-            self._append(key)
-
-
-def _boolean(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _first_context(mentions: list[dict]) -> str:
-    """The sentence of the first mention that has one ("" when none has)."""
-    return next((m["context"] for m in mentions if m.get("context")), "")
-
-
-def node_pieces(node: dict[str, Any]) -> list[dict[str, Any]]:
-    """A built node read back as the pieces it absorbed: one per type its mentions had."""
-    had: dict[str, list[dict]] = {}
-    for mention in node["mentions"]:
-        had.setdefault(mention.get("as") or node["type"], []).append(mention)
-    return [{"id": node["id"], "kind": node["kind"], "type": kind, "key": node["key"],
-             "part": part_of(node["key"]), "properties": node["properties"], "mentions": mentions}
-            for kind, mentions in sorted(had.items())]
-
-
-_VOTE_RANK = {"ner": 0, "schema": 1}
-
-
-def _rank(mention: dict[str, Any]) -> int:
-    return _VOTE_RANK.get(mention.get("by") or "", 2)
-
-
-def _mention_order(entry: tuple[tuple, dict]) -> tuple:
-    key, mention = entry
-    return (str(key[0]), *key[1:], mention.get("as") or "", mention.get("head_as") or "",
-            mention.get("tail_as") or "")
-
-
-def _aggregate(partitions: _Partitions, work: str) -> dict[str, Any]:
-    """Add up the pieces per name (types settled over the whole graph: ``graph/resolve.py``) and per edge,
-    partition by partition; write nodes.jsonl, edges.jsonl and the database."""
-    staging = _Staging(os.path.join(work, "staging"))
-    labels: Counter = Counter()
-    relations: Counter = Counter()
-    pairs: dict[str, set[tuple[str, str]]] = {}
-    names: dict[str, str] = {}
-    final: dict[tuple[str, str], tuple[str, str]] = {}  # (name key, type it had) → (node id, its type)
-    split: list[tuple[str, dict[str, dict[str, int]]]] = []
-    documents: set[str] = set()
-    with open(os.path.join(work, store.NODES), "wb") as out:
-        for digit in PARTITIONS:
-            groups: dict[str, dict[str, Any]] = {}
-            for piece in partitions.read("n", digit):
-                group = groups.setdefault(piece["key"], {"kind": piece["kind"], "had": {}})
-                had = group["had"].setdefault(piece["type"], {"mentions": {}, "properties": {}})
-                for mention in piece["mentions"]:
-                    key = mention_key(mention)
-                    old = had["mentions"].get(key)
-                    if old is None or _rank(mention) < _rank(old):  # a voting copy of a mention wins
-                        had["mentions"][key] = mention
-                for attribute, values in piece.get("properties", {}).items():
-                    had["properties"].setdefault(attribute, set()).update(values)
-            records = []
-            for name_key, group in groups.items():
-                settled = settle({t: Counter(m.get("by") for m in h["mentions"].values())
-                                  for t, h in group["had"].items()})
-                merged: dict[str, list[str]] = {}
-                for kind, into in settled.final.items():
-                    merged.setdefault(into, []).append(kind)
-                for node_type, kinds in merged.items():
-                    node_id = entity_id(node_type, name_key) if group["kind"] == "entity" else name_key
-                    entries = sorted(((key, m) for kind in kinds
-                                      for key, m in group["had"][kind]["mentions"].items()),
-                                     key=_mention_order)
-                    mentions = [m for _, m in entries]
-                    properties: dict[str, set] = {}
-                    for kind in kinds:
-                        for attribute, values in group["had"][kind]["properties"].items():
-                            properties.setdefault(attribute, set()).update(values)
-                    for kind in kinds:
-                        final[(name_key, kind)] = (node_id, node_type)
-                    count = len({key for key, _ in entries})
-                    name = names[node_id] = shown_name(Counter(m["text"] for m in mentions))
-                    absorbed = [{"type": kind, "mentions": len(group["had"][kind]["mentions"])}
-                                for kind in sorted(kinds) if kind != node_type]
-                    records.append({
-                        "id": node_id, "name": name, "type": node_type, "kind": group["kind"],
-                        "key": name_key,
-                        "count": count, "grounded": grounded(mentions),
-                        "forms": sorted({m["text"] for m in mentions}), "votes": settled.votes,
-                        "merged_from": absorbed,
-                        "properties": {a: sorted(v) for a, v in sorted(properties.items())},
-                        "mentions": mentions,
-                    })
-                if settled.split:
-                    split.append((names[final[(name_key, next(iter(settled.final)))][0]], settled.votes))
-            for record in sorted(records, key=lambda r: r["id"]):
-                documents.update(str(m["doc"]) for m in record["mentions"])
-                out.write(orjson.dumps(record) + b"\n")
-                labels[record["type"]] += 1
-                staging.write(
-                    ("n", record["type"]),
-                    NODE_HEADER,
-                    [record["id"], record["name"], record["type"], record["kind"], record["count"],
-                     store.json_text(record["properties"]), _first_context(record["mentions"]),
-                     _boolean(record["grounded"])],
-                )
-    with open(os.path.join(work, store.EDGES), "wb") as out:
-        for digit in PARTITIONS:
-            edges: dict[str, dict[str, Any]] = {}
-            for piece in partitions.read("e", digit):
-                for mention in piece["mentions"]:
-                    head = final[(piece["head_key"], mention["head_as"])]
-                    tail = final[(piece["tail_key"], mention["tail_as"])]
-                    identity = edge_id(head[0], piece["relation"], tail[0])
-                    edge = edges.get(identity)
-                    if edge is None:
-                        edge = edges[identity] = {
-                            "kind": piece["kind"], "relation": piece["relation"], "head": head, "tail": tail,
-                            "head_key": piece["head_key"], "tail_key": piece["tail_key"], "mentions": {}}
-                    # the same edge read as a relation (RE) and an attribute (KG) is a relation
-                    edge["kind"] = min(edge["kind"], piece["kind"], key=EDGE_KINDS.index)
-                    seen = (mention_key(mention), mention["head_as"], mention["tail_as"])
-                    edge["mentions"].setdefault(seen, mention)
-            for identity in sorted(edges):
-                edge = edges[identity]
-                entries = sorted(((key[0], m) for key, m in edge["mentions"].items()), key=_mention_order)
-                mentions = [m for _, m in entries]
-                (head, head_type), (tail, tail_type) = edge["head"], edge["tail"]
-                record = {
-                    "id": identity,
-                    "kind": edge["kind"],
-                    "relation": edge["relation"],
-                    "head": head,
-                    "head_name": names[head],
-                    "head_type": head_type,
-                    "head_key": edge["head_key"],
-                    "tail": tail,
-                    "tail_name": names[tail],
-                    "tail_type": tail_type,
-                    "tail_key": edge["tail_key"],
-                    "count": len({key for key, _ in entries}),
-                    "grounded": grounded(mentions),
-                    "mentions": mentions,
-                }
-                out.write(orjson.dumps(record) + b"\n")
-                relations[edge["relation"]] += 1
-                pairs.setdefault(edge["relation"], set()).add((head_type, tail_type))
-                staging.write(
-                    ("e", edge["relation"], head_type, tail_type),
-                    EDGE_HEADER,
-                    [head, tail, identity, edge["relation"], edge["kind"], record["count"],
-                     _first_context(mentions), _boolean(record["grounded"])],
-                )
-    staging.close()
-    tables = store.table_names(labels, relations)
-    store.create_database(
-        os.path.join(work, store.DATABASE),
-        tables,
-        pairs,
-        {key[1]: path for key, path in staging.files.items() if key[0] == "n"},
-        {key[1:]: path for key, path in staging.files.items() if key[0] == "e"},
-    )
-    shutil.rmtree(staging.folder)
-    return {
-        "nodes": sum(labels.values()),
-        "edges": sum(relations.values()),
-        "documents": len(documents),
-        "labels": dict(sorted(labels.items())),
-        "relations": dict(sorted(relations.items())),
-        "tables": tables,
-        "split_names": [{"name": name, "votes": votes} for name, votes in sorted(split, key=lambda s: s[0])],
-        "final": final,
-    }

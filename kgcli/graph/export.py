@@ -523,8 +523,8 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
         yield Triple(subject, kind, Literal(node["kind"]))
         yield Triple(subject, count, Literal(str(node["count"]), datatype=integer))
         yield grounded(subject, node)
-        for absorbed in node.get("merged_from", []):  # a type it had in some documents, settled away
-            yield Triple(subject, terms["mergedFrom"], Literal(absorbed["type"]))
+        for absorbed in node.get("merged_from", []):  # a name or type it absorbed: "name (type)"
+            yield Triple(subject, terms["mergedFrom"], Literal(f"{absorbed['name']} ({absorbed['type']})"))
         for attribute, values in node["properties"].items():
             for value in values:
                 yield Triple(subject, NamedNode(v.attribute(attribute)), Literal(value))

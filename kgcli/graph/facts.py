@@ -29,6 +29,7 @@ from typing import Any
 
 from kgcli.documents.grounding import normalise
 from kgcli.documents.result import Attribute, Event, Mention, MergedDocument, read_document
+from kgcli.graph.aliases import GOLD_KEY
 
 ENTITY = "Entity"
 
@@ -39,8 +40,9 @@ def graph_id(*parts: str) -> str:
 
 
 @lru_cache(maxsize=1 << 16)
-def entity_id(entity_type: str, name: str) -> str:
-    return graph_id("entity", entity_type, normalise(name))
+def entity_id(entity_type: str, key: str) -> str:
+    """An entity node's id: its type and key (its normalised name; normalising one again changes nothing)."""
+    return graph_id("entity", entity_type, normalise(key))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -85,8 +87,13 @@ def grounded(mentions: list[dict[str, Any]]) -> bool:
 class _Document:
     """One document's pieces, with the types its NER answers give its strings."""
 
-    def __init__(self, document: MergedDocument, keep_ungrounded: bool = False):
+    def __init__(self, document: MergedDocument, keep_ungrounded: bool = False,
+                 ids: dict[tuple[str, str], str] | None = None):
         self.doc = document.doc_id
+        self.ids = ids or {}
+        self.by_name: dict[str, set[str]] = {}
+        for (name, _), found in self.ids.items():
+            self.by_name.setdefault(name, set()).add(found)
         self.keep = keep_ungrounded
         self.left_out: set[str] = set()  # ids of ungrounded nodes and edges left out
         self.cut_edges = 0  # edges left out because an end was
@@ -139,9 +146,9 @@ class _Document:
     ) -> dict[str, Any] | None:
         """An entity piece: its mentions say the type they had here (``as``) and whether they vote for it
         (``by``: ``ner``, ``schema`` or None); the build settles the type over the whole graph."""
-        key = normalise(name)
-        piece = {"id": entity_id(entity_type, name), "kind": "entity", "type": entity_type, "key": key,
-                 "part": part_of(key), "properties": {}}
+        key = self.key(name, entity_type)
+        piece = {"id": entity_id(entity_type, key), "kind": "entity", "type": entity_type, "key": key,
+                 "properties": {}}
         for mention in mentions:
             mention["as"], mention["by"] = entity_type, by
         node = self.add(piece, mentions, self.nodes)
@@ -151,6 +158,15 @@ class _Document:
             bucket = node["properties"].setdefault(attribute, [])
             bucket.extend(v for v in values if v not in bucket)
         return node
+
+    def key(self, name: str, entity_type: str) -> str:
+        """What identifies an entity: its normalised name, or where an annotated document gave the entity
+        an id, that id (every form of one thing is one node; one name of two things, two)."""
+        name = normalise(name)
+        found = self.ids.get((name, entity_type))
+        if found is None and len(self.by_name.get(name, ())) == 1:
+            found = next(iter(self.by_name[name]))
+        return name if found is None else GOLD_KEY + found
 
     def end(self, name: str, typed: tuple[str, str | None], mentions: list[dict]) -> dict[str, Any] | None:
         """An edge's end: an entity piece of the type ``type_of`` gave it."""
@@ -168,7 +184,6 @@ class _Document:
             "relation": relation,
             "head_key": head["key"],
             "tail_key": tail["key"],
-            "part": part_of(head["key"], relation, tail["key"]),
         }
         for mention in mentions:  # the build maps each end by the type it had here
             mention["head_as"], mention["tail_as"] = head["type"], tail["type"]
@@ -180,12 +195,14 @@ def _edge_mentions(doc: str, statements: list[Mention], records: list[str], labe
     return _mentions(doc, label, [m for m in statements if m.start is not None], records)
 
 
-def document_facts(record: dict[str, Any], keep_ungrounded: bool = False
+def document_facts(record: dict[str, Any], keep_ungrounded: bool = False,
+                   ids: dict[tuple[str, str], str] | None = None
                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """(node pieces, edge pieces, how many ungrounded ones were left out) of one merged document; the same
-    node may come several times (once per result it is part of): the build adds them up."""
+    node may come several times (once per result it is part of): the build adds them up. ``ids``: an
+    annotated document's entity ids by (normalised name, type)."""
     document = read_document(record)
-    d = _Document(document, keep_ungrounded)
+    d = _Document(document, keep_ungrounded, ids)
     doc = d.doc
     for entity in document.entities:
         d.entity(entity.text, entity.type, _mentions(doc, entity.text, entity.mentions, entity.records),
@@ -229,8 +246,7 @@ def _events(d: _Document, events: list[Event]) -> None:
         identity = ([normalise(trigger)] if trigger
                     else sorted(f"{a.role}={normalise(a.argument)}" for a in event.arguments))
         event_id = graph_id("event", d.doc, event.type, *identity)
-        piece = {"id": event_id, "kind": "event", "type": event.type, "key": event_id,
-                 "part": part_of(event_id), "properties": {}}
+        piece = {"id": event_id, "kind": "event", "type": event.type, "key": event_id, "properties": {}}
         triggers = _mentions(d.doc, trigger or event.type, event.mentions, records)
         for mention in triggers:
             mention["as"], mention["by"] = event.type, None
