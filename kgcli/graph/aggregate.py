@@ -166,9 +166,8 @@ class Aggregate:
         entries: list[tuple[tuple, dict]] = []
         properties: dict[str, set] = {}
         votes: dict[str, Counter] = {}
-        absorbed = []
         voted: set[str] = set()
-        for member, why in c.members:
+        for member, _ in c.members:
             payload = member.payload
             for key, mention in payload["entries"]:
                 if member.key != c.key:
@@ -176,13 +175,8 @@ class Aggregate:
                 entries.append((key, mention))
             for kind in payload["kinds"]:
                 self.final[(member.key, kind)] = (node_id, c.type)
-                had = payload["group"]["had"][kind]
-                for attribute, values in had["properties"].items():
+                for attribute, values in payload["group"]["had"][kind]["properties"].items():
                     properties.setdefault(attribute, set()).update(values)
-                if member.key != c.key or kind != c.type:
-                    by = why or ("decision" if payload["settled"].decided else "type")
-                    absorbed.append({"name": member.form, "type": kind, "mentions": len(had["mentions"]),
-                                     "by": by})
             if member.key not in voted:  # a name's votes, once per name (a split name's on each node)
                 voted.add(member.key)
                 for ballot, counts in payload["settled"].votes.items():
@@ -190,6 +184,18 @@ class Aggregate:
         entries.sort(key=_mention_order)
         mentions = [m for _, m in entries]
         name = self.names[node_id] = shown_name(Counter(m["text"] for m in mentions))
+        shown_why = next((why for member, why in c.members if member.form == name), "")
+        absorbed = []  # every name and type the node took in but its shown name as its own type
+        for member, why in c.members:
+            for kind in member.payload["kinds"]:
+                if member.form == name and kind == c.type:
+                    continue
+                if member.form == name or kind != member.type:  # its own name, another type: the vote
+                    by = "decision" if member.payload["settled"].decided else "type"
+                else:
+                    by = why or shown_why or "alias"
+                absorbed.append({"name": member.form, "type": kind,
+                                 "mentions": len(member.payload["group"]["had"][kind]["mentions"]), "by": by})
         record = {
             "id": node_id, "name": name, "type": c.type, "kind": first.payload["group"]["kind"],
             "key": c.key, "count": len({key for key, _ in entries}), "grounded": grounded(mentions),

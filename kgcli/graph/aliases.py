@@ -18,6 +18,9 @@ LEGAL_FORMS = frozenset({
     "holding", "holdings",
 })
 LEGAL_FORMS_CJK = ("股份有限公司", "有限责任公司", "有限公司", "股份公司", "集团", "控股", "株式会社")
+# What a Chinese company's registered name puts between its name and its legal form (华为技术有限公司):
+# dropped only where a legal form was.
+TRADES_CJK = ("信息技术", "网络技术", "技术", "科技", "网络", "信息", "软件", "电子")
 ARTICLES = frozenset({"the", "a", "an"})
 GOLD_KEY = "\x1fid:"  # a gold graph's node key: the annotation's entity id, not a name (never an alias)
 
@@ -39,11 +42,14 @@ def alias_words(name_key: str) -> tuple[str, ...]:
     words = [w for w in words if w]
     if len(words) > 1 and words[0] in ARTICLES:
         words = words[1:]
+    legal = False
     while words:
         last = words[-1]
         form = next((f for f in LEGAL_FORMS_CJK if last.endswith(f) and len(last) - len(f) >= 2), None)
+        if form is None and legal:
+            form = next((f for f in TRADES_CJK if last.endswith(f) and len(last) - len(f) >= 2), None)
         if form:
-            words[-1] = last[: -len(form)]
+            words[-1], legal = last[: -len(form)], True
         elif len(words) > 1 and (last in LEGAL_FORMS or last in LEGAL_FORMS_CJK):
             words.pop()
         else:

@@ -319,7 +319,8 @@ def resolve_graph(folder: str, settings: BuildSettings) -> tuple[BuildSummary, d
             summary = _build([], folder, settings, old_meta, decisions, scratch=scratch)
             summary.merged = [node for _, node in read_jsonl(os.path.join(scratch, store.NODES))
                               if node.get("merged_from")]
-            return summary, store.read_meta(scratch)
+            with open(os.path.join(scratch, store.META), "rb") as handle:  # a dry run builds no database
+                return summary, orjson.loads(handle.read())
     summary = _build([], folder, settings, old_meta, decisions)
     return summary, store.read_meta(folder)
 
