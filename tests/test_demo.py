@@ -62,11 +62,19 @@ def test_demo_runs_end_to_end_and_builds_the_documents_gold_graph(tmp_path, tiny
     assert summary["graph"] == {"nodes": 7, "edges": 7, "documents": 1}
     assert len(summary["stage_seconds"]) == 9
     documents = {row["task"]: row["after"] for row in summary["scores"]
-                 if row["task"].startswith("documents")}
-    assert documents == {"documents: entities": {"P": 100.0, "R": 100.0, "F1": 100.0},
-                         "documents: triples": {"P": 100.0, "R": 100.0, "F1": 100.0}}
+                 if row["task"].startswith(("documents", "graph"))}
+    perfect = {"P": 100.0, "R": 100.0, "F1": 100.0}
+    assert documents == {"documents: entities": perfect, "documents: triples": perfect,
+                         "graph: nodes (name + type)": perfect, "graph: edges": perfect,
+                         "graph: resolution (B³)": perfect}
+    # one node per name: no untyped Entity node beside a typed one, no name left split
+    built = list(read_jsonl(out / "graph" / "nodes.jsonl"))
+    typed = {n["key"] for n in built if n["type"] != "Entity"}
+    assert not [n for n in built if n["type"] == "Entity" and n["key"] in typed]
+    assert json.loads((out / "graph" / "graph.json").read_text())["split_names"] == []
     report = (out / "report.md").read_text()
     assert "![graph](graph.png)" in report and "![loss](loss.png)" in report and "kgc graph build" in report
+    assert "| graph: nodes (name + type) | – | – | – | 100.00 | 100.00 | 100.00 | – |" in report
     view_renders(out / "graph.html", 7, 7, tmp_path / "profile")  # the graph issue's browser check
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")

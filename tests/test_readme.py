@@ -98,6 +98,8 @@ def test_the_runnable_blocks_run(tmp_path):
     assert not (tmp_path / "merged.json").exists()
     # … the test set's own graph: its size, node types, a query with a parameter, three triples, exports …
     assert "graph: 61 node(s), 35 edge(s) from 28 document(s)" in said
+    assert re.search(r"\d+ node\(s\) merged names or types, 0 name\(s\) kept split, \d+ merge\(s\) "
+                     r"proposed; rule: names \(dry run: GRAPH unchanged\)", said)
     assert re.search(r"│ person +│ 26 +│\n│ organization +│ 21 +│\n│ city +│ 14 +│", out)
     edges = [json.loads(line) for line in (tmp_path / "gold-graph" / "edges.jsonl").read_text().splitlines()]
     stated = {(e["head_name"], e["head_type"], e["relation"], e["tail_name"], e["tail_type"]) for e in edges}
@@ -128,7 +130,7 @@ def test_every_command_has_help_examples():
 
     listed = json.loads((ROOT / "kgcli" / "data" / "help_examples.json").read_text(encoding="utf-8"))
     assert set(listed) >= {"convert", "train", "predict", "merge", "eval", "icl", "chunk", "extract",
-                           "graph build", "graph query", "graph export", "graph show"}
+                           "graph build", "graph resolve", "graph query", "graph export", "graph show"}
 
 
 @pytest.mark.parametrize("args", help_examples(), ids=shlex.join)

@@ -62,7 +62,8 @@ def test_a_name_takes_the_type_two_thirds_of_its_votes_give_it(tmp_path):
     nodes = nodes_of(tmp_path / "graph")
     aurora = [n for n in nodes.values() if n["name"] == "Aurora Insurance"]
     assert [n["type"] for n in aurora] == ["organization"]  # 3 organisation votes of 4
-    assert aurora[0]["merged_from"] == [{"name": "Aurora Insurance", "type": "city", "mentions": 1, "by": "type"}]
+    assert aurora[0]["merged_from"] == [{"name": "Aurora Insurance", "type": "city", "mentions": 1,
+                                         "by": "type"}]
     assert aurora[0]["votes"] == {"ner": {"city": 1, "organization": 3}} and aurora[0]["count"] == 4
     # the untyped end joined the one typed node of its name: no Entity node named Gdansk
     assert [t for (name, t) in nodes if name == "Gdansk"] == ["city"]

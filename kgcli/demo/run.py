@@ -300,7 +300,7 @@ def run_demo(settings: DemoSettings) -> dict:
     stages.done(graph["line"])
 
     stages.begin("report")
-    rows = comparison(before, after) + document_rows(documents["scores"])
+    rows = comparison(before, after) + document_rows(documents["scores"]) + graph_rows(graph["scores"])
     result = {"status": "done", "seconds": round(stages.elapsed(), 1), "settings": settings.__dict__,
               "train": {k: summary.get(k) for k in ("steps", "train_loss", "seconds", "tokens_per_second")},
               "scores": rows, "relations": relation_scores(after),
@@ -395,10 +395,14 @@ def split_num_flag(settings: dict) -> str:
 def build_and_show(out: Path) -> dict:
     from kgcli.graph.build import BuildSettings, build_graph
     from kgcli.graph.export import export_graph
+    from kgcli.graph.scores import evaluate_graphs
     from kgcli.graph.view import write_html, write_png
 
     graph = out / "graph"
     summary = build_graph([str(out / "extracted.json")], str(graph), BuildSettings(overwrite=True))
+    documents = out / "data" / "synthetic" / "documents.json"  # the test documents' own graph, to compare
+    build_graph([str(documents)], str(out / "gold-graph"), BuildSettings(overwrite=True, gold=True))
+    scores = evaluate_graphs(str(graph), str(out / "gold-graph"))["total"]
     exports = out / "graph-exports"
     exports.mkdir(exist_ok=True)
     for fmt, name in (("neo4j", "neo4j"), ("turtle", "graph.ttl"), ("graphml", "graph.graphml")):
@@ -406,7 +410,7 @@ def build_and_show(out: Path) -> dict:
     write_html(str(graph), str(out / "graph.html"))
     write_png(str(graph), str(out / "graph.png"))
     return {"line": summary.line(), "nodes": summary.nodes, "edges": summary.edges,
-            "documents": summary.documents}
+            "documents": summary.documents, "scores": scores}
 
 
 def relation_scores(report: dict) -> dict[str, float]:
@@ -424,6 +428,19 @@ def document_rows(scores: dict) -> list[dict]:
     for metric, label in (("entity", "documents: entities"), ("triple", "documents: triples")):
         after = {k: total.get(f"{metric}_{k}", 0.0) for k in ("P", "R", "F1")}
         rows.append({"task": label, "before": None, "after": after, "samples": total.get("samples", 0)})
+    return rows
+
+
+def graph_rows(scores: dict) -> list[dict]:
+    """The graph-level lines: the nodes and edges kept, against the test documents' gold graph (``kgc eval
+    --graph``), and the resolution of their mentions into nodes (B³)."""
+    rows = []
+    for metric, label, count in (("node", "graph: nodes (name + type)", "gold_nodes"),
+                                 ("edge", "graph: edges", "gold_edges"),
+                                 ("resolution_b3", "graph: resolution (B³)", "gold_nodes")):
+        if f"{metric}_F1" in scores:
+            after = {k: scores.get(f"{metric}_{k}", 0.0) for k in ("P", "R", "F1")}
+            rows.append({"task": label, "before": None, "after": after, "samples": scores.get(count, 0)})
     return rows
 
 
@@ -495,6 +512,8 @@ def report_markdown(result: dict) -> str:
               + (" --drop-ungrounded" if settings.get("drop_ungrounded") else ""),
               f"kgc eval extracted.json --documents {data}/synthetic/documents.json",
               "kgc graph build extracted.json --out graph",
+              f"kgc graph build {data}/synthetic/documents.json --gold --out gold-graph",
+              "kgc eval --graph graph gold-graph",
               "kgc graph export graph --format neo4j --out graph-neo4j",
               "kgc graph show graph --out graph.html --png graph.png",
               "```", ""]

@@ -141,7 +141,7 @@ def make_documents(count: int, seed: int = 7, paragraphs: int = 3, sentences: in
                 start = text.find(name)
                 while start != -1:
                     entities.append({"entity": name, "entity_type": entity_type, "start": start,
-                                     "end": start + len(name)})
+                                     "end": start + len(name), "id": f"{entity_type}:{name}"})
                     start = text.find(name, start + len(name))
         # a name inside a longer one (the city Sofia in the person Sofia Marino) is not a mention of it
         entities = [e for e in entities if not any(o is not e and o["start"] <= e["start"] and e["end"] <= o["end"]

@@ -222,6 +222,13 @@ class _Reader:
                     name,
                     number,
                 )
+            elif isinstance(record.get("text"), str):
+                raise KgcError(
+                    "an annotated document (text, entity, relation): pass --gold to build the graph of its "
+                    "annotations, or run kgc extract on it first",
+                    name,
+                    number,
+                )
             else:
                 raise KgcError(
                     "neither a kgc extract result (doc_id, entities, relations, …) nor a prediction "
