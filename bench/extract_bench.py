@@ -1,16 +1,25 @@
-"""Documents → chunks → records → answers → merged documents: one 200-chunk book against its 20 chapters.
+"""Documents → chunks → records → answers → merged documents: one 200-chunk book against its 20 chapters;
+and the API route against LangExtract.
 
-Usage: python bench/extract_bench.py
+Usage: python bench/extract_bench.py [--remote-only] [--no-langextract]
 Both runs go through the same code in this process (the real SmolLM2 tokenizer for chunking, convert's
 test path, the merge); the answers come from a generator that answers each chunk from the gold, so the
 figures are kgc's own cost (a model's time per chunk is the same either way). Prints chunks/s of each run,
 the time ratio chapters / book (the target is within 1.1x: a book costs its chunks), whether the two give
 the same extractions, and the merge's own cost per 10,000 answers.
+
+The remote row: four documents, a local OpenAI-compatible server (``kgcli/demo/answer_server.py``) that
+answers every chunk after 0.3 s, four requests in flight. ``kgc extract --backend openai`` (no preset, chat)
+is timed as the command a user types, start to end, with its requests counted by the server; in the same
+run LangExtract (``langextract`` from PyPI, in the bench's own environment ``.venv-bench``; made on first use)
+extracts the same documents from the same server with the same chunk size in characters and four workers.
+The ratio is kgc's wall time over LangExtract's.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import tempfile
@@ -18,7 +27,24 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import summarize, table  # noqa: E402
+from _util import ROOT, Command, run_measured, summarize, table  # noqa: E402
+
+LANGEXTRACT = """
+import sys, json, langextract as lx
+docs_path, url, chars = sys.argv[1], sys.argv[2], int(sys.argv[3])
+docs = [json.loads(line) for line in open(docs_path, encoding="utf-8")]
+examples = [lx.data.ExampleData(text="Ana Lopez works for Vela Bank in Lisbon.", extractions=[
+    lx.data.Extraction(extraction_class="person", extraction_text="Ana Lopez"),
+    lx.data.Extraction(extraction_class="organization", extraction_text="Vela Bank"),
+    lx.data.Extraction(extraction_class="city", extraction_text="Lisbon")])]
+config = lx.factory.ModelConfig(model_id="gold", provider="OpenAILanguageModel",
+                                provider_kwargs={"api_key": "EMPTY", "base_url": url, "max_workers": 4})
+found = lx.extract(text_or_documents=[lx.data.Document(text=d["text"], document_id=d["id"]) for d in docs],
+                   prompt_description="Extract people, organizations and cities.", examples=examples,
+                   config=config, max_char_buffer=chars, max_workers=4, batch_length=4, fence_output=False,
+                   use_schema_constraints=False, show_progress=False)
+print(sum(1 for _ in found))
+"""
 
 PEOPLE = ["张三", "李四", "王五", "赵六", "孙七"]
 CITIES = ["北京", "上海", "广州", "深圳"]
@@ -112,5 +138,79 @@ def main() -> None:
     )
 
 
+def bench_python() -> Path | None:
+    """``.venv-bench``'s python with langextract (made on first use), or None where it cannot be."""
+    import subprocess
+
+    venv = ROOT / ".venv-bench"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    if subprocess.run([str(python), "-c", "import langextract, openai"], capture_output=True).returncode:
+        print("installing langextract into .venv-bench (from PyPI) …", flush=True)
+        if subprocess.run([str(python), "-m", "pip", "install", "-q", "langextract[openai]"]).returncode:
+            return None
+    return python
+
+
+def requests_so_far(url: str) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(url.rsplit("/v1", 1)[0] + "/stats", timeout=5) as response:
+        return json.loads(response.read())["requests"]
+
+
+def remote(langextract: bool = True) -> None:
+    """kgc's API route and LangExtract on the same server and documents."""
+    import subprocess
+
+    from kgcli.demo.synthetic import make_documents
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        documents = make_documents(4)
+        docs = folder / "docs.json"
+        docs.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents),
+                        encoding="utf-8")
+        (folder / "ner.json").write_text('["person", "organization", "city"]\n[]\n{}\n', encoding="utf-8")
+        port = 18000 + os.getpid() % 1000
+        url = f"http://127.0.0.1:{port}/v1"
+        server = subprocess.Popen([sys.executable, "-m", "kgcli.demo.answer_server", str(docs), "--port",
+                                   str(port), "--latency", "0.3"], stdout=subprocess.PIPE, text=True,
+                                  cwd=ROOT)
+        try:
+            server.stdout.readline()  # "answering at …": listening
+            before = requests_so_far(url)
+            seconds, _ = run_measured(Command([sys.executable, "-m", "kgcli", "extract", str(docs),
+                                               str(folder / "out.json"), "--backend", "openai", "--api-base",
+                                               url, "--served-model", "gold", "--task", "NER", "--schema",
+                                               str(folder / "ner.json"), "--language", "en", "--budget",
+                                               "256"]))
+            kgc_requests = requests_so_far(url) - before
+            chars = sum(len(d["text"]) for d in documents) // max(kgc_requests, 1)
+            rows = [("kgc extract --backend openai (no preset, chat)", kgc_requests, f"{seconds:.2f}",
+                     "1.00x")]
+            ratio = None
+            python = bench_python() if langextract else None
+            if python is not None:
+                before = requests_so_far(url)
+                lx_seconds, _ = run_measured(Command([str(python), "-c", LANGEXTRACT, str(docs), url,
+                                                      str(chars)]))
+                lx_requests = requests_so_far(url) - before
+                ratio = seconds / lx_seconds
+                rows.append((f"LangExtract {chars} chars per chunk, 4 workers", lx_requests,
+                             f"{lx_seconds:.2f}", f"{lx_seconds / seconds:.2f}x"))
+        finally:
+            server.terminate()
+            server.wait()
+    print("\nremote: 4 documents, a local server answering each chunk after 0.3 s, 4 requests in flight")
+    print(table(rows, ("run", "requests", "wall seconds", "time vs kgc")))
+    summarize("extract through an API (0.3 s a request)", f"kgc {seconds:.2f} s, {kgc_requests} requests",
+              "LangExtract " + (f"{lx_seconds:.2f} s" if ratio else "not run"),
+              f"{ratio:.2f}x" if ratio else "–", "kgc wall time / LangExtract's (goal ≤ 1)")
+
+
 if __name__ == "__main__":
-    main()
+    if "--remote-only" not in sys.argv:
+        main()
+    remote(langextract="--no-langextract" not in sys.argv)

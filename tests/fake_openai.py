@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ class Seen:
     path: str
     headers: dict[str, str]  # names in lower case
     body: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it came
 
     def raw(self) -> str:
         """Everything the request carried, as one text (to search for a secret)."""
@@ -33,8 +35,12 @@ def prompt_of(body: dict[str, Any]) -> str:
 
 class FakeOpenAI:
     def __init__(self, answer: Callable[[dict[str, Any]], str | tuple[int, str]] = lambda body: "{}",
-                 model: str = "m"):
+                 model: str = "m", chat_only: bool = False, refuse_format: bool = False):
+        """``chat_only``: /v1/completions answers 404, as a chat-only service does; ``refuse_format``: a
+        chat request with ``response_format`` answers 400, as a server without structured output does."""
         self.answer, self.model, self.seen, self.lock = answer, model, [], threading.Lock()
+        self.chat_only, self.refuse_format = chat_only, refuse_format
+        self.retry_after = 2  # seconds, on a 429 or 503
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +50,8 @@ class FakeOpenAI:
             def _send(self, payload: dict[str, Any], status: int = 200) -> None:
                 data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
                 self.send_response(status)
+                if status in (429, 503):
+                    self.send_header("Retry-After", str(server.retry_after))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -61,6 +69,18 @@ class FakeOpenAI:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 self._record(body)
+                chat = self.path.endswith("/chat/completions")
+                if not self.path.endswith("/completions"):  # /tokenize and the like: not this server's
+                    self._send({"error": {"message": "not found"}}, 404)
+                    return
+                if server.chat_only and not chat:
+                    self._send({"error": {"message": "this service has chat completions only",
+                                          "type": "invalid_request_error", "code": 404}}, 404)
+                    return
+                if server.refuse_format and "response_format" in body:
+                    self._send({"error": {"message": "response_format is not supported by this server",
+                                          "type": "invalid_request_error", "code": 400}}, 400)
+                    return
                 text = server.answer(body)
                 if isinstance(text, tuple):
                     status, message = text

@@ -113,6 +113,13 @@ def test_the_runnable_blocks_run(tmp_path):
     assert "exported neo4j: 61 node(s), 35 edge(s) → gold-neo4j" in said
     assert "graph page: 61 of 61 node(s) → gold-graph.html" in said
     assert (tmp_path / "gold-graph.png").is_file()
+    # … the API route: no preset, a local server answering from the documents' gold: their own graph …
+    assert "chunks: 409 tokens per chunk (512 × 0.8 safety margin)" in said
+    gold_docs = [json.loads(line) for line in
+                 (tmp_path / "demo-data" / "data" / "synthetic" / "documents.json").read_text().splitlines()]
+    api_nodes = {(n["name"], n["type"]) for n in
+                 map(json.loads, (tmp_path / "api-graph" / "nodes.jsonl").read_text().splitlines())}
+    assert api_nodes == {(e["entity"], e["entity_type"]) for d in gold_docs for e in d["entity"]}
     # … and the pipe: three RE records predicted and scored, against their 4 gold triples
     assert "predicted 3 record(s)" in said and "kgc eval: <stdin>" in out
     assert re.search(r"│ total │[^\n]*│ +4 │[^\n]*│ +3 │", out.split("kgc eval: <stdin>")[1])

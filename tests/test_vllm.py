@@ -204,6 +204,27 @@ def test_openai_backend_against_vllm_serve_matches_hf(tmp_path, records, vllm_se
     assert canary not in result.stdout_text + result.stderr_text + (tmp_path / "api.json").read_text()
 
 
+def test_structured_output_against_vllm_serve_parses_where_free_answers_do_not(tmp_path, records,
+                                                                              vllm_server):
+    """No preset, chat: at a token limit that cuts free answers, --structured (response_format json_schema,
+    then the closing step) gives an answer that parses for every record."""
+    def run(out: str, *flags: str) -> list[str]:
+        run_kgc("predict", str(records / "RE.json"), str(tmp_path / out), "--backend", "openai", "--api-base",
+                vllm_server, "--served-model", "smol", "--max-new-tokens", "12", *flags, env=THREADS,
+                check=True)
+        return answers(tmp_path / out)
+
+    def parses(text: str) -> bool:
+        try:
+            return isinstance(json.loads(text), dict)
+        except ValueError:
+            return False
+
+    free, structured = run("free.json"), run("structured.json", "--structured")
+    assert not all(parses(text) for text in free)
+    assert all(parses(text) for text in structured), structured
+
+
 def test_openai_backend_killed_run_resumes_to_the_same_bytes(tmp_path, records, vllm_server, hf_answers):
     """kill -9 in the middle of an openai-backend run, then --resume: the file an uninterrupted run writes."""
     lines = (records / "NER.json").read_text().splitlines() * 4

@@ -17,9 +17,12 @@ from kgcli.cli.options import (
     OverwriteOpt,
     PrefixCachingOpt,
     PresetOpt,
+    PromptFormatOpt,
     ResumeOpt,
+    RetriesOpt,
     ServedModelOpt,
     SetOpt,
+    StructuredOpt,
     TpOpt,
     TrustRemoteCodeOpt,
     WindowOpt,
@@ -46,11 +49,17 @@ def extract(
     adapter: AdapterOpt = None,
     dtype: DtypeOpt = None,
     settings: SetOpt = None,
-    backend: str = typer.Option("hf", "--backend", click_type=choice("hf", "vllm", "openai"),
-                                help="hf (transformers), vllm, or openai (any compatible server)."),
+    backend: str = typer.Option("hf", "--backend", click_type=choice("hf", "vllm", "openai", "litellm"),
+                                help="hf (transformers), vllm, openai (any compatible server), or litellm "
+                                "(any provider litellm knows); openai without --preset and litellm need no "
+                                "model files."),
     batch_size: BatchSizeOpt = 8,
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
-    budget: int = typer.Option(None, "--budget", min=1, help="Tokens per chunk (default: what fits)."),
+    budget: int = typer.Option(None, "--budget", min=1, help="Tokens per chunk (default: what fits the "
+                               "preset; without one, 512)."),
+    tokenizer: str = typer.Option(None, "--tokenizer", help="Without --preset: a tokenizer.json (or a "
+                                  "folder holding one) that counts the chunks' tokens (default: the server's "
+                                  "/tokenize, else kgc's own with a safety margin)."),
     overlap: int = typer.Option(None, "--overlap", min=0, help="Tokens shared by neighbouring chunks."),
     drop_ungrounded: bool = typer.Option(
         False, "--drop-ungrounded", help="Drop extractions whose strings are not in the text."
@@ -63,6 +72,9 @@ def extract(
     served_model: ServedModelOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     concurrency: ConcurrencyOpt = 4,
+    prompt_format: PromptFormatOpt = None,
+    structured: StructuredOpt = False,
+    retries: RetriesOpt = 4,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
@@ -72,19 +84,25 @@ def extract(
     from kgcli.documents.extract import ExtractSettings, parse_split_nums, run_extract
     from kgcli.model.resolve import ModelChoice
     from kgcli.predict.base import Sampling, backend_options, backend_spec
+    from kgcli.predict.remote import DEFAULT_NEW_TOKENS, remote_model
 
-    options = backend_options(backend, tensor_parallel_size=tp, data_parallel=data_parallel,
-                              prefix_caching=prefix_caching, api_base=api_base, served_model=served_model,
-                              api_key_env=api_key_env, concurrency=concurrency)
+    remote = remote_model(backend, preset, model, served_model=served_model, api_base=api_base,
+                          api_key_env=api_key_env, concurrency=concurrency, prompt_format=prompt_format,
+                          structured=structured, retries=retries)
+    options = None if remote else backend_options(
+        backend, tensor_parallel_size=tp, data_parallel=data_parallel, prefix_caching=prefix_caching,
+        api_base=api_base, served_model=served_model, api_key_env=api_key_env, concurrency=concurrency,
+        prompt_format=prompt_format or "text", max_retries=retries)
     tasks = comma_list(task)
     split_nums = parse_split_nums(split_num, tasks)
-    resolved = ModelChoice(preset, None, model, dtype, settings, adapter, trust_remote_code).resolve(
-        "predict", backend=backend_spec(backend))
-    summary = run_extract(docs, out_path, resolved,
-                          Sampling(max_new_tokens=max_new_tokens or resolved.preset.max_new_tokens),
+    choice_ = ModelChoice(preset, None, model, dtype, settings, adapter, trust_remote_code)
+    resolved = None if remote else choice_.resolve("predict", backend=backend_spec(backend))
+    new_tokens = max_new_tokens or (resolved.preset.max_new_tokens if resolved else DEFAULT_NEW_TOKENS)
+    summary = run_extract(docs, out_path, resolved, Sampling(max_new_tokens=new_tokens),
                           ExtractSettings(tasks=tasks, schemas=comma_list(schema), language=language,
                                           split_nums=split_nums, budget=budget, overlap=overlap,
                                           drop_ungrounded=drop_ungrounded, backend=backend, options=options,
                                           batch_size=batch_size, window=window, resume=resume,
-                                          overwrite=overwrite, follow_links=follow_links))
+                                          overwrite=overwrite, follow_links=follow_links, remote=remote,
+                                          tokenizer=tokenizer))
     say(f"extracted: {summary.line()}")

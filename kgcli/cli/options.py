@@ -55,6 +55,18 @@ PrefixCachingOpt = Annotated[bool, typer.Option(
 ServedModelOpt = Annotated[str | None, typer.Option(
     "--served-model", rich_help_panel="OpenAI-compatible server",
     help="openai: the model name the server serves.")]
+PromptFormatOpt = Annotated[str | None, typer.Option(
+    "--prompt-format", click_type=click.Choice(("chat", "text", "ids"), case_sensitive=False),
+    rich_help_panel="OpenAI-compatible server",
+    help="openai: chat (the instruction as the user message: the default without --preset), text (a "
+         "completion; with --preset, of the rendered prompt: its default) or ids (--preset's token ids).")]
+StructuredOpt = Annotated[bool, typer.Option(
+    "--structured", rich_help_panel="OpenAI-compatible server",
+    help="openai, litellm (no --preset): ask for JSON that follows each record's schema (response_format "
+         "json_schema; dropped with one warning where the server refuses it).")]
+RetriesOpt = Annotated[int, typer.Option(
+    "--retries", min=0, rich_help_panel="OpenAI-compatible server",
+    help="openai, litellm: retries of a failed request (429, 5xx, timeouts; Retry-After honoured).")]
 ApiKeyEnvOpt = Annotated[str | None, typer.Option(
     "--api-key-env", rich_help_panel="OpenAI-compatible server",
     help="openai: the variable holding the key for --api-base (without it no key is sent, but "

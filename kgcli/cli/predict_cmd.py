@@ -20,9 +20,11 @@ from kgcli.cli.options import (
     OverwriteOpt,
     PrefixCachingOpt,
     PresetOpt,
+    PromptFormatOpt,
     ResumeOpt,
     ServedModelOpt,
     SetOpt,
+    StructuredOpt,
     TemperatureOpt,
     TpOpt,
     TrustRemoteCodeOpt,
@@ -33,7 +35,7 @@ from kgcli.errors import say
 from kgcli.predict.base import BACKENDS as REGISTRY
 from kgcli.predict.base import DEFAULT_WINDOW
 
-BACKENDS = tuple(REGISTRY)
+BACKENDS = (*REGISTRY, "litellm")  # litellm: a model behind any provider's API (predict/remote.py)
 BATCH_PANEL = "Batch files (openai-batch)"
 
 
@@ -48,7 +50,8 @@ def predict(
         "--backend",
         click_type=choice(*BACKENDS),
         help="hf (transformers), vllm, openai (any compatible server), openai-batch (request and "
-        "result files for vllm run-batch or a hosted Batch API), or ray (a Ray cluster's engines).",
+        "result files for vllm run-batch or a hosted Batch API), ray (a Ray cluster's engines), or litellm "
+        "(any provider litellm knows); openai without --preset and litellm need no model files.",
     ),
     batch_size: BatchSizeOpt = 8,
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
@@ -86,19 +89,14 @@ def predict(
     served_model: ServedModelOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     concurrency: ConcurrencyOpt = 4,
-    prompt_format: str = typer.Option(
-        "text",
-        "--prompt-format",
-        click_type=choice("text", "ids"),
-        rich_help_panel="OpenAI-compatible server",
-        help="openai: text (rendered) or ids.",
-    ),
+    prompt_format: PromptFormatOpt = None,
+    structured: StructuredOpt = False,
     retries: int = typer.Option(
         2,
         "--retries",
         min=0,
         rich_help_panel="OpenAI-compatible server",
-        help="openai: retries of a failed request (429, 5xx, timeouts).",
+        help="openai, litellm: retries of a failed request (429, 5xx, timeouts; Retry-After honoured).",
     ),
     write_requests: str = typer.Option(
         None, "--write-requests", metavar="REQ", rich_help_panel=BATCH_PANEL,
@@ -138,14 +136,18 @@ def predict(
     """Generate an answer for every record (greedy by default), in input order."""
     from kgcli.model.resolve import ModelChoice
     from kgcli.predict.base import backend_options
+    from kgcli.predict.remote import remote_model
     from kgcli.predict.run import PredictRequest
     from kgcli.predict.run import predict as run
 
-    options = backend_options(
+    remote = remote_model(backend, preset, model, served_model=served_model, api_base=api_base,
+                          api_key_env=api_key_env, concurrency=concurrency, prompt_format=prompt_format,
+                          structured=structured, retries=retries)
+    options = None if remote else backend_options(
         backend, guided_json=guided_json, tensor_parallel_size=tp, data_parallel=data_parallel,
         prefix_caching=prefix_caching, gpu_memory_utilization=gpu_memory_utilization, api_base=api_base,
         served_model=served_model, api_key_env=api_key_env, concurrency=concurrency,
-        prompt_format=prompt_format, max_retries=retries, write_requests=write_requests,
+        prompt_format=prompt_format or "text", max_retries=retries, write_requests=write_requests,
         read_results=read_results, batch_url=batch_url, ray_engine=ray_engine, ray_address=ray_address,
         num_processes=num_processes)
     model_choice = ModelChoice(preset, config, model, dtype, settings, adapter, trust_remote_code)
@@ -153,7 +155,7 @@ def predict(
         in_path, out_path, model_choice, backend, options, max_new_tokens=max_new_tokens,
         temperature=temperature, top_p=top_p, seed=seed, thinking=thinking, batch_size=batch_size,
         cutoff_len=cutoff_len, window=window, guided_json=guided_json, resume=resume, overwrite=overwrite,
-        dry_run=dry_run, in_launcher=in_launcher))
+        dry_run=dry_run, in_launcher=in_launcher, remote=remote))
     if stats is not None:
         done = f", {stats.skipped_done} already done" if stats.skipped_done else ""
         say(f"predicted {stats.records} record(s){done}")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from kgcli.documents.merge import MergeStats
     from kgcli.model.resolve import Resolved
     from kgcli.predict.base import Sampling
+    from kgcli.predict.remote import RemoteModel
 
 
 @dataclass
@@ -43,6 +44,8 @@ class ExtractSettings:
     resume: bool = False
     overwrite: bool = False
     follow_links: bool = False
+    remote: RemoteModel | None = None  # a model behind an API, no model files here (predict/remote.py)
+    tokenizer: str | None = None  # remote: the tokenizer.json that counts the chunks' tokens
 
 
 @dataclass
@@ -78,12 +81,12 @@ def check_answers(stats: MergeStats) -> None:
                    f"expects one JSON object keyed by the schema's names{keys}, as IEPile answers are")
 
 
-def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sampling,
+def run_extract(docs_path: str, out_path: str, resolved: Resolved | None, sampling: Sampling,
                 settings: ExtractSettings) -> ExtractSummary:
+    """``resolved``: the local preset's model, or None for ``settings.remote`` (a model behind an API)."""
     from kgcli.convert import ConvertConfig, convert_file
     from kgcli.documents.merge import DocumentMerger
     from kgcli.documents.sizing import ChunkSettings, chunk_file
-    from kgcli.predict.run import run_predict
 
     started = time.monotonic()
     if out_path == "-":
@@ -99,9 +102,10 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
     try:
         chunks = os.path.join(work, "chunks.json")
         stats = chunk_file(docs_path, chunks, ChunkSettings(
-            preset=resolved.preset, tasks=settings.tasks, schemas=settings.schemas,
+            preset=resolved.preset if resolved else None, tasks=settings.tasks, schemas=settings.schemas,
             language=settings.language, budget=settings.budget, overlap=settings.overlap,
-            cutoff_len=resolved.preset.cutoff_len, follow_links=settings.follow_links))
+            cutoff_len=resolved.preset.cutoff_len if resolved else None,
+            follow_links=settings.follow_links), remote=_remote_sizing(settings))
         records = os.path.join(work, "records.json")
         parts = []
         for task, schema in zip(settings.tasks, settings.schemas, strict=True):
@@ -115,9 +119,7 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
                 out.write(line)
         for part in parts:
             os.unlink(part)
-        predicted = run_predict(records, predictions, resolved, settings.backend, sampling,
-                                settings.options, batch_size=settings.batch_size,
-                                window=settings.window, resume=settings.resume, overwrite=True)
+        predicted = _predict(records, predictions, resolved, sampling, settings)
         merger = DocumentMerger(drop_ungrounded=settings.drop_ungrounded)
         with output.open() as out:  # document by document: the records come in (document, chunk, task) order
             for document in merger.stream(read_jsonl(predictions), predictions):
@@ -132,6 +134,37 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved, sampling: Sam
         if not os.path.exists(predictions) or not os.path.getsize(predictions):
             shutil.rmtree(work, ignore_errors=True)  # nothing to resume: leave nothing behind
         raise
+
+
+def _remote_sizing(settings: ExtractSettings) -> Any:
+    """A remote route's chunk sizing (``documents/tokens.py``), said once; None for a local preset."""
+    if settings.remote is None:
+        return None
+    from kgcli.documents.tokens import remote_sizing
+    from kgcli.errors import say
+    from kgcli.predict.remote import preflight
+
+    model = settings.remote
+    preflight(model)
+    sizing = remote_sizing(settings.tokenizer, settings.budget, model.api_base if model.backend == "openai"
+                           else None, model.served_model)
+    say(f"chunks: {sizing.source}")
+    return sizing
+
+
+def _predict(records: str, predictions: str, resolved: Resolved | None, sampling: Sampling,
+             settings: ExtractSettings) -> Any:
+    """One prediction stream over every chunk record: the local preset's backend, or the API model."""
+    if settings.remote is not None:
+        from kgcli.predict.remote import predict_remote
+
+        return predict_remote(records, predictions, settings.remote, sampling, resume=settings.resume,
+                              overwrite=True)
+    from kgcli.predict.run import run_predict
+
+    return run_predict(records, predictions, resolved, settings.backend, sampling, settings.options,
+                       batch_size=settings.batch_size, window=settings.window, resume=settings.resume,
+                       overwrite=True)
 
 
 def interleave(chunks: str, parts: list[str]) -> Iterator[str]:

@@ -101,15 +101,17 @@ def load_sizing(settings: ChunkSettings) -> tuple[Any, int, Callable[[str], bool
     return tokenizer, budget, fits
 
 
-def chunk_file(in_path: str, out_path: str, settings: ChunkSettings) -> ChunkStats:
-    """Chunk every document of IN into OUT (JSON lines); OUT appears only when every document chunked."""
+def chunk_file(in_path: str, out_path: str, settings: ChunkSettings, remote: Any = None) -> ChunkStats:
+    """Chunk every document of IN into OUT (JSON lines); OUT appears only when every document chunked.
+    ``remote``: a model behind an API's sizing (``documents/tokens.Sizing``) instead of a preset's."""
     from kgcli.documents.chunking import chunk_documents
     from kgcli.documents.read import read_documents
 
     output = check_output(out_path, inputs=[in_path] if in_path != "-" else [], spool=True)
     # every document read (and checked) before any model file
     documents = list(read_documents(in_path, settings.follow_links))
-    tokenizer, budget, fits = load_sizing(settings)
+    tokenizer, budget, fits = ((remote.tokenizer, remote.budget, remote.fits) if remote is not None
+                               else load_sizing(settings))
     overlap = settings.overlap if settings.overlap is not None else max(budget // 10, 0)
     if overlap >= budget:
         raise KgcError(f"--overlap {overlap} must be below the chunk budget {budget}")

@@ -116,6 +116,7 @@ class ChatClient:
         self._lock = threading.Lock()
         self.stopped = threading.Event()  # set when the run gives up: threads still waiting to retry stop too
         self._json_mode = settings.json_mode and self._supports_json_mode()
+        self._format_refused = False  # a response_format given per request was refused once: not sent again
 
     def _supports_json_mode(self) -> bool:
         try:
@@ -127,17 +128,22 @@ class ChatClient:
             return True
         return "response_format" in supported
 
-    def description(self, messages: list[dict]) -> dict:
+    def description(self, messages: list[dict], response_format: dict | None = None) -> dict:
         """Everything that decides a reply (and nothing secret): the cache key's input."""
         s = self.settings
-        return {"model": s.model, "api_base": s.api_base, "messages": messages, "temperature": s.temperature,
-                "top_p": s.top_p, "max_tokens": s.max_tokens, "json_mode": s.json_mode}
+        found = {"model": s.model, "api_base": s.api_base, "messages": messages, "temperature": s.temperature,
+                 "top_p": s.top_p, "max_tokens": s.max_tokens, "json_mode": s.json_mode}
+        if response_format:
+            found["response_format"] = response_format
+        return found
 
-    def complete(self, messages: list[dict]) -> Reply:
-        key = request_key(self.description(messages)) if self.cache else ""
+    def complete(self, messages: list[dict], response_format: dict | None = None) -> Reply:
+        """One reply; ``response_format``: a JSON schema to answer in (dropped, with one warning, where the
+        provider refuses it)."""
+        key = request_key(self.description(messages, response_format)) if self.cache else ""
         reply = self.cache.get(key) if self.cache else None
         if reply is None:
-            reply = self._call(messages)
+            reply = self._call(messages, response_format)
             if self.cache:
                 self.cache.put(key, reply)
         with self._lock:
@@ -154,7 +160,7 @@ class ChatClient:
                     usage.cost += reply.cost
         return reply
 
-    def _kwargs(self, messages: list[dict]) -> dict[str, Any]:
+    def _kwargs(self, messages: list[dict], response_format: dict | None = None) -> dict[str, Any]:
         s = self.settings
         kwargs: dict[str, Any] = {"model": s.model, "messages": messages, "temperature": s.temperature,
                                   "max_tokens": s.max_tokens, "timeout": s.timeout, "num_retries": 0,
@@ -165,23 +171,28 @@ class ChatClient:
             kwargs["api_base"] = s.api_base
         if self.api_key:
             kwargs["api_key"] = self.api_key
-        if self._json_mode:
+        if response_format and not self._format_refused:
+            kwargs["response_format"] = response_format
+        elif self._json_mode:
             kwargs["response_format"] = {"type": "json_object"}
         return kwargs
 
-    def _call(self, messages: list[dict]) -> Reply:
+    def _call(self, messages: list[dict], response_format: dict | None = None) -> Reply:
         attempt = 0
         while True:
             if self.stopped.is_set():
                 raise KgcError("stopped")
-            kwargs = self._kwargs(messages)
+            kwargs = self._kwargs(messages, response_format)
             with self._lock:
                 self.usage.requests += 1
             try:
                 response = self.litellm.completion(**kwargs)
             except Exception as exc:
                 if "response_format" in kwargs and self._refuses_json_mode(exc):
-                    self._drop_json_mode()
+                    if kwargs["response_format"] is response_format:
+                        self._drop_format()
+                    else:
+                        self._drop_json_mode()
                     continue
                 if attempt < self.settings.retries and self._retryable(exc):
                     self.stopped.wait(self._wait(exc, attempt))
@@ -211,6 +222,13 @@ class ChatClient:
         return Reply(text, getattr(usage, "prompt_tokens", 0) or 0,
                      getattr(usage, "completion_tokens", 0) or 0,
                      cost)
+
+    def _drop_format(self) -> None:
+        with self._lock:
+            if not self._format_refused:
+                self._format_refused = True
+                warn(f"{self.settings.model} refused structured output (response_format json_schema); asking "
+                     "without it")
 
     def _drop_json_mode(self) -> None:
         with self._lock:

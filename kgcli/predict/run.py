@@ -258,13 +258,16 @@ class PredictRequest:
     overwrite: bool = False
     dry_run: bool = False
     in_launcher: bool = False
+    remote: Any = None  # a model behind an API (``predict/remote.RemoteModel``): no preset, no model files
 
 
-def predict(request: PredictRequest) -> PredictStats | None:
+def predict(request: PredictRequest) -> Any:
     """``kgc predict``: the batch files' join (no model), or the preset resolved and checked, then a launch
     under accelerate, a dry run, a batch-file write, or the prediction itself (None for all but the last)."""
     from kgcli.io import check_input
 
+    if request.remote is not None:
+        return _predict_remote(request)
     spec = backend_spec(request.backend)
     options = request.options if request.options is not None else spec.options()
     if isinstance(options, BatchFileOptions):
@@ -302,6 +305,18 @@ def predict(request: PredictRequest) -> PredictStats | None:
                        batch_size=request.batch_size, cutoff_len=request.cutoff_len, resume=request.resume,
                        overwrite=request.overwrite, guided_json=request.guided_json,
                        in_launcher=request.in_launcher, window=request.window)
+
+
+def _predict_remote(request: PredictRequest) -> Any:
+    """``kgc predict`` with a model behind an API: no preset, no model files (``predict/remote.py``)."""
+    from kgcli.predict.remote import DEFAULT_NEW_TOKENS, predict_remote
+
+    if request.guided_json:
+        raise KgcError("--guided-json is vLLM's; for a model behind an API: --structured")
+    sampling = Sampling(max_new_tokens=request.max_new_tokens or DEFAULT_NEW_TOKENS,
+                        temperature=request.temperature, top_p=request.top_p, seed=request.seed)
+    return predict_remote(request.in_path, request.out_path, request.remote, sampling, resume=request.resume,
+                          overwrite=request.overwrite)
 
 
 def _check_batch_paths(options: BatchFileOptions, in_path: str, out_path: str) -> None:
