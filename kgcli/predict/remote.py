@@ -390,4 +390,7 @@ def _answer_all(in_path: str, output: Output, client: Any, model: RemoteModel, s
     if stats.closed:
         warn(f"{stats.closed} answer(s) reached the new-token limit: closed after their last complete item "
              "(raise --max-new-tokens to keep more)")
+    if stats.unparsed:
+        hint = "" if model.structured else " (--structured asks the server for JSON that follows the schema)"
+        warn(f"{stats.unparsed} of {stats.records} answer(s) do not parse as JSON{hint}")
     return stats
