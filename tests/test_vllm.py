@@ -225,6 +225,20 @@ def test_structured_output_against_vllm_serve_parses_where_free_answers_do_not(t
     assert all(parses(text) for text in structured), structured
 
 
+def test_extract_without_a_preset_counts_chunks_with_the_servers_tokenizer(tmp_path, vllm_server):
+    """No preset, no --tokenizer: vLLM's /tokenize counts the chunks (no safety margin), the answers come
+    back structured, and the merged documents are written."""
+    (tmp_path / "docs.txt").write_text("Alice flew from Paris to Rome. Bob stayed in Oslo.\n",
+                                       encoding="utf-8")
+    (tmp_path / "ner.json").write_text('["person", "city"]\n[]\n{}\n')
+    result = run_kgc("extract", "docs.txt", "out.json", "--backend", "openai", "--api-base", vllm_server,
+                     "--served-model", "smol", "--task", "NER", "--schema", "ner.json", "--language", "en",
+                     "--structured", "--max-new-tokens", "12", cwd=tmp_path, env=THREADS, check=True)
+    assert "chunks: 512 tokens per chunk, counted by the server (/tokenize)" in result.stderr_text
+    (document,) = [json.loads(line) for line in (tmp_path / "out.json").read_text().splitlines()]
+    assert document["doc_id"] == "docs.txt" and document["unparsed_answers"] == 0
+
+
 def test_openai_backend_killed_run_resumes_to_the_same_bytes(tmp_path, records, vllm_server, hf_answers):
     """kill -9 in the middle of an openai-backend run, then --resume: the file an uninterrupted run writes."""
     lines = (records / "NER.json").read_text().splitlines() * 4
