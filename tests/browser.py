@@ -106,8 +106,8 @@ def view_renders(page: Path, nodes: int, edges: int, profile: Path) -> tuple[str
     assert dom.returncode == 0, dom.stderr.decode()[-2000:]
     html = dom.stdout.decode()
     assert f'data-rendered="{nodes}"' in html  # the script ran to its end
-    drawn_nodes = html.count('<g class="node"') + html.count('<g class="node ungrounded"')
-    drawn_edges = html.count('<g class="edge"') + html.count('<g class="edge ungrounded"')
+    drawn_nodes = html.count('<li class="node"') + html.count('<li class="node ungrounded"')
+    drawn_edges = html.count('<li class="edge"') + html.count('<li class="edge ungrounded"')
     assert (drawn_nodes, drawn_edges) == (nodes, edges)
     shot_file = profile.with_name(profile.name + "-shot.png")
     shot, asked_again = chromium(f"--screenshot={shot_file}", url, profile=profile)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import chromium, view_renders
-from tests.conftest import read_jsonl, run_kgc
+from tests.conftest import ROOT, read_jsonl, run_kgc
 from tests.graph_samples import ODD_NAME, T1, T2, prediction_records, write_predictions
 
 LABELS = ("人物", "地点")
@@ -554,9 +554,11 @@ def test_the_html_view_renders_offline_in_headless_chromium(graph, tmp_path):
     html, colours = view_renders(tmp_path / "graph.html", len(nodes_of(graph)), len(edges_of(graph)),
                                  tmp_path / "profile")
     assert "张三" in html and "出生地" in html
-    assert html.count('<g class="node ungrounded"') == 1  # 不存在的人, kept and marked: drawn dashed
-    palette = {(0x4E, 0x79, 0xA7), (0xF2, 0x8E, 0x2B)}  # the first two type colours are drawn
-    assert palette <= colours
+    assert html.count('<li class="node ungrounded"') == 1  # 不存在的人, kept and marked: drawn dashed
+    from kgcli.graph.view import colour
+
+    drawn = {tuple(int(colour(t)[i:i + 2], 16) for i in (1, 3, 5)) for t in ("人物", "地点")}
+    assert drawn <= colours  # each type in its own colour (the same in every graph)
     picture = Image.open(tmp_path / "graph.png")
     assert picture.size[0] >= 800 and len(picture.convert("RGB").getcolors(maxcolors=1 << 20)) > 20
 
@@ -602,3 +604,36 @@ def test_gold_builds_the_graph_of_a_test_sets_labels(tmp_path):
     } == {("张三", "人物", "出生地", "北京", "地点"), ("李四", "人物", "出生地", "上海", "地点")}
     plain = run_kgc("graph", "build", "NER.json", "--out", "no-answers", cwd=tmp_path)
     assert plain.returncode == 2 and "pass --gold" in plain.stderr_text  # no output and no --gold
+
+
+def test_the_page_keeps_the_best_linked_nodes_and_each_type_keeps_its_colour(tmp_path):
+    """--max-nodes keeps the nodes with the most links, then the most mentions, and says what it left out;
+    a type has the same colour in every graph, and no two types of one graph share one."""
+    from kgcli.graph.view import colour, colours, view_data
+    from tests.test_resolution import A, B, write
+
+    write(tmp_path / "all.json", A + B)
+    run_kgc("graph", "build", "all.json", "--out", "g", cwd=tmp_path, check=True)
+    built = nodes_of(tmp_path / "g")
+    degree = {n["id"]: 0 for n in built}
+    for edge in edges_of(tmp_path / "g"):
+        degree[edge["head"]] += 1
+        degree[edge["tail"]] += 1
+    data = view_data(str(tmp_path / "g"), 2)
+    kept = {n["id"] for n in data["nodes"]}
+    best = sorted(built, key=lambda n: (-degree[n["id"]], -n["count"], n["id"]))[:2]
+    assert kept == {n["id"] for n in best} and degree[best[0]["id"]] == 1  # the two ends of the one edge
+    assert data["left_out"] == f"the {len(built) - 2} with the fewest links and mentions left out"
+    assert colours(["person", "city"])["person"] == colours(["person", "organization", "country"])["person"]
+    many = colours([f"type {i}" for i in range(20)])
+    assert len(set(many.values())) == 20 and colour("person") == colours(["person"])["person"]
+
+
+def test_the_vendored_page_library_is_the_one_its_readme_names():
+    import hashlib
+
+    vendor = ROOT / "kgcli" / "data" / "vendor"
+    digest = hashlib.sha256((vendor / "cytoscape.min.js").read_bytes()).hexdigest()
+    readme = (vendor / "README.md").read_text()
+    assert f"| `{digest}` |" in readme and "| 3.35.0 |" in readme
+    assert "Permission is hereby granted" in (vendor / "cytoscape.LICENSE").read_text()

@@ -1,10 +1,13 @@
 """``kgc graph show``: a GRAPH folder → one self-contained HTML page, or a PNG picture of a small graph.
 
-The page carries its data and its script inline and loads nothing (it opens with no network): an SVG
-drawing laid out by a small force simulation, nodes coloured by type, edge labels, a search box that
-highlights matching names, and a side panel that lists a clicked node's or edge's mentions with the
-sentence around each. Big graphs are cut to the ``max_nodes`` most mentioned nodes (the page says so).
-Names reach the page as JSON data and are set with ``textContent``, never as markup.
+The page carries its data, Cytoscape.js (vendored in ``kgcli/data/vendor``, see its README) and its own
+script inline, and loads nothing (it opens with no network): a force layout fitted to the view, zoom, pan
+and drag, a fit button, a search that centres the node it finds, nodes coloured by type (each type keeps
+its colour in every graph) with a legend, edge labels shown on hover and selection where the graph is
+crowded, ungrounded elements dashed and merged nodes ringed, and a side panel beside the drawing that lists
+a clicked node's or edge's mentions with the sentence around each. Big graphs keep the ``max_nodes`` nodes
+with the most links, then the most mentions (the page says what it left out). Names reach the page as JSON
+data and are set as canvas labels or with ``textContent``, never as markup.
 """
 
 from __future__ import annotations
@@ -20,25 +23,35 @@ from kgcli.graph import store
 from kgcli.graph.export import edges, nodes
 from kgcli.outputs import atomic_file
 
-PALETTE = [
-    "#4e79a7",
-    "#f28e2b",
-    "#e15759",
-    "#76b7b2",
-    "#59a14f",
-    "#edc948",
-    "#b07aa1",
-    "#ff9da7",
-    "#9c755f",
-    "#bab0ac",
-    "#1f77b4",
-    "#d62728",
-]
 MENTIONS_SHOWN = 20
 
 
+# Distinct colours (Tableau 10, Tableau 20's light tones, a few more), chosen by a digest of the type
+PALETTE = [
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+    "#bab0ac", "#a0cbe8", "#ffbe7d", "#8cd17d", "#b6992d", "#86bcb6", "#d37295", "#fabfd2", "#d4a6c8",
+    "#499894", "#79706e", "#1f77b4", "#d62728", "#9467bd", "#8c564b",
+]
+
+
+def colour(node_type: str) -> str:
+    """A type's own colour: chosen by a digest of its name, so the same type has the same colour in every
+    graph (the picture and the page alike)."""
+    digest = hashlib.blake2b(node_type.encode("utf-8"), digest_size=4).digest()
+    return PALETTE[int.from_bytes(digest, "big") % len(PALETTE)]
+
+
 def colours(types: list[str]) -> dict[str, str]:
-    return {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(sorted(set(types)))}
+    """Each type's colour; where two types of one graph would share one, the later (in code-point order)
+    takes the next free colour."""
+    found: dict[str, str] = {}
+    for node_type in sorted(set(types)):
+        start = PALETTE.index(colour(node_type))
+        taken = set(found.values())
+        free = [PALETTE[(start + i) % len(PALETTE)] for i in range(len(PALETTE))
+                if PALETTE[(start + i) % len(PALETTE)] not in taken]
+        found[node_type] = free[0] if free else colour(node_type)
+    return found
 
 
 def _mentions(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -47,9 +60,14 @@ def _mentions(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def view_data(folder: str, max_nodes: int) -> dict[str, Any]:
-    """The nodes and edges the page draws: the ``max_nodes`` most mentioned nodes and the edges between."""
+    """The nodes and edges the page draws: the ``max_nodes`` nodes with the most links (then the most
+    mentions) and the edges between them."""
     meta = store.read_meta(folder)
-    kept = sorted(nodes(folder), key=lambda n: (-n["count"], n["id"]))[:max_nodes]
+    degree: dict[str, int] = {}
+    for edge in edges(folder):
+        for end in (edge["head"], edge["tail"]):
+            degree[end] = degree.get(end, 0) + 1
+    kept = sorted(nodes(folder), key=lambda n: (-degree.get(n["id"], 0), -n["count"], n["id"]))[:max_nodes]
     ids = {n["id"] for n in kept}
     drawn_nodes = [
         {
@@ -60,6 +78,7 @@ def view_data(folder: str, max_nodes: int) -> dict[str, Any]:
             "count": n["count"],
             "grounded": n["grounded"],
             "properties": n["properties"],
+            "merged": [{k: m.get(k) for k in ("name", "type", "by")} for m in n.get("merged_from") or []],
             "mentions": _mentions(n["mentions"]),
         }
         for n in sorted(kept, key=lambda n: n["id"])
@@ -82,11 +101,15 @@ def view_data(folder: str, max_nodes: int) -> dict[str, Any]:
         "edges": drawn_edges,
         "total_nodes": meta["nodes"],
         "total_edges": meta["edges"],
+        "left_out": (f"the {meta['nodes'] - len(drawn_nodes)} with the fewest links and mentions left out"
+                     if meta["nodes"] > len(drawn_nodes) else ""),
         "colours": colours([n["type"] for n in drawn_nodes]),
     }
 
 
-PAGE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "graph_view.html")
+DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data")
+PAGE = os.path.join(DATA, "graph_view.html")
+LIBRARY = os.path.join(DATA, "vendor", "cytoscape.min.js")
 
 
 def render_html(data: dict[str, Any], title: str) -> str:
@@ -98,12 +121,16 @@ def render_html(data: dict[str, Any], title: str) -> str:
     ``'unsafe-inline'``."""
     with open(PAGE, encoding="utf-8") as handle:
         page = handle.read()
+    with open(LIBRARY, encoding="utf-8") as handle:
+        library = handle.read()
+    assert "</script" not in library.lower()
+    page = page.replace("__LIBRARY__", library)
     payload = json.dumps(data, ensure_ascii=False).translate(_INLINE_ESCAPES)
     values = {
         "__TITLE__": _escape(title),
         "__DATA__": payload,
         "__SCRIPT_HASH__": _csp_hash(page, r"<script>(.*?)</script>"),
-        "__STYLE_HASH__": _csp_hash(page, r"<style>(.*?)</style>"),
+        "__STYLE_HASH__": _csp_hash(page, r"<style[^>]*>(.*?)</style>"),
     }
     return re.sub("|".join(values), lambda m: values[m.group()], page)  # one pass: no value is re-read
 
@@ -112,10 +139,11 @@ _INLINE_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"
 
 
 def _csp_hash(page: str, element: str) -> str:
-    found = re.search(element, page, re.S)
-    assert found is not None, element
-    digest = hashlib.sha256(found.group(1).encode("utf-8")).digest()
-    return f"'sha256-{base64.b64encode(digest).decode()}'"
+    """The CSP source list that allows every such element of the page by its SHA-256."""
+    found = re.findall(element, page, re.S)
+    assert found, element
+    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(text.encode('utf-8')).digest()).decode()}'"
+                    for text in found)
 
 
 def _escape(text: str) -> str:
