@@ -196,7 +196,12 @@ def show(
     out: str = typer.Option(..., "--out", help="The HTML file to write (one self-contained page)."),
     png: str = typer.Option(None, "--png", help="Also draw a static picture of the graph to this PNG file."),
     max_nodes: int = typer.Option(
-        300, "--max-nodes", min=1, help="Draw at most this many nodes (the most mentioned)."
+        300, "--max-nodes", min=1, help="Draw at most this many nodes (the most linked, then mentioned)."
+    ),
+    documents: str = typer.Option(
+        None, "--documents", metavar="DOCS",
+        help="The documents extracted (as given to kgc extract): shown beside the graph, every mention "
+        "highlighted; a text that changed since is refused.",
     ),
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -209,8 +214,9 @@ def show(
     check_output(out, overwrite=overwrite)
     if png:
         check_output(png, overwrite=overwrite)
-    data = write_html(graph, out, max_nodes)
-    say(f"graph page: {len(data['nodes'])} of {data['total_nodes']} node(s) → {out}")
+    data = write_html(graph, out, max_nodes, documents)
+    shown = f", {len(data['documents'])} document(s)" if documents else ""
+    say(f"graph page: {len(data['nodes'])} of {data['total_nodes']} node(s){shown} → {out}")
     if png:
         picture = write_png(graph, png, min(max_nodes, 60))
         say(f"graph picture: {len(picture['nodes'])} node(s) → {png}")

@@ -33,11 +33,12 @@ class Chunk:
     end: int
     text: str
     metadata: dict[str, Any]
+    doc_sha256: str = ""  # the whole document's text, so a page can refuse a text that changed since
 
     def record(self) -> dict[str, Any]:
         """The chunk record ``kgc chunk`` writes (and ``kgc convert`` reads as an IE record with 'text')."""
         return {"doc_id": self.doc_id, "chunk": self.index, "start": self.start, "end": self.end,
-                "text": self.text, **self.metadata}
+                "doc_sha256": self.doc_sha256, "text": self.text, **self.metadata}
 
 
 def sentence_ends(text: str) -> list[int]:
@@ -121,5 +122,13 @@ def chunk_documents(documents: Iterator[Document], tokenizer: Any, budget: int, 
         text = document.text
         check = (lambda a, b, t=text: fits(t[a:b])) if fits is not None else None
         spans = chunk_spans(text, token_starts(tokenizer, text), budget, overlap, check)
+        digest = text_digest(text)
         for index, (start, end) in enumerate(spans):
-            yield Chunk(document.doc_id, index, start, end, text[start:end], document.metadata)
+            yield Chunk(document.doc_id, index, start, end, text[start:end], document.metadata, digest)
+
+
+def text_digest(text: str) -> str:
+    """A document's SHA-256 (of its text as UTF-8)."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

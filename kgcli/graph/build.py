@@ -151,6 +151,7 @@ class _Reader:
         self.resolution = resolution
         self.gold_ids: dict[str, dict[tuple[str, str], str]] = {}  # doc → (name, type) → annotated id
         self.entity_ids = False  # whether annotated documents gave their entities ids
+        self.digests: dict[str, str] = {}  # document → the SHA-256 of its text, where extract recorded it
         self.skip_unparsed = skip_unparsed
         self.gold = gold
         self.keep_ungrounded = keep_ungrounded
@@ -161,6 +162,8 @@ class _Reader:
 
     def document(self, document: dict[str, Any]) -> None:
         ids = self.gold_ids.get(str(document.get(DOC_ID)))
+        if isinstance(document.get("doc_sha256"), str) and document["doc_sha256"]:
+            self.digests[str(document.get(DOC_ID))] = document["doc_sha256"]
         nodes, edges, left_out = document_facts(document, self.keep_ungrounded, ids)
         self.left_out += left_out
         for node in nodes:
@@ -394,6 +397,7 @@ def _build(inputs: list[str], out: str, settings: BuildSettings, old_meta: dict[
         }
         with open(os.path.join(work, store.META), "wb") as handle:
             handle.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2) + b"\n")
+        _write_digests(out if old_meta else None, work, reader.digests)
     return BuildSummary(
         counts["nodes"],
         counts["edges"],
@@ -403,6 +407,17 @@ def _build(inputs: list[str], out: str, settings: BuildSettings, old_meta: dict[
         time.monotonic() - started,
         counts["labels"],
     )
+
+
+def _write_digests(old: str | None, work: str, found: dict[str, str]) -> None:
+    """documents.json: each document's SHA-256 as extracted (the graph's own, then the new inputs')."""
+    digests: dict[str, str] = {}
+    if old and os.path.exists(os.path.join(old, store.DIGESTS)):
+        with open(os.path.join(old, store.DIGESTS), "rb") as handle:
+            digests = orjson.loads(handle.read())
+    digests.update(found)
+    with open(os.path.join(work, store.DIGESTS), "wb") as handle:
+        handle.write(orjson.dumps(dict(sorted(digests.items()))) + b"\n")
 
 
 def _warn_resolution(counts: dict[str, Any], out: str) -> None:

@@ -25,6 +25,7 @@ from kgcli.graph.facts import ENTITY
 NODES = "nodes.jsonl"
 EDGES = "edges.jsonl"
 META = "graph.json"
+DIGESTS = "documents.json"  # each document's SHA-256, as extracted (kgc graph show --documents checks it)
 DATABASE = "graph.lbdb"
 FORMAT = "kgc-graph"
 FORMAT_VERSION = 2  # 2: mentions carry their grounding status; nodes and edges `grounded`

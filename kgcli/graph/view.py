@@ -150,10 +150,15 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def write_html(folder: str, out: str, max_nodes: int = 300) -> dict[str, Any]:
+def write_html(folder: str, out: str, max_nodes: int = 300, documents: str | None = None) -> dict[str, Any]:
+    """The page; ``documents``: DOCS, whose texts are shown with their mentions (``document_view``)."""
     from kgcli.outputs import write_text_atomic
 
     data = view_data(folder, max_nodes)
+    if documents:
+        from kgcli.graph.document_view import document_data
+
+        data["documents"] = document_data(folder, documents, {n["id"] for n in data["nodes"]})
     write_text_atomic(out, render_html(data, os.path.basename(os.path.abspath(folder))))
     return data
 
