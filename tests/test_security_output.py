@@ -264,7 +264,7 @@ def test_deep_nesting_is_an_unparsed_answer_not_a_traceback(tmp_path):
 def test_control_characters_in_names_give_a_graphml_file_parsers_open(tmp_path):
     import networkx
 
-    names = ["Form\x0cFeed", "Null\x00Byte", "Bell\x07", "Tab\tOk"]
+    names = ["Form\x0cFeed", "Null\x00Byte", "Bell\x07", "Tab\tOk", "Carriage\r\nReturn"]
     text = " ".join(names)
     write_jsonl(tmp_path / "pred.json", [iepile_record("NER", ["person"], text, output={"person": names})])
     run_kgc("graph", "build", "pred.json", "--out", "g", cwd=tmp_path, check=True)
@@ -273,7 +273,7 @@ def test_control_characters_in_names_give_a_graphml_file_parsers_open(tmp_path):
     assert "kgc: warning: " in result.stderr_text and "written as U+FFFD" in result.stderr_text
     graph = networkx.read_graphml(tmp_path / "g.graphml")
     assert sorted(data["name"] for _, data in graph.nodes(data=True)) == [
-        "Bell\ufffd", "Form\ufffdFeed", "Null\ufffdByte", "Tab\tOk"]
+        "Bell\ufffd", "Carriage\r\nReturn", "Form\ufffdFeed", "Null\ufffdByte", "Tab\tOk"]
 
 
 @pytest.mark.parametrize("start,end", [("../../../../admin", 3), (-4, 2), (5, 2), (1.5, 3), (True, 2)])

@@ -376,7 +376,13 @@ def write_graphml(folder: str, handle: IO[bytes]) -> None:
             grounded=edge["grounded"],
             mentions=xml(store.json_text(edge["mentions"])),
         )
-    networkx.write_graphml(graph, handle, encoding="utf-8")
+    import io
+
+    buffer = io.BytesIO()
+    networkx.write_graphml(graph, buffer, encoding="utf-8")
+    # ElementTree writes a carriage return in text as it is, and every XML parser reads CR LF back as LF: as
+    # a character reference it survives (the serialiser itself never writes one: its line breaks are LF)
+    handle.write(buffer.getvalue().replace(b"\r", b"&#13;"))
     if xml.replaced:
         warn(f"{xml.replaced} character(s) that XML cannot hold (control characters) were written as U+FFFD "
              "in the GraphML file")
