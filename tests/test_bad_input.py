@@ -1004,6 +1004,13 @@ CASES = [
         setup=lambda folder: built_graph(folder),
     ),
     Case(
+        "graph query a relation with spaces, not back-quoted",
+        3,
+        ["graph", "query", "graph", "MATCH (a)-[r:place of birth]->(b) RETURN a.name"],
+        "needs back-quotes: :`place of birth`",
+        setup=lambda folder: built_graph(folder),
+    ),
+    Case(
         "graph query a missing graph",
         3,
         ["graph", "query", "nowhere", "MATCH (n) RETURN n"],

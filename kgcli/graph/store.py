@@ -157,7 +157,9 @@ def query(folder: str, cypher: str, parameters: dict[str, Any] | None = None) ->
         try:
             result = connection.execute(cypher, parameters or {})
         except RuntimeError as exc:
-            raise KgcError(f"the query failed: {_first_line(str(exc))}") from None
+            message = _first_line(str(exc))
+            hint = _quote_hint(cypher, read_meta(folder)) if message.startswith("Parser exception") else ""
+            raise KgcError(f"the query failed: {message}{hint}") from None
         if isinstance(result, list):  # several statements: the last one's rows
             result = result[-1]
         columns, rows = result.get_column_names(), result.get_all()
@@ -165,6 +167,19 @@ def query(folder: str, cypher: str, parameters: dict[str, Any] | None = None) ->
         return columns, rows
     finally:
         database.close()
+
+
+def _quote_hint(cypher: str, meta: dict[str, Any]) -> str:
+    """For a query that does not parse: the graph's labels and relations with a space or a hyphen that it
+    names without back-quotes (Cypher reads `:works for` as `:works`, then a stray word)."""
+    import re
+
+    names = [n for n in [*meta.get("labels", {}), *meta.get("relations", {})] if not re.fullmatch(r"\w+", n)]
+    found = [n for n in names if re.search(r":\s*" + re.escape(n), cypher)]
+    if not found:
+        return ""
+    return " (a label or relation with a space or a hyphen needs back-quotes: " + ", ".join(
+        f":`{n}`" for n in found[:3]) + ")"
 
 
 def _first_line(message: str) -> str:
