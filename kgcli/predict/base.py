@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,6 +51,18 @@ class Setup:
 # Records a self-scheduling backend (vLLM) gets at once: enough to keep its scheduler full, few enough that
 # a killed run loses little (OUT is written window by window).
 DEFAULT_WINDOW = 2048
+
+
+def windows(records: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive runs of ``size`` records (the last one shorter): how every route takes its input."""
+    window: list[Any] = []
+    for item in records:
+        window.append(item)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
 
 
 class Backend(Protocol):

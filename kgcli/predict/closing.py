@@ -27,6 +27,16 @@ _SPACE = " \t\n\r"
 _TYPES = {"array": list, "object": dict, "string": str}
 
 
+def closed_if_cut(text: str, schema: dict) -> str | None:
+    """An answer the token limit cut, closed after its last complete item; None when it parses as written
+    or cannot be closed."""
+    try:
+        json.loads(text)
+        return None
+    except ValueError:
+        return close_answer(text, schema)
+
+
 def close_answer(text: str, schema: dict) -> str | None:
     """The cut answer ``text`` closed into JSON that follows ``schema``; None when ``text`` is not the start
     of a JSON value (then it is left as the model wrote it)."""

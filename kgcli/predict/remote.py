@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -26,8 +25,8 @@ from typing import Any
 from kgcli.errors import KgcError, say, warn
 from kgcli.io import display_name, read_jsonl, spool_stdin
 from kgcli.outputs import Output, check_output
-from kgcli.predict.base import Sampling
-from kgcli.predict.closing import close_answer
+from kgcli.predict.base import Sampling, windows
+from kgcli.predict.closing import closed_if_cut
 from kgcli.progress import progress
 from kgcli.records import INSTRUCTION, answered_line, check_records
 from kgcli.secrets import key_for, scrub, secrets_in_environment
@@ -300,17 +299,6 @@ class RemoteStats:
     capped: int = 0
 
 
-def _windows(records: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tuple[int, dict]]]:
-    window: list[tuple[int, dict]] = []
-    for item in records:
-        window.append(item)
-        if len(window) == size:
-            yield window
-            window = []
-    if window:
-        yield window
-
-
 def _schema(record: dict, name: str, number: int) -> dict:
     from kgcli.predict.inputs import output_schema
 
@@ -368,17 +356,16 @@ def _answer_all(in_path: str, output: Output, client: Any, model: RemoteModel, s
     left = max(0, total - output.done)
     with output.open() as out, progress("predict", total=left, unit="samples") as advance, \
             ThreadPoolExecutor(max(1, model.concurrency)) as pool:
-        for window in _windows(records, max(1, model.concurrency) * 8):
+        for window in windows(records, max(1, model.concurrency) * 8):
             schemas = [_schema(r, name, n) if model.structured else None for n, r in window]
             answers = pool.map(lambda item: client.answer(item[0], item[1], sampling),
                                zip([r[INSTRUCTION] for _, r in window], schemas, strict=True))
             for (_, record), schema, text in zip(window, schemas, answers, strict=True):
                 if len(text) > cap:
                     text, stats.capped = text[:cap], stats.capped + 1
-                if schema is not None and not _parses(text):
-                    closed = close_answer(text, schema)
-                    if closed is not None:
-                        text, stats.closed = closed, stats.closed + 1
+                closed = closed_if_cut(text, schema) if schema is not None else None
+                if closed is not None:
+                    text, stats.closed = closed, stats.closed + 1
                 stats.unparsed += not _parses(text)
                 out.write(answered_line(record, text))
                 advance(1)

@@ -9,9 +9,8 @@ OUT is appended to and flushed as it goes, so a killed run loses at most its win
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +29,9 @@ from kgcli.predict.base import (
     backend_target,
     load_setup,
     open_backend,
+    windows,
 )
-from kgcli.predict.closing import close_answer
+from kgcli.predict.closing import closed_if_cut
 from kgcli.predict.inputs import check_budget, guided_rule, output_schema, test_record_rule
 from kgcli.progress import progress
 from kgcli.records import INSTRUCTION, answered_line, check_records
@@ -52,27 +52,11 @@ class PredictStats:
 def _closed(text: str, schema: dict, stats: PredictStats) -> str:
     """A guided answer as written, or, when the token limit cut it (under the grammar nothing else leaves
     an answer that is not JSON), closed after its last complete item."""
-    try:
-        json.loads(text)
-        return text
-    except ValueError:
-        pass
-    closed = close_answer(text, schema)
+    closed = closed_if_cut(text, schema)
     if closed is None:
         return text
     stats.closed += 1
     return closed
-
-
-def _windows(records: Iterator[tuple[int, dict]], size: int) -> Iterator[list[tuple[int, dict]]]:
-    window: list[tuple[int, dict]] = []
-    for item in records:
-        window.append(item)
-        if len(window) == size:
-            yield window
-            window = []
-    if window:
-        yield window
 
 
 def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., list[str]],
@@ -102,7 +86,7 @@ def predict_file(in_path: str, out_path: str | Output, generate: Callable[..., l
     with output.open() as out, progress("predict", total=left, unit="samples") as advance:
         size = window or batch_size * 8
         batch = window or batch_size
-        for chunk in _windows(records, size):
+        for chunk in windows(records, size):
             prompts, schemas = [], []
             for number, record in chunk:
                 instruction = record.get(INSTRUCTION)
