@@ -29,6 +29,21 @@ _UNREACHABLE = ("connection refused", "connecterror", "connection error", "canno
                 "nodename nor servname", "failed to establish", "all connection attempts failed")
 
 
+def retry_after(headers: Any) -> float | None:
+    """The seconds a server's ``Retry-After`` asks to wait, if it gives a number."""
+    try:
+        return float(headers.get("retry-after"))
+    except (TypeError, ValueError):
+        return None
+
+
+def retry_delay(attempt: int, after: float | None, backoff: float = 1.0) -> float:
+    """How long to wait before retry ``attempt`` (0 first): what the server asked, else ``backoff``
+    doubling with each attempt plus jitter; two minutes at most."""
+    base = backoff * (2**attempt)
+    return min(after if after is not None else base + random.uniform(0, base / 2), 120.0)
+
+
 def import_litellm() -> Any:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
@@ -259,14 +274,8 @@ class ChatClient:
         return self._status(exc) in RETRY_STATUS
 
     def _wait(self, exc: Exception, attempt: int) -> float:
-        response = getattr(exc, "response", None)
-        headers = getattr(response, "headers", None) or {}
-        try:
-            after = float(headers.get("retry-after"))
-        except (TypeError, ValueError):
-            after = None
-        base = self.settings.backoff * (2**attempt)
-        return min(after if after is not None else base + random.uniform(0, base / 2), 120.0)
+        headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+        return retry_delay(attempt, retry_after(headers), self.settings.backoff)
 
     def explain(self, exc: Exception) -> str:
         """One line for the user, with any secret blanked out."""

@@ -16,13 +16,13 @@ by window: ``--resume`` continues after the last complete line, as ``kgc predict
 from __future__ import annotations
 
 import json
-import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from kgcli.errors import KgcError, say, warn
+from kgcli.icl.client import RETRY_STATUS, retry_after, retry_delay
 from kgcli.io import display_name, read_jsonl, spool_stdin
 from kgcli.outputs import Output, check_output
 from kgcli.predict.base import Sampling, windows
@@ -92,7 +92,6 @@ class RemoteModel:
         return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
 
 
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 BODY_LIMIT = 64 << 20  # bytes of one response read at most: a server cannot fill this machine's memory
 
 
@@ -110,13 +109,6 @@ def _refuses_format(exc: Exception) -> bool:
     message = str(exc).lower()
     return status in (400, 404, 422, 500, 501) and any(
         word in message for word in ("response_format", "json_schema", "structured", "guided", "json"))
-
-
-def _retry_after(headers: Any) -> float | None:
-    try:
-        return float(headers.get("retry-after"))
-    except (TypeError, ValueError):
-        return None
 
 
 class OpenAIClient:
@@ -153,7 +145,7 @@ class OpenAIClient:
                     status, headers = response.status_code, response.headers
             except httpx.TransportError as exc:
                 if attempt < retries and not self.stopped.is_set():
-                    self.stopped.wait(self._backoff(attempt, None))
+                    self.stopped.wait(retry_delay(attempt, None))
                     attempt += 1
                     continue
                 if isinstance(exc, httpx.TimeoutException):
@@ -165,19 +157,12 @@ class OpenAIClient:
                 except ValueError:
                     raise KgcError("the server's answer is not JSON (not an OpenAI-compatible server?)"
                                    ) from None
-            error = ServerError(status, self._message(bytes(data)), _retry_after(headers))
+            error = ServerError(status, self._message(bytes(data)), retry_after(headers))
             if status in RETRY_STATUS and attempt < retries and not self.stopped.is_set():
-                self.stopped.wait(self._backoff(attempt, error.retry_after))
+                self.stopped.wait(retry_delay(attempt, error.retry_after))
                 attempt += 1
                 continue
             raise error
-
-    @staticmethod
-    def _backoff(attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, 120.0)
-        base = 1.0 * 2**attempt
-        return min(base + random.uniform(0, base / 2), 60.0)
 
     @staticmethod
     def _message(data: bytes) -> str:
