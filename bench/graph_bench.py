@@ -103,7 +103,7 @@ def documents(triples: int, seed: int = 11):
 BULK_LOAD = r"""
 import json, sys, time
 from kgcli.graph import store
-from kgcli.graph.build import EDGE_HEADER, NODE_HEADER, _first_context, _Staging
+from kgcli.graph.aggregate import EDGE_HEADER, NODE_HEADER, _first_context, _Staging
 graph, work = sys.argv[1:3]
 meta = json.load(open(f"{graph}/{store.META}"))
 staging = _Staging(f"{work}/staging")

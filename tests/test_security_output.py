@@ -203,7 +203,7 @@ def test_staging_never_holds_a_file_per_type_open(tmp_path):
     code = (
         "import resource, sys; sys.path.insert(0, sys.argv[2]);"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40));"
-        "from kgcli.graph.build import _Staging;"
+        "from kgcli.graph.aggregate import _Staging;"
         "s = _Staging(sys.argv[1]);"
         "[s.write(('n', f't{k}'), ['id', 'name'], [f'{k}-{r}', 'x']) for r in range(3) for k in range(2000)];"
         "s.close(); print(len(s.files))"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from kgcli.cli.options import OverwriteOpt
+from kgcli.cli.options import OverwriteOpt, choice
 from kgcli.errors import KgcError, say
 
 app = typer.Typer(
@@ -17,14 +16,10 @@ app = typer.Typer(
 QUERY_FORMATS = ("table", "jsonl", "csv")
 
 
-class Rule(StrEnum):
-    names = "names"
-    aliases = "aliases"
-
-
-ResolveRule = Annotated[Rule | None, typer.Option(
-    "--resolve", help="names: one node per name and type (aliases only proposed); aliases: also merge names "
-    "that differ by a legal form, an article, punctuation or spacing. Default: as GRAPH was built (names).")]
+ResolveRule = Annotated[str | None, typer.Option(
+    "--resolve", click_type=choice("names", "aliases"),
+    help="names: one node per name and type (aliases only proposed); aliases: also merge names that differ "
+    "by a legal form, an article, punctuation or spacing. Default: as GRAPH was built (names).")]
 DecisionsOpt = Annotated[str | None, typer.Option(
     "--decisions", metavar="FILE", help="A person's decisions (YAML or JSON: same: [[a, b]], different: "
     "[[a, b]], type: {name: type}); GRAPH keeps them for every later build.")]
@@ -66,7 +61,7 @@ def build(
         out,
         BuildSettings(append=append, overwrite=overwrite, skip_unparsed=skip_unparsed, gold=gold,
                       max_labels=max_labels, keep_ungrounded=keep_ungrounded,
-                      resolve=resolve.value if resolve else None, decisions=decisions),
+                      resolve=resolve, decisions=decisions),
     )
     say(f"graph: {summary.line()} → {out}")
 
@@ -85,7 +80,7 @@ def resolve(
     from kgcli.graph.build import BuildSettings, resolve_graph
     from kgcli.graph.review import review_lines, review_summary
 
-    summary, meta = resolve_graph(graph, BuildSettings(resolve=rule.value if rule else None,
+    summary, meta = resolve_graph(graph, BuildSettings(resolve=rule,
                                                        decisions=decisions, dry_run=dry_run))
     if dry_run:
         for line in review_lines(summary.merged, meta):

@@ -29,16 +29,7 @@ from kgcli.documents.grounding import normalise
 from kgcli.documents.result import DOC_ID, UNPARSED, is_merged_document
 from kgcli.errors import KgcError, warn
 from kgcli.graph import store
-from kgcli.graph.aggregate import (  # noqa: F401 (the staging and headers are the bench's too)
-    EDGE_HEADER,
-    NODE_HEADER,
-    PARTITIONS,
-    Aggregate,
-    _first_context,
-    _Staging,
-    edge_pieces,
-    node_pieces,
-)
+from kgcli.graph.aggregate import PARTITIONS, Aggregate, edge_pieces, node_pieces
 from kgcli.graph.decisions import Decisions, load_decisions
 from kgcli.graph.facts import document_facts, part_of
 from kgcli.graph.resolve import Resolution

@@ -127,7 +127,7 @@ def cluster(nodes: list[NameNode], aliases: bool, decisions: Decisions
         by_alias.setdefault(alias_key(nodes[i].key), {}).setdefault(nodes[i].type, []).append(i)
     for typed in by_alias.values():
         real = [t for t in typed if t != ENTITY]
-        pairs = [(members[0], j) for t in real for members in [typed[t]] for j in members[1:]]
+        pairs = [(typed[t][0], j) for t in real for j in typed[t][1:]]
         if ENTITY in typed and len(real) == 1:  # an untyped end joins the one typed node of its alias key
             pairs += [(typed[real[0]][0], j) for j in typed[ENTITY]]
         for i, j in pairs:
