@@ -11,8 +11,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
-import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -307,36 +308,83 @@ def neo4j_header(fields: list[str]) -> list[tuple[str, str | None]]:
     return parsed
 
 
+def fake_neo4j_home(tmp_path: Path) -> Path:
+    """A NEO4J_HOME whose bin/neo4j-admin writes the arguments it was given, one per line."""
+    home = tmp_path / "neo4j-home"
+    (home / "bin").mkdir(parents=True)
+    admin = home / "bin" / "neo4j-admin"
+    admin.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done > "$NEO4J_HOME/args"\n')
+    admin.chmod(0o755)
+    return home
+
+
+def run_import(folder: Path, home: Path, *args: str) -> list[str]:
+    """``import.sh ARGS`` as a user runs it (from another folder), and the neo4j-admin arguments it gave."""
+    elsewhere = home.parent / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    done = subprocess.run([str(folder / "import.sh"), *args], cwd=elsewhere, capture_output=True, text=True,
+                          env={**os.environ, "NEO4J_HOME": str(home)})
+    assert done.returncode == 0, done.stderr
+    return (home / "args").read_text().splitlines()
+
+
+def read_neo4j_csv(path: Path) -> tuple[list[tuple[str, str | None]], list[list[str]]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    return neo4j_header(rows[0]), rows[1:]
+
+
 def test_neo4j_csv_and_import_command_follow_the_documented_format(graph, tmp_path):
     folder = export(graph, "neo4j", tmp_path / "neo4j")
-    command = shlex.split((folder / "import.sh").read_text().strip().splitlines()[-1])
-    assert command[:4] == ["bin/neo4j-admin", "database", "import", "full"]
-    assert all(arg.startswith("--") and "=" in arg for arg in command[4:-1])
-    options = dict(arg[2:].split("=", 1) for arg in command[4:-1])
-    assert command[-1] == "neo4j" and set(options) >= {"nodes", "relationships"}
-    assert options["multiline-fields"] == "true"  # a name holds a newline
-    for key in ("nodes", "relationships"):
-        assert (folder / Path(options[key]).name).exists()
-    delimiter = options["array-delimiter"]
-    with open(folder / "nodes.csv", encoding="utf-8", newline="") as handle:
-        node_rows = list(csv.reader(handle))
-    header = neo4j_header(node_rows[0])
+    home = fake_neo4j_home(tmp_path)
+    args = run_import(folder, home)
+    assert args[:3] == ["database", "import", "full"] and args[-1] == "neo4j"
+    assert all(arg.startswith("--") and "=" in arg for arg in args[3:-1])
+    options: dict[str, list[str]] = {}
+    for arg in args[3:-1]:
+        key, value = arg[2:].split("=", 1)
+        options.setdefault(key, []).append(value)
+    assert options["overwrite-destination"] == ["false"]  # never replaces a database unless asked
+    assert options["multiline-fields"] == ["true"]  # a name holds a newline
+    assert "read-buffer-size" not in options  # rows are small: the default buffer holds them
+    files = options["nodes"] + options["relationships"]
+    assert all(Path(f).is_absolute() and Path(f).parent == folder.resolve() and Path(f).exists()
+               for f in files)
+    assert {Path(f).name for f in files} == {p.name for p in folder.glob("*.csv")}
+    asked = run_import(folder, home, "--overwrite", "kg")
+    assert asked[-1] == "kg" and "--overwrite-destination=true" in asked
+    delimiter = options["array-delimiter"][0]
+
+    header, node_rows = read_neo4j_csv(folder / "nodes.csv")
     kinds = [kind for _, kind in header]
     assert kinds.count("ID") == 1 and kinds.count("LABEL") == 1
-    id_at, label_at, count_at = kinds.index("ID"), kinds.index("LABEL"), kinds.index("long")
-    ids = {row[id_at] for row in node_rows[1:]}
-    assert len(ids) == len(node_rows) - 1 == len(nodes_of(graph))
-    labels = {label for row in node_rows[1:] for label in row[label_at].split(delimiter)}
+    column = {name: at for at, (name, _) in enumerate(header)}
+    id_at, label_at = kinds.index("ID"), kinds.index("LABEL")
+    ids = {row[id_at] for row in node_rows}
+    assert len(ids) == len(node_rows) == len(nodes_of(graph))
+    labels = {label for row in node_rows for label in row[label_at].split(delimiter)}
     assert labels >= set(LABELS) and labels == {n["type"] for n in nodes_of(graph)}
-    assert all(int(row[count_at]) >= 1 for row in node_rows[1:])
-    assert ODD_NAME in {row[[n for n, _ in header].index("name")] for row in node_rows[1:]}
-    with open(folder / "relationships.csv", encoding="utf-8", newline="") as handle:
-        edge_rows = list(csv.reader(handle))
-    kinds = [kind for _, kind in neo4j_header(edge_rows[0])]
+    assert all(int(row[column["count"]]) >= 1 for row in node_rows)
+    assert ODD_NAME in {row[column["name"]] for row in node_rows}
+    header, edge_rows = read_neo4j_csv(folder / "relationships.csv")
+    kinds = [kind for _, kind in header]
     start, end, kind = kinds.index("START_ID"), kinds.index("END_ID"), kinds.index("TYPE")
-    assert len(edge_rows) - 1 == len(edges_of(graph))
-    assert all(row[start] in ids and row[end] in ids for row in edge_rows[1:])
-    assert {row[kind] for row in edge_rows[1:]} >= {RELATION, "地点"}
+    assert len(edge_rows) == len(edges_of(graph))
+    assert all(row[start] in ids and row[end] in ids for row in edge_rows)
+    assert {row[kind] for row in edge_rows} >= {RELATION, "地点"}
+
+    # every mention is a Mention node (its own ID group) naming its node or edge; a node links to its own
+    header, mention_rows = read_neo4j_csv(folder / "mentions.csv")
+    column = {name: at for at, (name, _) in enumerate(header)}
+    assert header[0] == ("id", "ID") and {row[column[""]] for row in mention_rows} == {"Mention"}
+    expected = sorted((n["id"], "", m["text"]) for n in nodes_of(graph) for m in n["mentions"])
+    expected += sorted(("", e["id"], m["text"]) for e in edges_of(graph) for m in e["mentions"])
+    assert sorted((r[column["node"]], r[column["edge"]], r[column["text"]]) for r in mention_rows) == sorted(
+        expected)
+    _, link_rows = read_neo4j_csv(folder / "mention_links.csv")
+    of_node = {row[0]: row[column["node"]] for row in mention_rows if row[column["node"]]}
+    assert sorted((start, of_node[mention]) for start, mention, _ in link_rows) == sorted(
+        (n, n) for n in of_node.values())
 
 
 class CypherReader:

@@ -182,7 +182,11 @@ def export(
     if out != "-":
         say(f"exported {summary.line()}")
     if summary.command:
-        say(f"load it into Neo4j (from $NEO4J_HOME, the CSV files in import/):\n  {summary.command}")
+        say(f"load it into Neo4j 5 (the database stopped; neo4j-admin from $NEO4J_HOME or the current "
+            f"folder; an existing database is replaced only with --overwrite):\n  {summary.command}")
+    if output_format in ("turtle", "jsonld") and out != "-":
+        say("IRIs percent-encode names (人物 → %E4%BA%BA%E7%89%A9): match nodes by rdfs:label, whose text "
+            "carries its documents' language tag (@zh, @en) where known")
 
 
 @app.command("show")

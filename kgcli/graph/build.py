@@ -26,6 +26,7 @@ from typing import IO, Any
 import orjson
 
 from kgcli.documents.grounding import normalise
+from kgcli.documents.language import script_language
 from kgcli.documents.result import DOC_ID, UNPARSED, is_merged_document
 from kgcli.errors import KgcError, warn
 from kgcli.graph import store
@@ -143,6 +144,7 @@ class _Reader:
         self.gold_ids: dict[str, dict[tuple[str, str], str]] = {}  # doc → (name, type) → annotated id
         self.entity_ids = False  # whether annotated documents gave their entities ids
         self.digests: dict[str, str] = {}  # document → the SHA-256 of its text, where extract recorded it
+        self.languages: dict[str, str] = {}  # document → its language by script, where it has one
         self.skip_unparsed = skip_unparsed
         self.gold = gold
         self.keep_ungrounded = keep_ungrounded
@@ -156,6 +158,12 @@ class _Reader:
         if isinstance(document.get("doc_sha256"), str) and document["doc_sha256"]:
             self.digests[str(document.get(DOC_ID))] = document["doc_sha256"]
         nodes, edges, left_out = document_facts(document, self.keep_ungrounded, ids)
+        # the document's language by the script of its sentences that gave the graph (a merged document
+        # keeps its sentences, not its whole text)
+        language = script_language("".join(dict.fromkeys(
+            m["context"] or m["text"] for node in nodes for m in node["mentions"])))
+        if language:
+            self.languages[str(document.get(DOC_ID))] = language
         self.left_out += left_out
         for node in nodes:
             self.piece("n", node)
@@ -388,7 +396,8 @@ def _build(inputs: list[str], out: str, settings: BuildSettings, old_meta: dict[
         }
         with open(os.path.join(work, store.META), "wb") as handle:
             handle.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2) + b"\n")
-        _write_digests(out if old_meta else None, work, reader.digests)
+        _write_per_document(out if old_meta else None, work, reader.digests, store.DIGESTS)
+        _write_per_document(out if old_meta else None, work, reader.languages, store.LANGUAGES)
     return BuildSummary(
         counts["nodes"],
         counts["edges"],
@@ -400,14 +409,15 @@ def _build(inputs: list[str], out: str, settings: BuildSettings, old_meta: dict[
     )
 
 
-def _write_digests(old: str | None, work: str, found: dict[str, str]) -> None:
-    """documents.json: each document's SHA-256 as extracted (the graph's own, then the new inputs')."""
+def _write_per_document(old: str | None, work: str, found: dict[str, str], name: str) -> None:
+    """A per-document file (documents.json: each text's SHA-256 as extracted; languages.json): the graph's
+    own entries, then the new inputs'."""
     digests: dict[str, str] = {}
-    if old and os.path.exists(os.path.join(old, store.DIGESTS)):
-        with open(os.path.join(old, store.DIGESTS), "rb") as handle:
+    if old and os.path.exists(os.path.join(old, name)):
+        with open(os.path.join(old, name), "rb") as handle:
             digests = orjson.loads(handle.read())
     digests.update(found)
-    with open(os.path.join(work, store.DIGESTS), "wb") as handle:
+    with open(os.path.join(work, name), "wb") as handle:
         handle.write(orjson.dumps(dict(sorted(digests.items()))) + b"\n")
 
 

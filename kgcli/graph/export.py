@@ -7,15 +7,17 @@ properties, back-quoted (Cypher) or percent-encoded (IRIs), so 人物, 地点 an
 every value travels as data (a CSV field, a Cypher parameter, an RDF literal), so quotes, backslashes and
 newlines in names survive.
 
-- ``neo4j``: a folder of ``nodes.csv`` and ``relationships.csv`` in ``neo4j-admin database import``'s
-  header format (``:ID``, ``:LABEL``, ``:START_ID``, ``:END_ID``, ``:TYPE``) and ``import.sh``, the exact
-  command line.
+- ``neo4j``: a folder of ``nodes.csv``, ``relationships.csv``, ``mentions.csv`` (each mention a
+  ``Mention`` node) and ``mention_links.csv`` in ``neo4j-admin database import``'s header format (``:ID``,
+  ``:LABEL``, ``:START_ID``, ``:END_ID``, ``:TYPE``), and ``import.sh [--overwrite] [DATABASE]``.
 - ``cypher``: a cypher-shell script: uniqueness constraints, then ``:param rows => [...]`` batches, each
   followed by one ``UNWIND $rows AS row MERGE …``.
 - ``graphml``: networkx's GraphML (node and edge attributes as data keys).
 - ``turtle`` / ``jsonld``: RDF (pyoxigraph): types as classes, relations as properties, every edge also a
   reified ``rdf:Statement`` with its count, and mentions as PROV provenance (document, offsets, record,
-  context).
+  context), minted per node and edge so each cites its own text. Text literals carry their documents'
+  language (``@zh``, ``@en``) where the script tells it. IRIs percent-encode names (人物 is
+  ``type/%E4%BA%BA%E7%89%A9``): query by ``rdfs:label``.
 - ``csv``: a folder of ``nodes.csv`` and ``edges.csv``.
 - ``triples``: JSON lines ``head, head_type, relation, tail, tail_type``, one per edge, then one per
   attribute value kept as a property (``tail_type`` null).
@@ -111,7 +113,8 @@ def export_graph(
     command = None
     if fmt == "neo4j":
         with atomic_folder(out, WRITER) as work:
-            command = write_neo4j(folder, work, meta)
+            write_neo4j(folder, work, meta)
+        command = f"{_shell_quote(os.path.join(os.path.abspath(out), 'import.sh'))} [--overwrite] [DATABASE]"
     elif fmt == "csv":
         with atomic_folder(out, WRITER) as work:
             write_csv(folder, work)
@@ -128,10 +131,19 @@ def export_graph(
 
 
 # ---- Neo4j ------------------------------------------------------------------------------------------
+# Mentions are their own nodes (``mentions.csv``), linked from the node they mention (``mention_links.csv``)
+# or naming the edge they state (``edge``): in a node's row they would make a popular node's row grow past
+# neo4j-admin's read buffer (4 MiB by default; 150–200 bytes a mention) and stop the import.
 NEO4J_NODE_HEADER = ["id:ID", "name", "type", "kind", "count:long", "grounded:boolean", "merged_from",
-                     "properties", "mentions", ":LABEL"]
+                     "properties", "mentions:long", ":LABEL"]
 NEO4J_EDGE_HEADER = [":START_ID", ":END_ID", ":TYPE", "id", "kind", "count:long", "grounded:boolean",
-                     "mentions"]
+                     "mentions:long"]
+NEO4J_MENTION_HEADER = ["id:ID(Mention)", "node", "edge", "doc", "start:long", "end:long", "record", "text",
+                        "context", "status", ":LABEL"]
+NEO4J_LINK_HEADER = [":START_ID", ":END_ID(Mention)", ":TYPE"]
+NEO4J_FILES = {"nodes": ("nodes.csv", "mentions.csv"), "relationships": ("relationships.csv",
+                                                                         "mention_links.csv")}
+READ_BUFFER = 4 * 1024 * 1024  # neo4j-admin's default --read-buffer-size: a row must fit in it
 
 
 def array_delimiter(labels: list[str]) -> str:
@@ -140,6 +152,14 @@ def array_delimiter(labels: list[str]) -> str:
         if not any(candidate in label for label in labels):
             return candidate
     raise KgcError("every array delimiter neo4j-admin could use appears in some node type")
+
+
+def free_name(preferred: str, taken: set[str]) -> str:
+    """``preferred``, or ``Kgc`` + it when the graph already uses the name (a node type called Mention)."""
+    name = preferred
+    while name.casefold() in {t.casefold() for t in taken}:
+        name = "Kgc" + name
+    return name
 
 
 NODE_FIELDS = ("id", "name", "type", "kind", "count", "grounded", "merged_from", "properties", "mentions")
@@ -165,47 +185,103 @@ def _row(item: dict[str, Any], fields: tuple[str, ...]) -> list[Any]:
             else ("true" if item[f] else "false") if f == "grounded" else item[f] for f in fields]
 
 
-def _write_csv(path: str, header: list[str] | tuple[str, ...], rows: Iterator[list[Any]]) -> None:
+def _write_csv(path: str, header: list[str] | tuple[str, ...], rows: Iterator[list[Any]]) -> int:
+    """Write the rows; the size in bytes of the largest (its fields, quoted, and their separators)."""
+    largest = 0
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
-        writer.writerows(rows)
+        for row in rows:
+            writer.writerow(row)
+            size = sum(len(str(field).encode("utf-8")) + 3 for field in row)
+            largest = max(largest, size)
+    return largest
 
 
-def write_neo4j(folder: str, out: str, meta: dict[str, Any]) -> str:
-    delimiter = array_delimiter(list(meta["labels"]))
-    _write_csv(
+def _mention_rows(folder: str, label: str, links: list[list[str]], link_type: str) -> Iterator[list[Any]]:
+    """One row per mention of every node and edge; a node's links to its mentions collected in ``links``."""
+    for kind, items in (("node", nodes(folder)), ("edge", edges(folder))):
+        for item in items:
+            for number, m in enumerate(item["mentions"]):
+                key = f"{item['id']}:{number}"
+                if kind == "node":
+                    links.append([item["id"], key, link_type])
+                yield [key, item["id"] if kind == "node" else "", item["id"] if kind == "edge" else "",
+                       m["doc"], "" if m.get("start") is None else m["start"],
+                       "" if m.get("end") is None else m["end"], m.get("record") or "", m["text"],
+                       m.get("context") or "", m.get("status") or "", label]
+
+
+def write_neo4j(folder: str, out: str, meta: dict[str, Any]) -> None:
+    labels = list(meta["labels"])
+    delimiter = array_delimiter(labels)
+    mention_label = free_name("Mention", set(labels))
+    link_type = free_name("HAS_MENTION", {e["relation"] for e in edges(folder)})
+    largest = _write_csv(
         os.path.join(out, "nodes.csv"),
         NEO4J_NODE_HEADER,
-        ([*_row(node, NODE_FIELDS), node["type"]] for node in nodes(folder)),
+        ([*_row(node, NODE_FIELDS[:-1]), len(node["mentions"]), node["type"]] for node in nodes(folder)),
     )
-    _write_csv(
+    largest = max(largest, _write_csv(
         os.path.join(out, "relationships.csv"),
         NEO4J_EDGE_HEADER,
         (
-            [e["head"], e["tail"], e["relation"], *_row(e, ("id", "kind", "count", "grounded", "mentions"))]
+            [e["head"], e["tail"], e["relation"], *_row(e, ("id", "kind", "count", "grounded")),
+             len(e["mentions"])]
             for e in edges(folder)
         ),
-    )
-    command = neo4j_command(delimiter)
+    ))
+    links: list[list[str]] = []
+    largest = max(largest, _write_csv(os.path.join(out, "mentions.csv"), NEO4J_MENTION_HEADER,
+                                      _mention_rows(folder, mention_label, links, link_type)))
+    _write_csv(os.path.join(out, "mention_links.csv"), NEO4J_LINK_HEADER, iter(links))
+    buffer = read_buffer(largest)
     with open(os.path.join(out, "import.sh"), "w", encoding="utf-8") as handle:
-        handle.write(
-            "#!/bin/sh\n# Load this graph into a new Neo4j database (Neo4j 5; stop the database first).\n"
-            "# Run from $NEO4J_HOME with this folder's CSV files in import/.\n"
-            f"{command}\n"
-        )
+        handle.write(import_script(delimiter, buffer))
     from kgcli.outputs import umask
 
     os.chmod(os.path.join(out, "import.sh"), 0o777 & ~umask())  # executable, as the umask allows
-    return command
 
 
-def neo4j_command(delimiter: str = ";", database: str = "neo4j") -> str:
-    return (
-        "bin/neo4j-admin database import full --nodes=import/nodes.csv "
-        "--relationships=import/relationships.csv --multiline-fields=true "
-        f"--array-delimiter={_shell_quote(delimiter)} --overwrite-destination=true {database}"
-    )
+def read_buffer(largest_row: int) -> int | None:
+    """A ``--read-buffer-size`` (bytes, a power of two) that holds the largest row twice over, when the
+    default would not; None when the default does."""
+    if 2 * largest_row <= READ_BUFFER:
+        return None
+    size = READ_BUFFER
+    while size < 2 * largest_row:
+        size *= 2
+    return size
+
+
+IMPORT_SCRIPT = """#!/bin/sh
+# Load this graph into Neo4j 5 with neo4j-admin (stop the database first).
+#   import.sh [--overwrite] [DATABASE]
+# DATABASE defaults to neo4j. A database that exists is never replaced unless --overwrite is given.
+# neo4j-admin is $NEO4J_HOME/bin/neo4j-admin (NEO4J_HOME defaults to the current folder); the CSV files
+# are read from this script's own folder, by absolute path, wherever it is.
+set -eu
+overwrite=false
+database=neo4j
+for arg in "$@"; do
+  case "$arg" in
+    --overwrite) overwrite=true ;;
+    -*) echo "import.sh: unknown option $arg (usage: import.sh [--overwrite] [DATABASE])" >&2; exit 2 ;;
+    *) database=$arg ;;
+  esac
+done
+here=$(cd "$(dirname "$0")" && pwd -P)
+exec "${{NEO4J_HOME:-.}}/bin/neo4j-admin" database import full \\
+  {files} \\
+  --multiline-fields=true --array-delimiter={delimiter}{buffer} \\
+  --overwrite-destination="$overwrite" "$database"
+"""
+
+
+def import_script(delimiter: str, buffer: int | None) -> str:
+    files = " ".join(f'--{kind}="$here/{name}"' for kind, names in NEO4J_FILES.items() for name in names)
+    size = f" --read-buffer-size={buffer // (1024 * 1024)}m" if buffer else ""
+    return IMPORT_SCRIPT.format(files=files, delimiter=_shell_quote(delimiter), buffer=size)
 
 
 def _shell_quote(text: str) -> str:
@@ -213,18 +289,18 @@ def _shell_quote(text: str) -> str:
 
 
 # ---- Cypher -----------------------------------------------------------------------------------------
-_CYPHER_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+# Only what a string literal cannot hold as it is: its quote, the escape character, and the line breaks
+# (cypher-shell reads a ``:param`` command to the end of its line). Every other character is written raw:
+# Neo4j, LadybugDB and FalkorDB read raw control characters alike, while their escapes differ (FalkorDB has
+# no ``\\uXXXX``: it would keep the six characters).
+_CYPHER_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
 
 
 def cypher_literal(value: Any) -> str:
     """A Cypher literal of a parameter value: strings double-quoted with Cypher's escapes, maps with
     back-quoted keys, lists, integers, booleans and null."""
     if isinstance(value, str):
-        return (
-            '"'
-            + "".join(_CYPHER_ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 else c) for c in value)
-            + '"'
-        )
+        return '"' + "".join(_CYPHER_ESCAPES.get(c, c) for c in value) + '"'
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -463,12 +539,14 @@ class Vocabulary:
     def edge(self, edge_id: str) -> str:
         return f"{self.base}edge/{edge_id}"
 
-    def mention(self, mention: dict[str, Any]) -> str:
+    def mention(self, owner: str, mention: dict[str, Any]) -> str:
+        """A mention of one node or edge (``owner``, its id): two edges stated over one span are two
+        mentions, each with its own text."""
         doc = _part(str(mention["doc"]))
         if mention.get("start") is None:
             record = _part(str(mention.get("record")))
-            return f"{self.base}mention/{doc}/record/{record}/{_part(mention['text'])}"
-        return f"{self.base}mention/{doc}/{mention['start']}-{mention['end']}"
+            return f"{self.base}mention/{owner}/{doc}/record/{record}"
+        return f"{self.base}mention/{owner}/{doc}/{mention['start']}-{mention['end']}"
 
     def term(self, name: str) -> str:
         return self.vocab + name
@@ -490,25 +568,28 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
     }
     iris: dict[str, Any] = {}
     classes: set[str] = set()
-    seen_mentions: set[str] = set()
+    languages = store.read_languages(folder)
 
-    def provenance(subject: Any, mentions: list[dict]) -> Iterator[Any]:
+    def text(value: str, docs: set[str]) -> Any:
+        """A literal of the documents' text, tagged with their language when they agree on a known one."""
+        found = {languages.get(doc) for doc in docs}
+        language = found.pop() if len(found) == 1 else None
+        return Literal(value, language=language) if language else Literal(value)
+
+    def provenance(subject: Any, owner: str, mentions: list[dict]) -> Iterator[Any]:
         for mention in mentions:
-            iri = v.mention(mention)
-            node = NamedNode(iri)
+            node = NamedNode(v.mention(owner, mention))
+            doc = str(mention["doc"])
             yield Triple(subject, derived, node)
-            if iri in seen_mentions:
-                continue
-            seen_mentions.add(iri)
-            yield Triple(node, terms["document"], Literal(str(mention["doc"])))
+            yield Triple(node, terms["document"], Literal(doc))
             if mention.get("start") is not None:
                 yield Triple(node, terms["start"], Literal(str(mention["start"]), datatype=integer))
                 yield Triple(node, terms["end"], Literal(str(mention["end"]), datatype=integer))
             if mention.get("record"):
                 yield Triple(node, terms["record"], Literal(str(mention["record"])))
-            yield Triple(node, terms["text"], Literal(mention["text"]))
+            yield Triple(node, terms["text"], text(mention["text"], {doc}))
             if mention.get("context"):
-                yield Triple(node, terms["context"], Literal(mention["context"]))
+                yield Triple(node, terms["context"], text(mention["context"], {doc}))
             if mention.get("status"):
                 yield Triple(node, terms["status"], Literal(mention["status"]))
 
@@ -524,7 +605,8 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
             yield Triple(NamedNode(class_iri), a, NamedNode(RDFS + "Class"))
             yield Triple(NamedNode(class_iri), label, Literal(node["type"]))
         yield Triple(subject, a, NamedNode(class_iri))
-        yield Triple(subject, label, Literal(node["name"]))
+        docs = {str(m["doc"]) for m in node["mentions"]}
+        yield Triple(subject, label, text(node["name"], docs))
         yield Triple(subject, key, Literal(node["id"]))
         yield Triple(subject, kind, Literal(node["kind"]))
         yield Triple(subject, count, Literal(str(node["count"]), datatype=integer))
@@ -533,8 +615,8 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
             yield Triple(subject, terms["mergedFrom"], Literal(f"{absorbed['name']} ({absorbed['type']})"))
         for attribute, values in node["properties"].items():
             for value in values:
-                yield Triple(subject, NamedNode(v.attribute(attribute)), Literal(value))
-        yield from provenance(subject, node["mentions"])
+                yield Triple(subject, NamedNode(v.attribute(attribute)), text(value, docs))
+        yield from provenance(subject, node["id"], node["mentions"])
     properties: set[str] = set()
     for edge in edges(folder):
         predicate_iri = v.relation(edge["relation"])
@@ -554,7 +636,7 @@ def rdf_triples(folder: str, base: str) -> Iterator[Any]:
         yield Triple(statement, kind, Literal(edge["kind"]))
         yield Triple(statement, count, Literal(str(edge["count"]), datatype=integer))
         yield grounded(statement, edge)
-        yield from provenance(statement, edge["mentions"])
+        yield from provenance(statement, edge["id"], edge["mentions"])
 
 
 def write_rdf(folder: str, handle: IO[bytes], fmt: str, base: str) -> None:

@@ -26,6 +26,7 @@ NODES = "nodes.jsonl"
 EDGES = "edges.jsonl"
 META = "graph.json"
 DIGESTS = "documents.json"  # each document's SHA-256, as extracted (kgc graph show --documents checks it)
+LANGUAGES = "languages.json"  # each document's language by its script (zh, en), where it has one
 DATABASE = "graph.lbdb"
 FORMAT = "kgc-graph"
 FORMAT_VERSION = 2  # 2: mentions carry their grounding status; nodes and edges `grounded`
@@ -72,6 +73,15 @@ def table_names(labels: Iterable[str], relations: Iterable[str]) -> dict[str, di
             taken.add(table.casefold())
             tables[group][name] = table
     return tables
+
+
+def read_languages(folder: str) -> dict[str, str]:
+    """``languages.json``: document → ``zh`` or ``en`` (empty for a graph built before it was kept)."""
+    path = os.path.join(folder, LANGUAGES)
+    if not os.path.exists(path):
+        return {}
+    with open(path, "rb") as handle:
+        return orjson.loads(handle.read())
 
 
 def read_meta(folder: str) -> dict[str, Any]:
