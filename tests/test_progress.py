@@ -19,7 +19,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = Clock()
-    monkeypatch.setattr(progress.time, "perf_counter", fake)
+    monkeypatch.setattr(progress, "clock", fake)
     monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: False)
     return fake
 

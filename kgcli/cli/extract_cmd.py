@@ -12,8 +12,10 @@ from kgcli.cli.options import (
     ConcurrencyOpt,
     DataParallelOpt,
     DtypeOpt,
+    EncodingOpt,
     FollowLinksOpt,
     ModelOpt,
+    OnBadFileOpt,
     OverwriteOpt,
     PrefixCachingOpt,
     PresetOpt,
@@ -41,7 +43,9 @@ def extract(
     preset: PresetOpt = None,
     task: str = typer.Option(..., "--task", help="Tasks, comma-separated: NER,RE."),
     schema: str = typer.Option(..., "--schema", help="Their schema files, comma-separated, same order."),
-    language: str = typer.Option("zh", "--language", help="zh or en (the instruction sentence)."),
+    language: str = typer.Option("zh", "--language", click_type=choice("zh", "en", "auto"),
+                                 help="zh, en, or auto: the instruction sentence's language, for auto chosen "
+                                 "per document by its script."),
     split_num: str = typer.Option(None, "--split-num",
                                   help="Schema items per instruction, per task in --task order (e.g. 6,1); "
                                   "default: each task's, as convert."),
@@ -79,6 +83,8 @@ def extract(
     overwrite: OverwriteOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
     follow_links: FollowLinksOpt = False,
+    encoding: EncodingOpt = "utf-8",
+    on_bad_file: OnBadFileOpt = "stop",
 ) -> None:
     """Extract from whole documents: every answer merged per document and grounded to character offsets."""
     from kgcli.documents.extract import ExtractSettings, parse_split_nums, run_extract
@@ -99,10 +105,12 @@ def extract(
     resolved = None if remote else choice_.resolve("predict", backend=backend_spec(backend))
     new_tokens = max_new_tokens or (resolved.preset.max_new_tokens if resolved else DEFAULT_NEW_TOKENS)
     summary = run_extract(docs, out_path, resolved, Sampling(max_new_tokens=new_tokens),
-                          ExtractSettings(tasks=tasks, schemas=comma_list(schema), language=language,
+                          ExtractSettings(tasks=tasks, schemas=comma_list(schema), language=language.lower(),
                                           split_nums=split_nums, budget=budget, overlap=overlap,
                                           drop_ungrounded=drop_ungrounded, backend=backend, options=options,
                                           batch_size=batch_size, window=window, resume=resume,
-                                          overwrite=overwrite, follow_links=follow_links, remote=remote,
+                                          overwrite=overwrite, follow_links=follow_links,
+                                          encodings=tuple(comma_list(encoding)),
+                                          on_bad_file=on_bad_file.lower(), remote=remote,
                                           tokenizer=tokenizer))
     say(f"extracted: {summary.line()}")

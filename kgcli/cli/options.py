@@ -31,6 +31,12 @@ TrustRemoteCodeOpt = Annotated[bool, typer.Option(
 FollowLinksOpt = Annotated[bool, typer.Option(
     "--follow-links", help="In a DOCS folder, follow links whose target is inside it (other links are "
                            "skipped, with a warning each).")]
+EncodingOpt = Annotated[str, typer.Option(
+    "--encoding", help="The text files' encodings, tried in order, comma-separated (utf-8,gbk): the first "
+                       "that reads a whole file is its encoding.")]
+OnBadFileOpt = Annotated[str, typer.Option(
+    "--on-bad-file", click_type=choice("stop", "skip"),
+    help="A text file that no --encoding reads: stop (name it), or skip it with a warning.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run",
                                          help="Print the resolved settings and launch command, then exit.")]
 InLauncherOpt = Annotated[bool, typer.Option("--in-launcher", hidden=True)]

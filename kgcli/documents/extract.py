@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, say, warn
 from kgcli.io import compat_dumps, read_jsonl
 from kgcli.outputs import check_output, work_folder
 from kgcli.predict.base import DEFAULT_WINDOW
@@ -44,6 +45,8 @@ class ExtractSettings:
     resume: bool = False
     overwrite: bool = False
     follow_links: bool = False
+    encodings: tuple[str, ...] = ("utf-8",)
+    on_bad_file: str = "stop"
     remote: RemoteModel | None = None  # a model behind an API, no model files here (predict/remote.py)
     tokenizer: str | None = None  # remote: the tokenizer.json that counts the chunks' tokens
 
@@ -105,15 +108,17 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved | None, sampli
             preset=resolved.preset if resolved else None, tasks=settings.tasks, schemas=settings.schemas,
             language=settings.language, budget=settings.budget, overlap=settings.overlap,
             cutoff_len=resolved.preset.cutoff_len if resolved else None,
-            follow_links=settings.follow_links), remote=_remote_sizing(settings))
+            follow_links=settings.follow_links, encodings=settings.encodings,
+            on_bad_file=settings.on_bad_file), remote=_remote_sizing(settings))
         records = os.path.join(work, "records.json")
         parts = []
-        for task, schema in zip(settings.tasks, settings.schemas, strict=True):
-            part = os.path.join(work, f"{task}.json")
-            convert_file(chunks, part, ConvertConfig(task=task.upper(), split="test", schema_path=schema,
-                                                     language=settings.language, source="extract",
-                                                     split_num=settings.split_nums.get(task.upper())))
-            parts.append(part)
+        for language, chunk_part in by_language(chunks, stats.languages, settings.language, work):
+            for task, schema in zip(settings.tasks, settings.schemas, strict=True):
+                part = os.path.join(work, f"{task}.{language}.json")
+                convert_file(chunk_part, part, ConvertConfig(
+                    task=task.upper(), split="test", schema_path=schema, language=language, source="extract",
+                    split_num=settings.split_nums.get(task.upper())))
+                parts.append(part)
         with check_output(records).open() as out:
             for line in interleave(chunks, parts):
                 out.write(line)
@@ -141,7 +146,6 @@ def _remote_sizing(settings: ExtractSettings) -> Any:
     if settings.remote is None:
         return None
     from kgcli.documents.tokens import remote_sizing
-    from kgcli.errors import say
     from kgcli.predict.remote import preflight
 
     model = settings.remote
@@ -165,6 +169,39 @@ def _predict(records: str, predictions: str, resolved: Resolved | None, sampling
     return run_predict(records, predictions, resolved, settings.backend, sampling, settings.options,
                        batch_size=settings.batch_size, window=settings.window, resume=settings.resume,
                        overwrite=True)
+
+
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}
+
+
+def by_language(chunks: str, languages: dict[str, str | None], language: str,
+                work: str) -> list[tuple[str, str]]:
+    """(instruction language, chunks file) pairs: the one file in ``language``, or for ``auto`` the chunks
+    split by their document's script (a document with neither script gets Chinese, the default). With a
+    fixed language, documents written in the other one are counted in a warning."""
+    if language != "auto":
+        other = Counter(found for found in languages.values() if found and found != language)
+        for found, count in sorted(other.items()):
+            warn(f"{count} of {len(languages)} document(s) are written in {LANGUAGE_NAMES[found]} (by their "
+                 f"script) but the instructions are {LANGUAGE_NAMES[language]} (--language {language}); "
+                 "--language auto chooses per document")
+        return [(language, chunks)]
+    import orjson
+
+    paths = {lang: os.path.join(work, f"chunks.{lang}.json") for lang in ("zh", "en")}
+    handles = {lang: open(path, "wb") for lang, path in paths.items()}  # noqa: SIM115 (closed below)
+    used: set[str] = set()
+    try:
+        for _, chunk in read_jsonl(chunks):
+            lang = languages.get(str(chunk.get("doc_id"))) or "zh"
+            used.add(lang)
+            handles[lang].write(orjson.dumps(chunk) + b"\n")
+    finally:
+        for handle in handles.values():
+            handle.close()
+    say(f"--language auto: {sum(1 for v in languages.values() if (v or 'zh') == 'zh')} Chinese, "
+        f"{sum(1 for v in languages.values() if v == 'en')} English document(s)")
+    return [(lang, paths[lang]) for lang in ("zh", "en") if lang in used]
 
 
 def interleave(chunks: str, parts: list[str]) -> Iterator[str]:

@@ -3,7 +3,12 @@
 A document is ``(doc_id, text, metadata)``. For a folder, ``doc_id`` is the file's path relative to it; for
 one text file, its name; for JSON lines, the record's ``id`` (else ``FILE:LINE``), and every other field of
 the record is metadata that travels with its chunks. Text is read as UTF-8 exactly as stored (a leading BOM
-dropped, line ends kept), so character offsets into it are offsets into the user's file.
+dropped, line ends kept), so character offsets into it are offsets into the user's file; ``encodings``
+(``--encoding utf-8,gbk``) are tried in order, the first that decodes the whole file wins.
+
+In a folder, files of other types (``.pdf``, ``.html``, ``.docx``, …) are listed in one warning as
+skipped, never passed over silently; a text file that no encoding decodes stops the run naming the file
+and ``--encoding``, or with ``on_bad_file="skip"`` is skipped with a warning of its own.
 """
 
 from __future__ import annotations
@@ -26,29 +31,59 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def read_documents(path: str, follow_links: bool = False) -> Iterator[Document]:
+ON_BAD_FILE = ("stop", "skip")
+
+
+def read_documents(path: str, follow_links: bool = False, encodings: tuple[str, ...] = ("utf-8",),
+                   on_bad_file: str = "stop") -> Iterator[Document]:
     """Every document of PATH, in a stable order (a folder's files sorted by relative path). In a folder,
     links are skipped with a warning each (a link can bring any file of the machine into the text sent to a
     model server); ``follow_links`` follows those whose target is inside the folder."""
+    check_encodings(encodings)
     if path != STDIO and os.path.isdir(path):
-        files = text_files(path, follow_links)
+        others: list[str] = []
+        files = text_files(path, follow_links, others)
+        if others:
+            shown = ", ".join(others[:10]) + (f", and {len(others) - 10} more" if len(others) > 10 else "")
+            warn(f"{path}: {len(others)} file(s) that are not {' or '.join(TEXT_SUFFIXES)} skipped (convert "
+                 f"them to text first): {shown}")
         if not files:
             raise KgcError(f"no documents: the folder holds no {' or '.join(TEXT_SUFFIXES)} files", path)
         for relative, real in files:
-            yield Document(relative, read_text(real))
+            try:
+                text = read_text(real, encodings)
+            except KgcError as exc:
+                if on_bad_file != "skip":
+                    raise
+                warn(f"{exc}: skipped (--on-bad-file skip)")
+                continue
+            yield Document(relative, text)
         return
     if path != STDIO and not os.path.exists(path):
         raise KgcError("no such file or folder", path)
     if path.endswith(TEXT_SUFFIXES):
-        yield Document(os.path.basename(path), read_text(path))
+        yield Document(os.path.basename(path), read_text(path, encodings))
         return
     yield from _json_documents(path)
 
 
-def text_files(folder: str, follow_links: bool = False) -> list[tuple[str, str]]:
+def check_encodings(encodings: tuple[str, ...]) -> None:
+    import codecs
+
+    for name in encodings:
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise KgcError(f"--encoding: unknown encoding {name!r} (e.g. utf-8, gbk, gb18030, big5, "
+                           "utf-16)") from None
+
+
+def text_files(folder: str, follow_links: bool = False,
+               others: list[str] | None = None) -> list[tuple[str, str]]:
     """(relative name with ``/``, the path to read) of each text file under ``folder``, sorted; hidden
     files are not documents. A link (to a file or a folder) is skipped with a warning, unless
-    ``follow_links`` and its target lies inside ``folder`` (a folder reached twice is read once)."""
+    ``follow_links`` and its target lies inside ``folder`` (a folder reached twice is read once).
+    ``others`` collects the relative names of the files of other types."""
     root = os.path.realpath(folder)
     found: list[tuple[str, str]] = []
     seen = {root}
@@ -78,29 +113,38 @@ def text_files(folder: str, follow_links: bool = False) -> list[tuple[str, str]]
                     found.append((name, target))
             elif entry.is_dir(follow_symlinks=False):
                 walk(entry.path, f"{name}/")
-            elif (entry.is_file(follow_symlinks=False) and entry.name.endswith(TEXT_SUFFIXES)
-                  and not entry.name.startswith(".")):
-                found.append((name, entry.path))
+            elif entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
+                if entry.name.endswith(TEXT_SUFFIXES):
+                    found.append((name, entry.path))
+                elif others is not None:
+                    others.append(name)
 
     walk(folder, "")
     return sorted(found)
 
 
-def read_text(path: str) -> str:
-    """A text file's content; binary content or invalid UTF-8 is a one-line error naming its line."""
+def read_text(path: str, encodings: tuple[str, ...] = ("utf-8",)) -> str:
+    """A text file's content in the first of ``encodings`` that decodes all of it; binary content, or
+    bytes no encoding decodes, is a one-line error naming its line and ``--encoding``."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as exc:
         raise KgcError(f"cannot read ({(exc.strerror or str(exc)).lower()})", path) from None
-    if b"\0" in data:
+    wide = (data.startswith((b"\xff\xfe", b"\xfe\xff"))
+            and any(e.lower().replace("_", "-").startswith("utf-16") for e in encodings))
+    if b"\0" in data and not wide:
         raise KgcError("a binary file, not text", path, data[: data.index(b"\0")].count(b"\n") + 1)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise KgcError(f"not UTF-8 text (byte {exc.start})", path,
-                       data[: exc.start].count(b"\n") + 1) from None
-    return text.removeprefix("\ufeff")
+    first: UnicodeDecodeError | None = None
+    for encoding in encodings:
+        try:
+            return data.decode(encoding).removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            first = first or exc
+    assert first is not None
+    tried = ",".join(encodings)
+    raise KgcError(f"not {tried} text (byte {first.start}); pass its encoding, e.g. --encoding utf-8,gbk",
+                   path, data[: first.start].count(b"\n") + 1)
 
 
 def _json_documents(path: str) -> Iterator[Document]:

@@ -30,6 +30,8 @@ class ChunkSettings:
     overlap: int | None = None  # tokens; default about 10% of the budget
     cutoff_len: int | None = None
     follow_links: bool = False  # in a DOCS folder, follow links that stay inside it (else skipped)
+    encodings: tuple[str, ...] = ("utf-8",)  # tried in order for each text file
+    on_bad_file: str = "stop"  # a text file no encoding reads: stop, or skip it with a warning
 
 
 @dataclass
@@ -38,6 +40,7 @@ class ChunkStats:
     chunks: int = 0
     budget: int = 0
     overlap: int = 0
+    languages: dict[str, str | None] = field(default_factory=dict)  # document → its script's language
 
 
 def _instruction_prefixes(settings: ChunkSettings) -> list[str]:
@@ -46,13 +49,15 @@ def _instruction_prefixes(settings: ChunkSettings) -> list[str]:
     if len(settings.tasks) != len(settings.schemas):
         raise KgcError("give one --schema per --task (comma-separated, in the same order)")
     prefixes = []
+    languages = ("zh", "en") if settings.language == "auto" else (settings.language,)
     for task, schema in zip(settings.tasks, settings.schemas, strict=True):
-        converter = Converter(ConvertConfig(task=task.upper(), split="test", schema_path=schema,
-                                            language=settings.language, source="chunk"))
-        try:
-            prefixes += converter.instruction_prefixes()
-        except (KeyError, TypeError):  # a schema that depends on the record (EEA): its sentence alone
-            prefixes.append(converter.layout.prefix([]))
+        for language in languages:
+            converter = Converter(ConvertConfig(task=task.upper(), split="test", schema_path=schema,
+                                                language=language, source="chunk"))
+            try:
+                prefixes += converter.instruction_prefixes()
+            except (KeyError, TypeError):  # a schema that depends on the record (EEA): its sentence alone
+                prefixes.append(converter.layout.prefix([]))
     return prefixes
 
 
@@ -80,7 +85,7 @@ def load_sizing(settings: ChunkSettings) -> tuple[Any, int, Callable[[str], bool
         preset = load_preset(settings.preset)
         consent_to_remote_code(preset, settings.preset)
     template = get_template(preset.template)
-    path = settings.tokenizer or resolve_model_path(preset.base_model, preset.builder)
+    path = settings.tokenizer or resolve_model_path(preset.base_model, preset.builder, weights=False)
     # a --tokenizer folder is not the preset's model: its code never runs
     tokenizer = load_tokenizer(path, template, preset.trust_remote_code and not settings.tokenizer)
     cutoff = settings.cutoff_len or preset.cutoff_len
@@ -109,13 +114,16 @@ def chunk_file(in_path: str, out_path: str, settings: ChunkSettings, remote: Any
 
     output = check_output(out_path, inputs=[in_path] if in_path != "-" else [], spool=True)
     # every document read (and checked) before any model file
-    documents = list(read_documents(in_path, settings.follow_links))
+    documents = list(read_documents(in_path, settings.follow_links, settings.encodings, settings.on_bad_file))
     tokenizer, budget, fits = ((remote.tokenizer, remote.budget, remote.fits) if remote is not None
                                else load_sizing(settings))
     overlap = settings.overlap if settings.overlap is not None else max(budget // 10, 0)
     if overlap >= budget:
         raise KgcError(f"--overlap {overlap} must be below the chunk budget {budget}")
-    stats = ChunkStats(documents=len(documents), budget=budget, overlap=overlap)
+    from kgcli.documents.language import script_language
+
+    stats = ChunkStats(documents=len(documents), budget=budget, overlap=overlap,
+                       languages={d.doc_id: script_language(d.text) for d in documents})
     with output.open() as out:
         for chunk in chunk_documents(iter(documents), tokenizer, budget, overlap, fits):
             out.write(compat_dumps(chunk.record()) + "\n")

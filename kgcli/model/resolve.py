@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kgcli.errors import KgcError
-from kgcli.model.adapters import adapter_rank, check_adapter
+from kgcli.model.adapters import adapter_rank, check_adapter, hub_like
 from kgcli.model.presets import (
     Preset,
     apply_overrides,
@@ -166,6 +166,11 @@ def resolve(kind: Kind, preset: str | dict[str, Any] | None = None, *, config: s
     if dry_run:
         rank = adapter_rank(adapters[-1]) if adapters else None
     else:
+        from kgcli.model.hub import local_model
+
+        # a hub adapter is fetched now (its size said first; one line when the hub cannot be reached), so
+        # its folder is checked like any other and every loader gets a folder
+        adapters = [local_model(path, "adapter") if hub_like(path) else path for path in adapters]
         rank = [check_adapter(path, local_base) for path in adapters][-1].get("r") if adapters else None
     validate(resolved, adapter_rank=None if kind == "merge" else rank)
     if backend is not None:

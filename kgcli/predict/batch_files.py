@@ -173,7 +173,7 @@ def write_requests_for(
     check_records(in_path, test_record_rule)
     check_output(requests_path, inputs=[in_path], overwrite=overwrite)
     preset = resolved.preset
-    model_path = resolve_model_path(preset.base_model, preset.builder)
+    model_path = resolve_model_path(preset.base_model, preset.builder, weights=False)
     setup = load_setup(preset, model_path, sampling, resolved.adapters)
     budget = cutoff_len or preset.cutoff_len
     check_budget(in_path, setup, budget)

@@ -187,8 +187,8 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     from kgcli.model.launch import set_threads
 
     set_threads()
-    setup = load_setup(preset, resolve_model_path(preset.base_model, preset.builder), sampling,
-                       resolved.adapters)
+    model_path = resolve_model_path(preset.base_model, preset.builder, weights=not spec.remote(options))
+    setup = load_setup(preset, model_path, sampling, resolved.adapters)
     budget = cutoff_len or preset.cutoff_len
     check_budget(in_path, setup, budget)
     done = f" ({output.done} already in OUT)" if output.done else ""
