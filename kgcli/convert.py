@@ -157,6 +157,13 @@ def load_hard_negatives(path: str, key: str | None) -> dict[str, list[str]]:
     return data
 
 
+# Where each task's schema items stand in the three-line schema file (kgcli/schema.py)
+SCHEMA_PLACE = {"NER": "entity types (line 1)", "RE": "relations (line 2)", "SPO": "types (line 1)",
+                "EE": "event types (line 1, or line 3's keys)",
+                "EET": "event types (line 1, or line 3's keys)",
+                "KG": "entity types and attributes (line 3)"}
+
+
 class Converter:
     """Turns raw records into instruction lines for one task / split / schema."""
 
@@ -165,6 +172,10 @@ class Converter:
         self.config = config
         self.task: Task = get_task(config.task)
         self.schema = schema if schema is not None else load_schema(config.schema_path)
+        if not self.task.schema_from_record and not self.task.all_keys(self.schema):
+            raise KgcError(f"the schema gives {self.task.name} nothing to ask: its "
+                           f"{SCHEMA_PLACE.get(self.task.name, 'types')} are empty (a schema file of another "
+                           "task?)", config.schema_path)
         self.split_num = config.split_num if config.split_num is not None else self.task.default_split_num
         hard = None
         if config.hard_negatives:

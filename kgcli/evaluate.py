@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from kgcli import shards
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, warn
 from kgcli.io import display_name, parse_lines, read_jsonl
 from kgcli.records import INSTRUCTION, SCHEMA, head_end, parse_instruction, schema_span
 from kgcli.repair import THINK_OPEN, parse_answer, split_thinking
@@ -286,6 +286,10 @@ class Evaluator:
                             task_name, wanted):
                         continue
                     if record_id is None:
+                        if "doc_id" in record and "instruction" not in record:
+                            raise ValueError("this is a merged document (kgc extract's output), not a "
+                                             "prediction record: score it against the annotated documents "
+                                             "with --documents DOCS")
                         raise ValueError("record has no 'id'")
                     if type(output) is not str:
                         raise ValueError("record has no 'output' string (run kgc predict first)")
@@ -585,7 +589,22 @@ def evaluate_file(path: str, **options: Any) -> dict[str, Any]:
     if answers and sum(tally.parse_errors for tally in evaluator.tallies.values()) == answers:
         raise KgcError(f"none of the {answers} answer(s) parses as JSON: is the preset's template the one "
                        "the model was trained with, or is this a base model?", name)
+    parsed = answers - sum(tally.parse_errors for tally in evaluator.tallies.values())
+    off_schema = sum(tally.off_schema for tally in evaluator.tallies.values())
+    if parsed and off_schema >= parsed:
+        warn(f"{name}: every answer ({parsed}) names only keys its schema does not ask for (off_schema), so "
+             "every score is 0: was the model asked in another language or with another schema (an answer "
+             "keyed 'person' where the schema asks 人物)?")
     return evaluator.report()
+
+
+def input_text(instruction: Any) -> str:
+    """The ``input`` of an IEPile instruction (JSON text), or '' when it has none."""
+    try:
+        value = orjson.loads(instruction).get("input") if isinstance(instruction, str) else None
+    except (orjson.JSONDecodeError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 def list_errors(path: str, limit: int, task: str | None = None) -> list[dict[str, Any]]:
@@ -595,6 +614,7 @@ def list_errors(path: str, limit: int, task: str | None = None) -> list[dict[str
     name = display_name(path)
     wanted = task.upper() if task else None
     groups: dict[tuple, tuple[Task, dict[str, set], dict[str, set], int]] = {}
+    texts: dict[tuple, str] = {}  # each instance's input text (its first chunk's), to name it by
     for number, record in read_jsonl(path):
         task_name = str(record.get("task") or wanted or "")
         if wanted and task_name.upper() != wanted:
@@ -610,6 +630,7 @@ def list_errors(path: str, limit: int, task: str | None = None) -> list[dict[str
             except ValueError as exc:
                 raise KgcError(str(exc), name, number) from None
             groups[key] = (current, gold, {m: set() for m in current.metrics}, number)
+            texts[key] = input_text(record.get(INSTRUCTION))
         answer, _ = parse_answer(record.get("output") if isinstance(record.get("output"), str) else "")
         if isinstance(answer, dict):
             found: dict[str, list[tuple]] = {m: [] for m in current.metrics}
@@ -625,6 +646,7 @@ def list_errors(path: str, limit: int, task: str | None = None) -> list[dict[str
             negatives += [list(t) for t in sorted(wanted_tuples - predicted[metric], key=str)]
         if positives or negatives:
             errors.append({"task": task_name, "source": source, "id": record_id, "line": line,
+                           "text": texts.get((task_name, source, record_id), ""),
                            "false_positives": positives, "false_negatives": negatives})
             if len(errors) >= limit:
                 break

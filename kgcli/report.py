@@ -179,15 +179,44 @@ def _rich(tables: list[Grid]) -> str:
         force_terminal=terminal,
         no_color=not terminal,
     )
-    for grid in tables:
+    fitted = (part for whole in tables for part in _fitted(whole, console.width)) if terminal else tables
+    for grid in fitted:
         table = Table(title=cell(grid.title), title_justify="left")
         for index, name in enumerate(grid.header):
-            table.add_column(cell(name), justify="left" if index < grid.text_columns else "right")
+            # on a terminal "event F1", not "event_F1": a narrow one breaks a header at its spaces
+            shown = name.replace("_", " ") if terminal else name
+            table.add_column(cell(shown), justify="left" if index < grid.text_columns else "right")
         for row in grid.rows:
             table.add_row(*map(cell, row))  # type names come from answers: no markup, no escape codes
         console.print(table)
     text = console.file.getvalue()  # type: ignore[attr-defined]
     return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+def _fitted(grid: Grid, width: int) -> list[Grid]:
+    """The grid as it is, or, when its columns are wider than the terminal (EE's scores and counts on 80
+    columns), cut into grids that each fit, every one repeating the text columns."""
+    from rich.cells import cell_len
+
+    def needs(index: int) -> int:  # a column's width: its widest cell or header word, plus the rules
+        header = max((cell_len(w) for w in grid.header[index].replace("_", " ").split()), default=0)
+        return max([header, *(cell_len(str(row[index])) for row in grid.rows)]) + 3
+
+    keep = list(range(grid.text_columns))
+    base = sum(needs(i) for i in keep) + 1
+    groups: list[list[int]] = [[]]
+    used = base
+    for index in range(grid.text_columns, len(grid.header)):
+        if groups[-1] and used + needs(index) > width:
+            groups.append([])
+            used = base
+        groups[-1].append(index)
+        used += needs(index)
+    if len(groups) == 1:
+        return [grid]
+    return [Grid(grid.title if n == 0 else f"{grid.title} (continued)", [grid.header[i] for i in keep + g],
+                 [[row[i] for i in keep + g] for row in grid.rows], grid.text_columns)
+            for n, g in enumerate(groups)]
 
 
 # ---- two reports side by side -------------------------------------------------------------------
@@ -258,7 +287,7 @@ def error_grid(errors: list[dict[str, Any]]) -> Grid:
     for error in errors:
         rows.append(
             [
-                f"{error['task']} {error['source']} {error['id']}",
+                f"{error['task']} {error['source']} {_shown(error.get('text') or '', error['id'])}",
                 "; ".join(map(_tuple, error["false_positives"])) or "–",
                 "; ".join(map(_tuple, error["false_negatives"])) or "–",
             ]
@@ -269,6 +298,14 @@ def error_grid(errors: list[dict[str, Any]]) -> Grid:
         rows,
         text_columns=3,
     )
+
+
+def _shown(text: str, record_id: Any, width: int = 32) -> str:
+    """A record named by its text (shortened, on one line), not by a 64-hex id; the id when it has none."""
+    text = " ".join(text.split())
+    if not text:
+        return str(record_id)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _tuple(values: list[Any]) -> str:

@@ -482,6 +482,23 @@ CASES = [
         where="nope",
     ),
     Case(
+        "predict --adapter out/typo (a mistyped path beside out/, not a hub id)",
+        5,
+        PREDICT + ["--adapter", "out/typo"],
+        "adapter folder does not exist",
+        {"test.json": TEST, "out/keep.txt": "x"},
+        where="out/typo",
+        env={"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0"},
+    ),
+    Case(
+        "convert --task RE with an NER schema file",
+        3,
+        ["convert", "raw.json", "re.json", "--task", "RE", "--schema", "ner.json", "--split", "test"],
+        "the schema gives RE nothing to ask: its relations (line 2) are empty",
+        {"raw.json": lines(RAW), "ner.json": SCHEMA},
+        where="ner.json",
+    ),
+    Case(
         "train --adapter missing",
         2,
         TRAIN_CMD + ["--adapter", "nope"],

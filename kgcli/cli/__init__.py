@@ -152,10 +152,21 @@ def _reader_gone() -> None:
     sys.exit(0)
 
 
+GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def global_flags_first(args: list[str]) -> list[str]:
+    """``kgc predict … -q`` as ``kgc -q predict …``: the root's flags (which take no value) are read
+    wherever they stand, up to a ``--``."""
+    end = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    return [*flags, *(a for a in args[:end] if a not in GLOBAL_FLAGS), *args[end:]] if flags else args
+
+
 def main(argv: list[str] | None = None) -> None:
     import click
 
-    args = sys.argv[1:] if argv is None else argv
+    args = global_flags_first(sys.argv[1:] if argv is None else argv)
     try:
         status = _register(_invoked(args))(args=args, prog_name="kgc", standalone_mode=False)
     except KgcError as exc:

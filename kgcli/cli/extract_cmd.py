@@ -11,6 +11,7 @@ from kgcli.cli.options import (
     BatchSizeOpt,
     ConcurrencyOpt,
     DataParallelOpt,
+    DryRunOpt,
     DtypeOpt,
     EncodingOpt,
     FollowLinksOpt,
@@ -85,9 +86,10 @@ def extract(
     follow_links: FollowLinksOpt = False,
     encoding: EncodingOpt = "utf-8",
     on_bad_file: OnBadFileOpt = "stop",
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Extract from whole documents: every answer merged per document and grounded to character offsets."""
-    from kgcli.documents.extract import ExtractSettings, parse_split_nums, run_extract
+    from kgcli.documents.extract import ExtractSettings, parse_split_nums, run_extract, show_plan
     from kgcli.model.resolve import ModelChoice
     from kgcli.predict.base import Sampling, backend_options, backend_spec
     from kgcli.predict.remote import DEFAULT_NEW_TOKENS, remote_model
@@ -104,13 +106,15 @@ def extract(
     choice_ = ModelChoice(preset, None, model, dtype, settings, adapter, trust_remote_code)
     resolved = None if remote else choice_.resolve("predict", backend=backend_spec(backend))
     new_tokens = max_new_tokens or (resolved.preset.max_new_tokens if resolved else DEFAULT_NEW_TOKENS)
-    summary = run_extract(docs, out_path, resolved, Sampling(max_new_tokens=new_tokens),
-                          ExtractSettings(tasks=tasks, schemas=comma_list(schema), language=language.lower(),
-                                          split_nums=split_nums, budget=budget, overlap=overlap,
-                                          drop_ungrounded=drop_ungrounded, backend=backend, options=options,
-                                          batch_size=batch_size, window=window, resume=resume,
-                                          overwrite=overwrite, follow_links=follow_links,
-                                          encodings=tuple(comma_list(encoding)),
-                                          on_bad_file=on_bad_file.lower(), remote=remote,
-                                          tokenizer=tokenizer))
+    extract_settings = ExtractSettings(
+        tasks=tasks, schemas=comma_list(schema), language=language.lower(), split_nums=split_nums,
+        budget=budget, overlap=overlap, drop_ungrounded=drop_ungrounded, backend=backend, options=options,
+        batch_size=batch_size, window=window, resume=resume, overwrite=overwrite, follow_links=follow_links,
+        encodings=tuple(comma_list(encoding)), on_bad_file=on_bad_file.lower(), remote=remote,
+        tokenizer=tokenizer)
+    sampling = Sampling(max_new_tokens=new_tokens)
+    if dry_run:
+        show_plan(docs, out_path, resolved, sampling, extract_settings)
+        return
+    summary = run_extract(docs, out_path, resolved, sampling, extract_settings)
     say(f"extracted: {summary.line()}")

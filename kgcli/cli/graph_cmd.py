@@ -119,6 +119,7 @@ def query(
     output_format: str = typer.Option("table", "--format", help="table, jsonl or csv (on stdout)."),
 ) -> None:
     """Run a Cypher query on GRAPH's database."""
+    output_format = output_format.lower()  # format names are case-blind, as task names are
     if output_format not in QUERY_FORMATS:
         raise KgcError(f"--format must be one of {', '.join(QUERY_FORMATS)}, got {output_format!r}")
     params = parse_params(param)
@@ -174,7 +175,7 @@ def export(
     """Export GRAPH for Neo4j, RDF stores, GraphML tools or a flat triple list."""
     from kgcli.graph.export import check_base_iri, check_format, check_target, export_graph
 
-    check_format(output_format)
+    output_format = check_format(output_format)
     if output_format in ("turtle", "jsonld"):
         check_base_iri(base_iri)
     check_target(output_format, out, overwrite)

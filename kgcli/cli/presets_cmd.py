@@ -19,6 +19,7 @@ def list_presets(
 
     from kgcli.model.presets import listing
 
+    output_format = output_format.lower()  # format names are case-blind, as task names are
     if output_format not in ("table", "json"):
         raise KgcError(f"--format must be table or json, got {output_format!r}")
     rows = listing()

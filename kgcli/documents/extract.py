@@ -174,6 +174,45 @@ def _predict(records: str, predictions: str, resolved: Resolved | None, sampling
 LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}
 
 
+def show_plan(docs_path: str, out_path: str, resolved: Resolved | None, sampling: Sampling,
+              settings: ExtractSettings) -> None:
+    """``kgc extract --dry-run``: DOCS read and OUT and the schemas checked (no model, no request), then
+    the settings the run would use, one per line."""
+    from kgcli.convert import ConvertConfig, Converter
+    from kgcli.documents.language import script_language
+    from kgcli.documents.read import read_documents
+
+    if out_path == "-":
+        raise KgcError("kgc extract needs an output file (OUT), not stdout")
+    check_output(out_path, inputs=[docs_path, *settings.schemas], overwrite=settings.overwrite)
+    if len(settings.tasks) != len(settings.schemas) or not settings.tasks:
+        raise KgcError("give --task and one --schema per task (comma-separated, in the same order)")
+    for task, schema in zip(settings.tasks, settings.schemas, strict=True):
+        Converter(ConvertConfig(task=task.upper(), split="test", schema_path=schema,
+                                language="zh" if settings.language == "auto" else settings.language))
+    languages = Counter(script_language(d.text) or "zh" for d in read_documents(
+        docs_path, settings.follow_links, settings.encodings, settings.on_bad_file))
+    scripts = ", ".join(f"{n} {LANGUAGE_NAMES[lang]}" for lang, n in sorted(languages.items()))
+    print(f"DOCS: {docs_path} ({sum(languages.values())} document(s): {scripts})")
+    print(f"OUT: {out_path}")
+    print("tasks: " + ", ".join(f"{t.upper()} ({s})" for t, s in zip(settings.tasks, settings.schemas,
+                                                                       strict=True))
+          + f"; instructions in {settings.language}")
+    if settings.remote is not None:
+        remote = settings.remote
+        print(f"model: {remote.served_model} behind {remote.api_base or remote.backend} "
+              f"({remote.backend}, {remote.concurrency} request(s) at a time)")
+    elif resolved is not None:
+        preset = resolved.preset
+        adapters = ", ".join(resolved.adapters) or "none"
+        print(f"model: preset {preset.name} (base {preset.base_model}), adapters: {adapters}, "
+              f"backend {settings.backend} (batch size {settings.batch_size})")
+    budget = f"{settings.budget} tokens" if settings.budget else "what fits the model's prompt"
+    overlap = settings.overlap if settings.overlap is not None else "about 10%"
+    print(f"chunks: {budget} per chunk, overlap {overlap}")
+    print(f"sampling: max_new_tokens {sampling.max_new_tokens}")
+
+
 def by_language(chunks: str, languages: dict[str, str | None], language: str,
                 work: str) -> list[tuple[str, str]]:
     """(instruction language, chunks file) pairs: the one file in ``language``, or for ``auto`` the chunks

@@ -60,9 +60,10 @@ class ExportSummary:
 
 
 def check_format(name: str) -> str:
-    if name not in FORMATS:
+    """The export format, case-blind (``Turtle`` is ``turtle``, as ``ner`` is ``NER``)."""
+    if name.lower() not in FORMATS:
         raise KgcError(f"unknown export format {name!r}; available: {', '.join(FORMATS)}")
-    return name
+    return name.lower()
 
 
 def check_base_iri(base: str) -> str:
@@ -105,7 +106,7 @@ def edges(folder: str) -> Iterator[dict[str, Any]]:
 def export_graph(
     folder: str, fmt: str, out: str, *, base_iri: str = DEFAULT_BASE_IRI, overwrite: bool = False
 ) -> ExportSummary:
-    check_format(fmt)
+    fmt = check_format(fmt)
     if fmt in ("turtle", "jsonld"):
         check_base_iri(base_iri)
     meta = store.read_meta(folder)

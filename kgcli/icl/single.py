@@ -53,10 +53,11 @@ def prepare(text: str, *, task: str | None, language: str, labels: str | None, e
 
 def show(request: SingleRequest, examples: list[dict], client: ChatClient, system: str | None, *,
          as_json: bool = False, show_prompt: bool = False) -> None:
-    """Ask, then print the reply and, where it parses, what it states (or one JSON object with all three)."""
-    result = ask(request, examples, client, system)
+    """Ask, then print the reply and, where it parses, what it states (or one JSON object with all three).
+    ``show_prompt``: the prompt goes to stderr before the call, so it is there even when the call fails."""
     if show_prompt:
-        print(visible(result.prompt, keep="\n\t"), file=sys.stderr)
+        print(visible(build_prompt(request, examples), keep="\n\t"), file=sys.stderr, flush=True)
+    result = ask(request, examples, client, system)
     if as_json:
         print(json_visible(json.dumps({"prompt": result.prompt, "reply": result.reply,
                                        "extracted": result.extracted}, ensure_ascii=False)))

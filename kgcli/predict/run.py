@@ -272,23 +272,52 @@ def predict(request: PredictRequest) -> Any:
     out_path = files.get("output_file") or request.out_path if request.out_path == "-" else request.out_path
     if isinstance(options, HFOptions) and options.num_processes > 1 and not request.in_launcher:
         return _launch(request, options, in_path, out_path)
-    if request.dry_run:
-        print(f"launch: in this process ({request.backend} backend, {len(resolved.adapters)} adapter(s))")
-        return None
-    check_input(in_path)
-    if isinstance(options, BatchFileOptions):
-        _write_requests(in_path, options, resolved, request)
-        return None
     sampling = Sampling(
         max_new_tokens=request.max_new_tokens or resolved.preset.max_new_tokens,
         temperature=request.temperature or float(files.get("temperature") or 0.0),
         top_p=request.top_p if request.top_p != 1.0 else float(files.get("top_p") or 1.0),
         seed=request.seed,
     )
+    if request.dry_run:
+        _show_plan(request, resolved, in_path, out_path, sampling)
+        return None
+    check_input(in_path)
+    if isinstance(options, BatchFileOptions):
+        _write_requests(in_path, options, resolved, request)
+        return None
     return run_predict(in_path, out_path, resolved, request.backend, sampling, options,
                        batch_size=request.batch_size, cutoff_len=request.cutoff_len, resume=request.resume,
                        overwrite=request.overwrite, guided_json=request.guided_json,
                        in_launcher=request.in_launcher, window=request.window)
+
+
+def _show_plan(request: PredictRequest, resolved: Resolved, in_path: str, out_path: str,
+               sampling: Sampling) -> None:
+    """``--dry-run``: IN and OUT checked (every record read, no model), then the settings the run would
+    use, one per line."""
+    from kgcli.io import check_input
+
+    preset = resolved.preset
+    if in_path != "-":
+        check_input(in_path)
+        rule = guided_rule if request.guided_json else test_record_rule
+        records = f"{check_records(in_path, rule)} record(s)"
+    else:
+        records = "stdin, read when the run starts"
+    output = check_output(out_path, inputs=[in_path], resume=request.resume, overwrite=request.overwrite,
+                          resumable=True)
+    state = (f"{output.done} answered, --resume goes on" if output.done
+             else "new" if out_path == "-" or not os.path.exists(out_path) else "replaced (--overwrite)")
+    print(f"preset: {preset.name} (base {preset.base_model}, template {preset.template}, {preset.dtype}, "
+          f"{preset.bits}-bit)")
+    print(f"IN: {in_path} ({records})")
+    print(f"OUT: {out_path} ({state})")
+    print(f"adapters: {', '.join(resolved.adapters) if resolved.adapters else 'none'}")
+    print(f"backend: {request.backend} (batch size {request.batch_size}, cutoff_len "
+          f"{request.cutoff_len or preset.cutoff_len}{', guided JSON' if request.guided_json else ''})")
+    print(f"sampling: max_new_tokens {sampling.max_new_tokens}, temperature {sampling.temperature}, "
+          f"top_p {sampling.top_p}, seed {sampling.seed}")
+    print(f"launch: in this process ({request.backend} backend, {len(resolved.adapters)} adapter(s))")
 
 
 def _predict_remote(request: PredictRequest) -> Any:
