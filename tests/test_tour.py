@@ -117,8 +117,8 @@ def test_show_prompt_prints_the_prompt_even_when_the_call_fails(tmp_path):
 
     with FakeOpenAI(broken) as server:
         result = run_kgc("icl", "--model", "openai/m", "--api-base", server.url, "--task", "ner",
-                         "--language", "en", "--text", "Alice moved to Paris.", "--labels", "person,city", "--show-prompt",
-                         "--retries", "0", env={"KGC_CACHE": str(tmp_path)})
+                         "--language", "en", "--text", "Alice moved to Paris.", "--labels", "person,city",
+                         "--show-prompt", "--retries", "0", env={"KGC_CACHE": str(tmp_path)})
     assert result.returncode != 0
     assert "Alice moved to Paris." in result.stderr_text.split("kgc: error:")[0]
 
