@@ -142,7 +142,7 @@ def read_text(path: str, encodings: tuple[str, ...] = ("utf-8",)) -> str:
         except UnicodeDecodeError as exc:
             first = first or exc
     assert first is not None
-    tried = ",".join(encodings)
+    tried = " or ".join(name.upper() for name in encodings)
     raise KgcError(f"not {tried} text (byte {first.start}); pass its encoding, e.g. --encoding utf-8,gbk",
                    path, data[: first.start].count(b"\n") + 1)
 
