@@ -2,6 +2,7 @@
 and the API route against LangExtract.
 
 Usage: python bench/extract_bench.py [--remote-only] [--no-langextract]
+       python bench/extract_bench.py --corpus [--sizes 10000,100000] [--no-ray]
 Both runs go through the same code in this process (the real SmolLM2 tokenizer for chunking, convert's
 test path, the merge); the answers come from a generator that answers each chunk from the gold, so the
 figures are kgc's own cost (a model's time per chunk is the same either way). Prints chunks/s of each run,
@@ -14,6 +15,15 @@ is timed as the command a user types, start to end, with its requests counted by
 run LangExtract (``langextract`` from PyPI, in the bench's own environment ``.venv-bench``; made on first use)
 extracts the same documents from the same server with the same chunk size in characters and four workers.
 The ratio is kgc's wall time over LangExtract's.
+
+``--corpus``: the main job at corpus scale. Generated annotated documents, half English, half Chinese (about
+500 characters each: 100k documents are about 50 M characters), go through ``kgc extract --backend gold``
+(each record answered from its own label: every stage a model run takes, without the model) as the command a
+user types, NER and RE, ``--language auto``, one chunk a document. Prints wall seconds, seconds per document
+and the kgc process's peak RSS at each size, the ratio of seconds per document at the largest size to the
+smallest (the target: at most 1.2x, the cost grows with the corpus, not faster), and the same job through
+``--backend ray --ray-engine gold`` on a local Ray at the smallest size with its overhead over the local
+route (the driver's peak RSS; Ray's workers are processes of their own, not counted in it).
 """
 
 from __future__ import annotations
@@ -45,6 +55,92 @@ found = lx.extract(text_or_documents=[lx.data.Document(text=d["text"], document_
                    use_schema_constraints=False, show_progress=False)
 print(sum(1 for _ in found))
 """
+
+ZH_PEOPLE = ["王建国", "李晓梅", "张伟", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周杰", "吴敏", "徐强",
+             "孙悦", "马超", "朱琳", "胡军", "郭涛"]
+ZH_CITIES = ["杭州", "成都", "西安", "南京", "武汉", "苏州", "青岛", "厦门"]
+ZH_ORGS = ["华星科技", "远航物流", "青松银行", "蓝海食品", "金桥建设", "天元传媒"]
+ZH_TEMPLATES = [("{p}在{o}工作，住在{c}。", [("p", "works for", "o"), ("p", "lives in", "c")]),
+                ("{o}总部位于{c}。", [("o", "headquartered in", "c")]),
+                ("{p}上个月搬到了{c}。", [("p", "lives in", "c")]),
+                ("{p}和{q}都在{o}上班。", [("p", "works for", "o"), ("q", "works for", "o")]),
+                ("今天的会议讨论了明年的计划和预算。", [])]
+
+
+def zh_document(number: int, rng: random.Random, sentences: int = 34) -> dict:
+    """One annotated Chinese document of about 450 characters (the raw format: text, entity, relation)."""
+    cast = {"p": rng.sample(ZH_PEOPLE, 3), "c": rng.sample(ZH_CITIES, 2), "o": rng.sample(ZH_ORGS, 2)}
+    lines, relations, entities = [], [], {}
+    for _ in range(sentences):
+        template, triples = ZH_TEMPLATES[rng.randrange(len(ZH_TEMPLATES))]
+        people = rng.sample(cast["p"], 2)
+        values = {"p": people[0], "q": people[1], "c": rng.choice(cast["c"]), "o": rng.choice(cast["o"])}
+        lines.append(template.format(**values))
+        for key, kind in (("p", "person"), ("q", "person"), ("c", "city"), ("o", "organization")):
+            if "{" + key + "}" in template:
+                entities[values[key]] = kind
+        relations += [{"head": values[h], "relation": r, "tail": values[t]} for h, r, t in triples]
+    unique = list({(r["head"], r["relation"], r["tail"]): r for r in relations}.values())
+    return {"id": f"zh-{number}", "text": "".join(lines),
+            "entity": [{"entity": e, "entity_type": t} for e, t in entities.items()], "relation": unique}
+
+
+def write_corpus(path: Path, count: int) -> int:
+    """``count`` documents, English and Chinese in turn, as JSON lines; returns their characters."""
+    from kgcli.demo.synthetic import make_documents
+
+    rng, characters = random.Random(11), 0
+    english = iter(make_documents(count - count // 2, seed=11))
+    with open(path, "w", encoding="utf-8") as handle:
+        for number in range(count):
+            document = zh_document(number, rng) if number % 2 else next(english)
+            if number % 2 == 0:
+                document = {**document, "id": f"en-{number}"}
+            characters += len(document["text"])
+            handle.write(json.dumps(document, ensure_ascii=False) + "\n")
+    return characters
+
+
+def corpus(sizes: list[int], ray: bool = True) -> None:
+    """``kgc extract --backend gold`` at each size (and on local Ray at the smallest): time and memory."""
+    rows, per_document, characters = [], {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "ner.json").write_text('["person", "organization", "city"]\n[]\n{}\n', encoding="utf-8")
+        (folder / "re.json").write_text('[]\n["works for", "lives in", "headquartered in"]\n{}\n',
+                                        encoding="utf-8")
+        runs = [(size, "gold") for size in sizes] + ([(min(sizes), "ray")] if ray else [])
+        for size, backend in runs:
+            docs = folder / f"docs-{size}.json"
+            if not docs.exists():
+                characters[size] = write_corpus(docs, size)
+            out = folder / f"out-{size}-{backend}.json"
+            ray_route = ["--backend", "ray", "--ray-engine", "gold", "--data-parallel", "2",
+                         "--batch-size", "64"]
+            route = ["--backend", "gold"] if backend == "gold" else ray_route
+            seconds, peak = run_measured(Command(
+                [sys.executable, "-m", "kgcli", "extract", str(docs), str(out), "--preset",
+                 "tiny-random-llama-lora", "--set", "cutoff_len=4096", "--task", "NER,RE", "--schema",
+                 f"{folder / 'ner.json'},{folder / 're.json'}", "--language", "auto", *route],
+                variables={"KGC_PLAIN_PROGRESS": "0"}))
+            per_document[(size, backend)] = seconds / size
+            label = f"{size:,} documents ({characters[size] / 1e6:.1f} M chars), {backend}"
+            rows.append((label, f"{seconds:,.1f}", f"{seconds / size * 1000:.2f}", f"{peak:,.0f}"))
+            out.unlink()
+    small, large = min(sizes), max(sizes)
+    growth = per_document[(large, "gold")] / per_document[(small, "gold")]
+    print("\ncorpus: kgc extract --backend gold, NER + RE, --language auto")
+    print(table(rows, ("run", "wall seconds", "ms per document", "peak RSS MB")))
+    print(f"seconds per document, {large:,} vs {small:,}: {growth:.2f}x (goal ≤ 1.2x)")
+    note = f"s/doc {large:,} vs {small:,}: {growth:.2f}x (goal ≤ 1.2)"
+    if ray:
+        overhead = per_document[(small, "ray")] / per_document[(small, "gold")]
+        print(f"local Ray vs local route at {small:,}: {overhead:.2f}x")
+        note += f"; Ray {overhead:.2f}x the local route"
+    summarize("extract at corpus scale (gold answers)", f"{per_document[(large, 'gold')] * 1000:.2f} ms/doc "
+              f"at {large:,}", f"{per_document[(small, 'gold')] * 1000:.2f} ms/doc at {small:,}",
+              f"{growth:.2f}x", note)
+
 
 PEOPLE = ["张三", "李四", "王五", "赵六", "孙七"]
 CITIES = ["北京", "上海", "广州", "深圳"]
@@ -211,6 +307,10 @@ def remote(langextract: bool = True) -> None:
 
 
 if __name__ == "__main__":
-    if "--remote-only" not in sys.argv:
-        main()
-    remote(langextract="--no-langextract" not in sys.argv)
+    if "--corpus" in sys.argv:
+        given = sys.argv[sys.argv.index("--sizes") + 1] if "--sizes" in sys.argv else "10000,100000"
+        corpus([int(s) for s in given.split(",")], ray="--no-ray" not in sys.argv)
+    else:
+        if "--remote-only" not in sys.argv:
+            main()
+        remote(langextract="--no-langextract" not in sys.argv)

@@ -10,6 +10,8 @@
 #            --guided-json; samples/s, generated tokens/s, the ratio to HF batched and parse errors.
 #   ray:     where ray[data] and vllm are both installed: 512 records through --backend ray (ray.data.llm's
 #            vLLM processor) against vLLM streaming (same answers?).
+#   extract: 400 documents through `kgc extract --backend vllm` with that LoRA: chunks per second start to
+#            end, and the same job with --backend gold (kgc's own share).
 # Usage: scripts/gpu_check.sh   (PYTHON=python3 with kgcli and vllm installed; KGC_GPU_WORK=<folder> to keep files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -136,4 +138,26 @@ if "$PY" -c "import ray.data.llm, vllm" 2>/dev/null; then
   echo "ray (ray.data.llm vLLM processor): 512 records in $((t1 - t0)) s incl. start-up; vllm backend $((t2 - t1)) s; same answers: $same"
 else
   echo "ray: ray[data] and vllm are not both installed here; its row is skipped"
+fi
+
+# extract: the main job on the GPU. 400 generated documents (English, about 580 characters each) through
+# `kgc extract --backend vllm` with the LoRA trained above, NER: chunks per second start to end (chunking,
+# convert, vLLM streaming, the merge), and the same documents with --backend gold (no model) for kgc's own
+# share of the time.
+if "$PY" -c "import vllm" 2>/dev/null; then
+  "$PY" -c "import json, sys; from kgcli.demo.synthetic import make_documents; open(sys.argv[1], 'w').write(''.join(json.dumps(d) + '\n' for d in make_documents(400)))" "$WORK/docs.json"
+  t0=$(date +%s.%N)
+  "$PY" -m kgcli extract "$WORK/docs.json" "$WORK/extract-vllm.json" --preset smollm2-135m-lora --dtype bf16 \
+    --adapter "$WORK/lora-bf16" --task NER --schema "$WORK/schema.json" --language en --backend vllm --overwrite \
+    2>"$WORK/extract-vllm.log"
+  t1=$(date +%s.%N)
+  "$PY" -m kgcli extract "$WORK/docs.json" "$WORK/extract-gold.json" --preset smollm2-135m-lora \
+    --task NER --schema "$WORK/schema.json" --language en --backend gold --overwrite 2>"$WORK/extract-gold.log"
+  t2=$(date +%s.%N)
+  chunks=$(grep -o '[0-9]* chunk(s)' "$WORK/extract-vllm.log" | head -1 | cut -d' ' -f1)
+  "$PY" -c "import sys; c, a, b, g = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]); print(f'extract (vllm, LoRA, NER): 400 documents, {c} chunks in {b - a:.1f} s = {c / (b - a):.1f} chunks/s start to end; gold answers (no model) {g - b:.1f} s')" \
+    "$chunks" "$t0" "$t1" "$t2"
+  grep '^extracted:' "$WORK/extract-vllm.log" || true
+else
+  echo "extract: vllm is not installed here; its row is skipped"
 fi

@@ -21,6 +21,8 @@ from kgcli.cli.options import (
     PrefixCachingOpt,
     PresetOpt,
     PromptFormatOpt,
+    RayAddressOpt,
+    RayEngineOpt,
     ResumeOpt,
     RetriesOpt,
     ServedModelOpt,
@@ -54,9 +56,12 @@ def extract(
     adapter: AdapterOpt = None,
     dtype: DtypeOpt = None,
     settings: SetOpt = None,
-    backend: str = typer.Option("hf", "--backend", click_type=choice("hf", "vllm", "openai", "litellm"),
-                                help="hf (transformers), vllm, openai (any compatible server), or litellm "
-                                "(any provider litellm knows); openai without --preset and litellm need no "
+    backend: str = typer.Option("hf", "--backend",
+                                click_type=choice("hf", "vllm", "openai", "litellm", "ray", "gold"),
+                                help="hf (transformers), vllm, openai (any compatible server), litellm (any "
+                                "provider litellm knows), ray (the prediction stream on a Ray cluster's "
+                                "replicas), or gold (tests and benchmarks: annotated documents answered "
+                                "from their own labels); openai without --preset and litellm need no "
                                 "model files."),
     batch_size: BatchSizeOpt = 8,
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
@@ -86,6 +91,8 @@ def extract(
     follow_links: FollowLinksOpt = False,
     encoding: EncodingOpt = "utf-8",
     on_bad_file: OnBadFileOpt = "stop",
+    ray_engine: RayEngineOpt = "vllm",
+    ray_address: RayAddressOpt = None,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Extract from whole documents: every answer merged per document and grounded to character offsets."""
@@ -100,7 +107,8 @@ def extract(
     options = None if remote else backend_options(
         backend, tensor_parallel_size=tp, data_parallel=data_parallel, prefix_caching=prefix_caching,
         api_base=api_base, served_model=served_model, api_key_env=api_key_env, concurrency=concurrency,
-        prompt_format=prompt_format or "text", max_retries=retries)
+        prompt_format=prompt_format or "text", max_retries=retries, ray_engine=ray_engine,
+        ray_address=ray_address)
     tasks = comma_list(task)
     split_nums = parse_split_nums(split_num, tasks)
     choice_ = ModelChoice(preset, None, model, dtype, settings, adapter, trust_remote_code)

@@ -31,6 +31,13 @@ TrustRemoteCodeOpt = Annotated[bool, typer.Option(
 FollowLinksOpt = Annotated[bool, typer.Option(
     "--follow-links", help="In a DOCS folder, follow links whose target is inside it (other links are "
                            "skipped, with a warning each).")]
+RayEngineOpt = Annotated[str, typer.Option(
+    "--ray-engine", click_type=choice("vllm", "hf", "gold"), rich_help_panel="Ray cluster (ray)",
+    help="ray: the replicas' engine: vllm (ray.data.llm, GPUs), hf (any machine), or gold (tests and "
+         "benchmarks: each record answered from its gold label).")]
+RayAddressOpt = Annotated[str | None, typer.Option(
+    "--ray-address", rich_help_panel="Ray cluster (ray)",
+    help="ray: the cluster to join (default: $RAY_ADDRESS, else a local instance).")]
 EncodingOpt = Annotated[str, typer.Option(
     "--encoding", help="The text files' encodings, tried in order, comma-separated (utf-8,gbk): the first "
                        "that reads a whole file is its encoding.")]

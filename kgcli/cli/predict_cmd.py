@@ -21,6 +21,8 @@ from kgcli.cli.options import (
     PrefixCachingOpt,
     PresetOpt,
     PromptFormatOpt,
+    RayAddressOpt,
+    RayEngineOpt,
     ResumeOpt,
     ServedModelOpt,
     SetOpt,
@@ -50,8 +52,9 @@ def predict(
         "--backend",
         click_type=choice(*BACKENDS),
         help="hf (transformers), vllm, openai (any compatible server), openai-batch (request and "
-        "result files for vllm run-batch or a hosted Batch API), ray (a Ray cluster's engines), or litellm "
-        "(any provider litellm knows); openai without --preset and litellm need no model files.",
+        "result files for vllm run-batch or a hosted Batch API), ray (a Ray cluster's engines), litellm "
+        "(any provider litellm knows), or gold (tests and benchmarks: answers from each record's gold "
+        "label); openai without --preset and litellm need no model files.",
     ),
     batch_size: BatchSizeOpt = 8,
     max_new_tokens: int = typer.Option(None, "--max-new-tokens", min=1, help="Default: the preset's."),
@@ -111,14 +114,8 @@ def predict(
         rich_help_panel=BATCH_PANEL,
         help="openai-batch: the endpoint of each request (vllm run-batch takes /v1/chat/completions).",
     ),
-    ray_engine: str = typer.Option(
-        "vllm", "--ray-engine", click_type=choice("vllm", "hf"), rich_help_panel="Ray cluster (ray)",
-        help="ray: the replicas' engine: vllm (ray.data.llm, GPUs) or hf (any machine).",
-    ),
-    ray_address: str = typer.Option(
-        None, "--ray-address", rich_help_panel="Ray cluster (ray)",
-        help="ray: the cluster to join (default: $RAY_ADDRESS, else a local instance).",
-    ),
+    ray_engine: RayEngineOpt = "vllm",
+    ray_address: RayAddressOpt = None,
     num_processes: Annotated[
         int,
         typer.Option(

@@ -35,17 +35,19 @@ ON_BAD_FILE = ("stop", "skip")
 
 
 def read_documents(path: str, follow_links: bool = False, encodings: tuple[str, ...] = ("utf-8",),
-                   on_bad_file: str = "stop") -> Iterator[Document]:
+                   on_bad_file: str = "stop", quiet: bool = False) -> Iterator[Document]:
     """Every document of PATH, in a stable order (a folder's files sorted by relative path). In a folder,
     links are skipped with a warning each (a link can bring any file of the machine into the text sent to a
-    model server); ``follow_links`` follows those whose target is inside the folder."""
+    model server); ``follow_links`` follows those whose target is inside the folder. ``quiet``: a second
+    reading of what a first one warned about."""
     check_encodings(encodings)
+    say = (lambda message: None) if quiet else warn
     if path != STDIO and os.path.isdir(path):
         others: list[str] = []
-        files = text_files(path, follow_links, others)
+        files = text_files(path, follow_links, others, say)
         if others:
             shown = ", ".join(others[:10]) + (f", and {len(others) - 10} more" if len(others) > 10 else "")
-            warn(f"{path}: {len(others)} file(s) that are not {' or '.join(TEXT_SUFFIXES)} skipped (convert "
+            say(f"{path}: {len(others)} file(s) that are not {' or '.join(TEXT_SUFFIXES)} skipped (convert "
                  f"them to text first): {shown}")
         if not files:
             raise KgcError(f"no documents: the folder holds no {' or '.join(TEXT_SUFFIXES)} files", path)
@@ -55,7 +57,7 @@ def read_documents(path: str, follow_links: bool = False, encodings: tuple[str, 
             except KgcError as exc:
                 if on_bad_file != "skip":
                     raise
-                warn(f"{exc}: skipped (--on-bad-file skip)")
+                say(f"{exc}: skipped (--on-bad-file skip)")
                 continue
             yield Document(relative, text)
         return
@@ -78,8 +80,8 @@ def check_encodings(encodings: tuple[str, ...]) -> None:
                            "utf-16)") from None
 
 
-def text_files(folder: str, follow_links: bool = False,
-               others: list[str] | None = None) -> list[tuple[str, str]]:
+def text_files(folder: str, follow_links: bool = False, others: list[str] | None = None,
+               say: Any = warn) -> list[tuple[str, str]]:
     """(relative name with ``/``, the path to read) of each text file under ``folder``, sorted; hidden
     files are not documents. A link (to a file or a folder) is skipped with a warning, unless
     ``follow_links`` and its target lies inside ``folder`` (a folder reached twice is read once).
@@ -103,7 +105,7 @@ def text_files(folder: str, follow_links: bool = False,
                 if not (follow_links and inside(target)):
                     why = ("its target is outside the folder" if follow_links
                            else "pass --follow-links to follow links that stay inside the folder")
-                    warn(f"{os.path.join(folder, name)}: a link, skipped ({why})")
+                    say(f"{os.path.join(folder, name)}: a link, skipped ({why})")
                     continue
                 if os.path.isdir(target):
                     if target not in seen:

@@ -110,25 +110,34 @@ def chunk_file(in_path: str, out_path: str, settings: ChunkSettings, remote: Any
     """Chunk every document of IN into OUT (JSON lines); OUT appears only when every document chunked.
     ``remote``: a model behind an API's sizing (``documents/tokens.Sizing``) instead of a preset's."""
     from kgcli.documents.chunking import chunk_documents
+    from kgcli.documents.language import script_language
     from kgcli.documents.read import read_documents
+    from kgcli.io import spool_stdin
 
     output = check_output(out_path, inputs=[in_path] if in_path != "-" else [], spool=True)
-    # every document read (and checked) before any model file
-    documents = list(read_documents(in_path, settings.follow_links, settings.encodings, settings.on_bad_file))
+    in_path = spool_stdin(in_path)  # read twice: checked first, then chunked
+
+    def documents(quiet: bool = False) -> Any:
+        return read_documents(in_path, settings.follow_links, settings.encodings, settings.on_bad_file,
+                              quiet=quiet)
+
+    # Every document read (and checked) before any model file, one at a time: the first pass keeps each
+    # document's language only, the second chunks, so the corpus is never held in memory.
+    languages: dict[str, str | None] = {}
+    empty = 0
+    for document in documents():
+        languages[document.doc_id] = script_language(document.text)
+        empty += not document.text
     tokenizer, budget, fits = ((remote.tokenizer, remote.budget, remote.fits) if remote is not None
                                else load_sizing(settings))
     overlap = settings.overlap if settings.overlap is not None else max(budget // 10, 0)
     if overlap >= budget:
         raise KgcError(f"--overlap {overlap} must be below the chunk budget {budget}")
-    from kgcli.documents.language import script_language
-
-    stats = ChunkStats(documents=len(documents), budget=budget, overlap=overlap,
-                       languages={d.doc_id: script_language(d.text) for d in documents})
+    stats = ChunkStats(documents=len(languages), budget=budget, overlap=overlap, languages=languages)
     with output.open() as out:
-        for chunk in chunk_documents(iter(documents), tokenizer, budget, overlap, fits):
+        for chunk in chunk_documents(documents(quiet=True), tokenizer, budget, overlap, fits):
             out.write(compat_dumps(chunk.record()) + "\n")
             stats.chunks += 1
-    empty = sum(1 for d in documents if not d.text)
     if empty:
         warn(f"{empty} empty document(s) gave no chunk")
     return stats

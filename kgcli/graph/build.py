@@ -246,25 +246,15 @@ class _Reader:
 
     def gold_answered(self, record: dict[str, Any], name: str, number: int) -> dict[str, Any]:
         """A converted test record with its gold 'label' rendered as the answer, by its task (the answer
-        a perfect model gives)."""
-        from kgcli.records import INPUT, SCHEMA, parse_instruction
-        from kgcli.tasks import shared_task
-        from kgcli.tasks.base import AnnotationError, Options
+        a perfect model gives: ``tasks/gold.py``)."""
+        from kgcli.tasks.gold import NoGold, gold_output
 
-        inner = parse_instruction(record.get("instruction"))
-        label = record.get("label")
-        if inner is None or not isinstance(label, str) or not isinstance(inner.get(INPUT), str):
-            raise KgcError("--gold needs converted test records (instruction and 'label')", name, number)
         try:
-            task = shared_task(str(record.get("task", "")))
+            return {**record, "output": gold_output(record)}
+        except NoGold as exc:
+            raise KgcError(f"--gold {exc}", name, number) from None
         except KgcError as exc:
             raise KgcError(exc.message, name, number) from None
-        try:
-            items = task.read_items({task.annotation_key: orjson.loads(label)}) or []
-            answer = task.render(inner.get(SCHEMA) or [], items, inner[INPUT], Options())
-        except (orjson.JSONDecodeError, AnnotationError, KeyError, TypeError) as exc:
-            raise KgcError(f"'label' is not this task's gold annotations ({exc})", name, number) from None
-        return {**record, "output": orjson.dumps(answer).decode("utf-8")}
 
     def gold_document(self, record: dict[str, Any], name: str, number: int) -> None:
         """An annotated document (the raw format: ``text`` with ``entity`` and ``relation`` lists) answered

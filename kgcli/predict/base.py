@@ -157,6 +157,14 @@ class RayOptions:
 
 
 @dataclass(frozen=True)
+class GoldOptions:
+    """gold (tests and benchmarks): each record answered from its own gold label; no model runs."""
+
+    def check(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
 class BackendSpec:
     """A backend as the runner needs to know it, without importing it: where it lives, how it is fed, and
     its options."""
@@ -170,6 +178,7 @@ class BackendSpec:
     one_adapter: str | None = None  # why it applies one adapter only (None: as many as the base takes)
     quantised_one_adapter: bool = False  # a 4/8-bit base keeps one adapter attached
     always_remote: bool = False  # the model runs elsewhere, whatever the options
+    whole_file: bool = False  # answers IN into OUT itself (a cluster's pipeline, the gold answers)
 
     def remote(self, options: Any) -> bool:
         """The model runs elsewhere (a server, a cluster): this machine's rules do not apply."""
@@ -192,7 +201,8 @@ BACKENDS: dict[str, BackendSpec] = {spec.name: spec for spec in (
                 one_adapter="vLLM serves one adapter per request: merge the others first (kgc merge)"),
     BackendSpec("openai", "openai_backend:OpenAIBackend", OpenAIOptions, always_remote=True),
     BackendSpec("openai-batch", "batch_files:write_requests_for", BatchFileOptions),
-    BackendSpec("ray", "ray_backend:predict_with_ray", RayOptions),
+    BackendSpec("ray", "ray_backend:predict_with_ray", RayOptions, whole_file=True),
+    BackendSpec("gold", "gold_backend:predict_from_gold", GoldOptions, whole_file=True),
 )}
 
 

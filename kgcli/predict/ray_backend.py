@@ -9,8 +9,9 @@ its own guarantees around it:
 - every replica renders prompts with the preset's template and tokenizer, so each sees the ids HF sees.
 
 Replicas are either vLLM engines through ``ray.data.llm``'s processor (``--ray-engine vllm``: GPUs; LoRA
-through its engine arguments) or kgc's HF backend in a Ray actor (``--ray-engine hf``: any machine, and the
-one the CPU tests run).
+through its engine arguments), kgc's HF backend in a Ray actor (``--ray-engine hf``: any machine, and the
+one the CPU tests run), or the gold answers (``--ray-engine gold``: tests and benchmarks of the pipeline
+itself, answers from each record's label).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from kgcli.predict.base import RayOptions, Setup
 from kgcli.progress import progress
 from kgcli.records import INSTRUCTION, answered_line
 
-ENGINES = ("vllm", "hf")
+ENGINES = ("vllm", "hf", "gold")
 
 
 def _render(setup_args: dict, instructions: list[str], budget: int) -> list[list[int]]:
@@ -53,6 +54,20 @@ class HFReplica:
     def __call__(self, batch: dict) -> dict:
         prompts = _render(self.kit, [str(t) for t in batch[INSTRUCTION]], self.budget)
         return {"position": batch["position"], "output": list(self.engine.generate(prompts))}
+
+
+class GoldReplica:
+    """A Ray actor answering each row from its record's gold label (``tasks/gold.py``): the pipeline with
+    a perfect model that costs nothing."""
+
+    def __call__(self, batch: dict) -> dict:
+        from kgcli.predict.gold_backend import answer
+
+        records = [{"instruction": str(i), "label": str(label), "task": str(task)}
+                   for i, label, task in zip(batch[INSTRUCTION], batch["label"], batch["task"], strict=True)]
+        return {"position": batch["position"],
+                "output": [answer(r, "IN", int(p) + 1) for r, p in zip(records, batch["position"],
+                                                                       strict=True)]}
 
 
 class Renderer:
@@ -136,6 +151,10 @@ def _answers(setup: Setup, options: RayOptions, rows: list[dict], budget: int) -
     dataset = ray.data.from_items(rows)
     if options.ray_engine == "vllm":
         dataset = _vllm_processor(setup, options, budget)(dataset)
+    elif options.ray_engine == "gold":
+        dataset = dataset.map_batches(
+            GoldReplica, compute=ray.data.ActorPoolStrategy(size=options.data_parallel),
+            batch_size=options.batch_size, num_cpus=options.cpus_per_replica, batch_format="numpy")
     else:
         dataset = dataset.map_batches(
             HFReplica, compute=ray.data.ActorPoolStrategy(size=options.data_parallel),
@@ -154,7 +173,9 @@ def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOpt
     except ImportError:
         raise KgcError("--backend ray needs Ray: pip install 'kgcli[ray]'") from None
     done = output.done
-    rows = [{"position": position, INSTRUCTION: record[INSTRUCTION]}
+    gold = options.ray_engine == "gold"
+    rows = [{"position": position, INSTRUCTION: record[INSTRUCTION],
+             **({"label": str(record.get("label")), "task": str(record.get("task"))} if gold else {})}
             for position, (_, record) in enumerate(itertools.islice(read_jsonl(in_path), done, None), done)]
     if not rows:
         return 0

@@ -194,13 +194,14 @@ def run_predict(in_path: str, out_path: str, resolved: Resolved, backend: str, s
     done = f" ({output.done} already in OUT)" if output.done else ""
     step = (f"window {window}" if spec.streams else
             f"{options.ray_engine} engine × {options.data_parallel}" if isinstance(options, RayOptions)
-            else f"batch {batch_size}")
+            else "answers from gold labels" if backend == "gold" else f"batch {batch_size}")
     start = (f"predict: {total} record(s){done} with {preset.name}, backend {backend}, {step}, "
              f"at most {sampling.max_new_tokens} new tokens → {'stdout' if out_path == '-' else out_path}")
-    if isinstance(options, RayOptions):  # the whole job runs on the cluster
+    if spec.whole_file:  # the whole job runs on the cluster (or answers from gold)
         say(start)
-        answered = backend_target(backend)(in_path, output, setup, dataclasses.replace(
-            options, batch_size=batch_size), budget=budget)
+        if isinstance(options, RayOptions):
+            options = dataclasses.replace(options, batch_size=batch_size)
+        answered = backend_target(backend)(in_path, output, setup, options, budget=budget)
         return PredictStats(records=answered, skipped_done=output.done)
     if rank == 0 and not spec.remote(options):  # after every check; a server's comes with the backend
         say(start)

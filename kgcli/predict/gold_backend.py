@@ -1,0 +1,51 @@
+"""The ``gold`` backend (tests and benchmarks): every record answered from its own gold ``label``, as a
+perfect model would (``tasks/gold.py``), in input order, resumable like every backend.
+
+Why a backend: the document route at corpus scale (``kgc extract`` over 100k documents, on one machine or on
+Ray) is measured and tested through the very code a model run takes — chunking, instruction records, the
+prediction stream, the merge — with answers that are right and cost no model. Its records must carry a
+``label``: documents given as JSON lines with their annotations (``entity``, ``relation``, …), which travel
+with their chunks into the test records. ``KGC_GOLD_PACE=S`` makes each answer take S seconds, so a test can
+kill a run while answers are arriving.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from typing import Any
+
+from kgcli.errors import KgcError
+from kgcli.io import display_name, read_jsonl
+from kgcli.outputs import Output
+from kgcli.progress import progress
+from kgcli.records import answered_line
+
+PACE = "KGC_GOLD_PACE"
+
+
+def answer(record: dict[str, Any], name: str, number: int) -> str:
+    from kgcli.tasks.gold import NoGold, gold_output
+
+    pace = float(os.environ.get(PACE) or 0)
+    if pace > 0:
+        time.sleep(pace)
+    try:
+        return gold_output(record)
+    except NoGold as exc:
+        raise KgcError(f"the gold backend {exc}", name, number) from None
+    except KgcError as exc:
+        raise KgcError(exc.message, name, number) from None
+
+
+def predict_from_gold(in_path: str, output: Output, setup: Any, options: Any, *, budget: int) -> int:
+    """Answer IN's records after the ``output.done`` already in OUT; returns how many were answered."""
+    name, written = display_name(in_path), 0
+    records = itertools.islice(read_jsonl(in_path), output.done, None)
+    with output.open() as out, progress("predict", unit="samples") as advance:
+        for number, record in records:
+            out.write(answered_line(record, answer(record, name, number)))
+            written += 1
+            advance(1)
+    return written
