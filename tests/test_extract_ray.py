@@ -51,14 +51,14 @@ def test_extract_on_ray_resumes_after_a_kill_to_the_uninterrupted_bytes(folder):
     run_kgc("extract", "documents.json", "whole.json", *PRESET, "--backend", "gold", *TASKS, *small,
             cwd=folder, check=True)
     ray = ["--backend", "ray", "--ray-engine", "gold", "--data-parallel", "2", "--batch-size", "2"]
-    argv = [sys.executable, "-m", "kgcli", "extract", "documents.json", "ray.json", *PRESET, *TASKS, *small,
+    argv = [sys.executable, "-m", "kgcli", "extract", "documents.json", "killed.json", *PRESET, *TASKS, *small,
             *ray]
-    predictions = folder / ".ray.json.kgc-extract" / "predictions.json"
+    predictions = folder / ".killed.json.kgc-extract" / "predictions.json"
     paced = {"KGC_GOLD_PACE": "0.3"}  # each answer takes 0.3 s: the kill lands while they arrive
     done = kill_when_written(argv, predictions, 1, env=paced, cwd=folder, may_leave=AGENTS)
-    total = sum(1 for _ in open(folder / ".ray.json.kgc-extract" / "records.json"))
-    assert 1 <= done < total and total > 20 and not (folder / "ray.json").exists()
-    result = run_kgc("extract", "documents.json", "ray.json", *PRESET, *TASKS, *small, *ray, "--resume",
+    total = sum(1 for _ in open(folder / ".killed.json.kgc-extract" / "records.json"))
+    assert 1 <= done < total and total > 20 and not (folder / "killed.json").exists()
+    result = run_kgc("extract", "documents.json", "killed.json", *PRESET, *TASKS, *small, *ray, "--resume",
                      cwd=folder, check=True)
     assert f"({done} already in OUT)" in result.stderr_text
-    assert (folder / "ray.json").read_bytes() == (folder / "whole.json").read_bytes()
+    assert (folder / "killed.json").read_bytes() == (folder / "whole.json").read_bytes()
