@@ -51,8 +51,8 @@ def test_extract_on_ray_resumes_after_a_kill_to_the_uninterrupted_bytes(folder):
     run_kgc("extract", "documents.json", "whole.json", *PRESET, "--backend", "gold", *TASKS, *small,
             cwd=folder, check=True)
     ray = ["--backend", "ray", "--ray-engine", "gold", "--data-parallel", "2", "--batch-size", "2"]
-    argv = [sys.executable, "-m", "kgcli", "extract", "documents.json", "killed.json", *PRESET, *TASKS, *small,
-            *ray]
+    argv = [sys.executable, "-m", "kgcli", "extract", "documents.json", "killed.json", *PRESET, *TASKS,
+            *small, *ray]
     predictions = folder / ".killed.json.kgc-extract" / "predictions.json"
     paced = {"KGC_GOLD_PACE": "0.3"}  # each answer takes 0.3 s: the kill lands while they arrive
     done = kill_when_written(argv, predictions, 1, env=paced, cwd=folder, may_leave=AGENTS)
