@@ -111,6 +111,14 @@ def test_quiet_after_the_subcommand(tmp_path):
     assert (tmp_path / "loud.json").read_bytes() == (tmp_path / "quiet.json").read_bytes()
 
 
+def test_verbose_after_the_subcommand(tmp_path):
+    plain = run_kgc("eval", "missing.json", cwd=tmp_path)
+    verbose = run_kgc("eval", "missing.json", "-v", cwd=tmp_path)
+    assert plain.returncode == verbose.returncode == 2
+    assert "Traceback" not in plain.stderr_text and plain.stderr_text.startswith("kgc: error: missing.json")
+    assert "Traceback" in verbose.stderr_text and "kgc: error: missing.json" in verbose.stderr_text
+
+
 def test_show_prompt_prints_the_prompt_even_when_the_call_fails(tmp_path):
     def broken(body: dict) -> str:
         raise RuntimeError("the server breaks")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,9 +137,10 @@ def _start(address: str | None) -> None:
         raise KgcError(f"cannot reach the Ray cluster at {target}: {exc}") from None
 
 
-def _answers(setup: Setup, options: RayOptions, rows: list[dict], budget: int) -> Iterator[dict]:
+def _answers(setup: Setup, options: RayOptions, rows: str, budget: int) -> Iterator[dict]:
     """Answers in input order. A Ray batch is one forward pass (``--batch-size``): answers reach OUT as each
-    pass ends, so a kill loses at most the passes in flight."""
+    pass ends, so a kill loses at most the passes in flight. ``rows``: the rows file (``_rows_file``), read
+    by Ray Data on this node (a cluster's other nodes do not have it), so no process holds every row."""
     import logging
 
     import ray.data
@@ -148,7 +150,15 @@ def _answers(setup: Setup, options: RayOptions, rows: list[dict], budget: int) -
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
-    dataset = ray.data.from_items(rows)
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # the read takes no CPU: the replicas may hold every core, and reading a local file must never wait
+    # for one of them to finish (which it never would)
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    with warnings.catch_warnings():  # ray_remote_args: the one way to place the read on this node
+        warnings.simplefilter("ignore")
+        dataset = ray.data.read_json(rows, lines=True, num_cpus=0,
+                                     ray_remote_args={"scheduling_strategy": here})
     if options.ray_engine == "vllm":
         dataset = _vllm_processor(setup, options, budget)(dataset)
     elif options.ray_engine == "gold":
@@ -173,23 +183,41 @@ def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOpt
     except ImportError:
         raise KgcError("--backend ray needs Ray: pip install 'kgcli[ray]'") from None
     done = output.done
-    gold = options.ray_engine == "gold"
-    rows = [{"position": position, INSTRUCTION: record[INSTRUCTION],
-             **({"label": str(record.get("label")), "task": str(record.get("task"))} if gold else {})}
-            for position, (_, record) in enumerate(itertools.islice(read_jsonl(in_path), done, None), done)]
-    if not rows:
-        return 0
-    _start(options.ray_address)
-    written = 0
-    records = itertools.islice(read_jsonl(in_path), done, None)  # read again: rows hold no whole records
-    with output.open() as out, progress("predict", total=len(rows), unit="samples") as advance:
-        for (_, record), answer in zip(records, _answers(setup, options, rows, budget), strict=False):
-            if int(answer["position"]) != done + written:
-                raise KgcError(f"Ray returned record {answer['position']} where {done + written} was due")
-            out.write(answered_line(record, str(answer["output"])))
-            out.flush()
-            written += 1
-            advance(1)
-    if written != len(rows):
-        raise KgcError(f"Ray answered {written} of {len(rows)} records")
+    rows, count = _rows_file(in_path, done, gold=options.ray_engine == "gold")
+    try:
+        if not count:
+            return 0
+        _start(options.ray_address)
+        written = 0
+        records = itertools.islice(read_jsonl(in_path), done, None)  # read again: rows hold no whole records
+        with output.open() as out, progress("predict", total=count, unit="samples") as advance:
+            for (_, record), answer in zip(records, _answers(setup, options, rows, budget), strict=False):
+                if int(answer["position"]) != done + written:
+                    raise KgcError(f"Ray returned record {answer['position']} where {done + written} was due")
+                out.write(answered_line(record, str(answer["output"])))
+                out.flush()
+                written += 1
+                advance(1)
+    finally:
+        os.unlink(rows)
+    if written != count:
+        raise KgcError(f"Ray answered {written} of {count} records")
     return written
+
+
+def _rows_file(in_path: str, done: int, gold: bool) -> tuple[str, int]:
+    """The records after the first ``done`` as Ray's rows (position, instruction; label and task for the
+    gold engine), in a temporary JSON-lines file on this node; and how many there are."""
+    import tempfile
+
+    import orjson
+
+    count = 0
+    with tempfile.NamedTemporaryFile("wb", prefix="kgc-ray-rows-", suffix=".jsonl", delete=False) as handle:
+        for position, (_, record) in enumerate(itertools.islice(read_jsonl(in_path), done, None), done):
+            row = {"position": position, INSTRUCTION: record[INSTRUCTION]}
+            if gold:
+                row.update(label=str(record.get("label")), task=str(record.get("task")))
+            handle.write(orjson.dumps(row) + b"\n")
+            count += 1
+    return handle.name, count
