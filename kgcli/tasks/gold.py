@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from kgcli.errors import KgcError
 from kgcli.records import INPUT, SCHEMA, parse_instruction
 from kgcli.tasks import shared_task
 from kgcli.tasks.base import AnnotationError, Options
@@ -32,3 +33,13 @@ def gold_output(record: dict[str, Any]) -> str:
     except (orjson.JSONDecodeError, AnnotationError, KeyError, TypeError) as exc:
         raise NoGold(f"needs each 'label' to be its task's gold annotations ({exc})") from None
     return orjson.dumps(answer).decode("utf-8")
+
+
+def gold_output_at(record: dict[str, Any], name: str, number: int, who: str) -> str:
+    """``gold_output``, its errors one line at FILE:LINE, said by ``who`` (``--gold``, the gold backend)."""
+    try:
+        return gold_output(record)
+    except NoGold as exc:
+        raise KgcError(f"{who} {exc}", name, number) from None
+    except KgcError as exc:
+        raise KgcError(exc.message, name, number) from None
