@@ -100,13 +100,15 @@ def _guarded(work: Callable[..., Any], job: tuple[str, int, int, int, Any]) -> t
 
 
 def map_shards(path: str, work: Callable[[list[bytes], int, int, Any], Any], extra: Any = None, *,
-               together: Callable[[bytes, bytes], bool] | None = None) -> Iterator[tuple[int, Any]]:
-    """``(index, work(lines, first_line_number, index, extra))`` for every shard of ``path``, in order.
+               together: Callable[[bytes, bytes], bool] | None = None, size: int | None = None
+               ) -> Iterator[tuple[int, Any]]:
+    """``(index, work(lines, first_line_number, index, extra))`` for every shard of ``path`` (of about
+    ``size`` bytes, else ``BLOCK_BYTES``), in order.
 
     ``work`` runs in a forked worker and must be a module-level function; a ``KgcError`` it raises is
     raised here with the file's line number.
     """
-    ranges = blocks(path, together=together)
+    ranges = blocks(path, size, together=together)
     jobs = [(path, start, end, index, extra) for index, (start, end) in enumerate(ranges)]
     with multiprocessing.get_context("fork").Pool(min(workers(), len(jobs)) or 1) as pool:
         for index, (status, payload) in enumerate(pool.imap(functools.partial(_guarded, work), jobs)):

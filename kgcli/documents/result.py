@@ -21,7 +21,7 @@ and leaves out entries that miss their strings, as a reader of a hand-edited fil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from kgcli.documents.grounding import STATUSES
 from kgcli.errors import KgcError
@@ -62,8 +62,9 @@ def is_merged_document(record: dict[str, Any]) -> bool:
     return DOC_ID in record and any(kind in record for kind in KINDS)
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):
+    """A tuple, not a dataclass: a graph of a million triples reads a few million of them."""
+
     start: int | None
     end: int | None
     record: str | int | None = None
@@ -133,7 +134,13 @@ class MergedDocument:
 
 
 def _strings(entry: Any, *names: str) -> bool:
-    return isinstance(entry, dict) and all(type(entry.get(n)) is str and entry.get(n) for n in names)
+    if type(entry) is not dict and not isinstance(entry, dict):
+        return False
+    for name in names:
+        value = entry.get(name)
+        if type(value) is not str or not value:
+            return False
+    return True
 
 
 def _optional(entry: dict[str, Any], name: str) -> str | None:
@@ -150,21 +157,22 @@ def read_mentions(listed: Any) -> list[Mention]:
     if not isinstance(listed, list):
         raise KgcError("'mentions' is not a list")
     found = []
+    append, statuses = found.append, STATUSES
     for item in listed:
-        if not isinstance(item, dict):
+        if type(item) is not dict:
             raise KgcError("a mention is not an object with start and end")
-        start, end = item.get(START), item.get(END)
-        if not (start is None and end is None) and (
-                type(start) is not int or type(end) is not int or not 0 <= start <= end):
+        get = item.get
+        start, end, record, context = get(START), get(END), get(RECORD), get(CONTEXT, "")
+        if (type(start) is not int or type(end) is not int or not 0 <= start <= end) and not (
+                start is None and end is None):
             raise KgcError(f"a mention's start and end are not character offsets ({start!r}, {end!r})")
-        if item.get(RECORD) is not None and not isinstance(item[RECORD], str | int):
+        if record is not None and type(record) is not str and not isinstance(record, _RECORD_IDS):
             raise KgcError("a mention's record is not a record id")
-        if not isinstance(item.get(CONTEXT, ""), str):
+        if type(context) is not str and not isinstance(context, str):
             raise KgcError("a mention's context is not a string")
-        chunk, status = item.get(CHUNK), item.get(STATUS)
-        found.append(Mention(start, end, item.get(RECORD), item.get(CONTEXT, ""),
-                             chunk if type(chunk) is int else None,
-                             status if status in STATUSES and start is not None else None))
+        chunk, status = get(CHUNK), get(STATUS)
+        append(Mention(start, end, record, context, chunk if type(chunk) is int else None,
+                       status if start is not None and status in statuses else None))
     return found
 
 
@@ -200,7 +208,10 @@ def read_statements(entry: dict[str, Any], heads: list[Mention], tails: list[Men
 
 def _records(entry: dict[str, Any]) -> list[str]:
     records = entry.get(RECORDS)
-    return [r for r in records if isinstance(r, str | int)] if isinstance(records, list) else []
+    return [r for r in records if isinstance(r, _RECORD_IDS)] if isinstance(records, list) else []
+
+
+_RECORD_IDS = (str, int)
 
 
 def read_document(record: dict[str, Any]) -> MergedDocument:

@@ -13,8 +13,10 @@ build leaves no GRAPH (and an existing one as it was).
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
+import threading
 import shutil
 import tempfile
 import time
@@ -28,13 +30,14 @@ import orjson
 from kgcli.documents.grounding import normalise
 from kgcli.documents.language import script_language
 from kgcli.documents.result import DOC_ID, UNPARSED, is_merged_document
+from kgcli import shards
 from kgcli.errors import KgcError, warn
 from kgcli.graph import store
 from kgcli.graph.aggregate import PARTITIONS, Aggregate, edge_pieces, node_pieces
 from kgcli.graph.decisions import Decisions, load_decisions
 from kgcli.graph.facts import document_facts, part_of
 from kgcli.graph.resolve import Resolution
-from kgcli.io import check_input, display_name, read_jsonl
+from kgcli.io import check_input, display_name, parse_lines, read_jsonl
 from kgcli.outputs import GRAPH_WRITER, atomic_folder, protected
 
 # Node types and relations are tables of the database: each costs memory and files to create, so a graph
@@ -101,15 +104,20 @@ def check_target(out: str, settings: BuildSettings) -> bool:
 
 
 class _Partitions:
-    """Node and edge pieces spilled to disk, one file per first hex digit of the id."""
+    """Node and edge pieces spilled to disk, one file per first hex digit of the id. Worker processes that
+    read one input in shards append to their own files (``owner``: their process id) in a folder of their
+    own, which joins the partition once every shard of that input has been read (``adopt``)."""
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str, owner: str = ""):
         self.folder = folder
-        os.makedirs(folder)
+        self.owner = owner
+        self.adopted: list[str] = []
+        os.makedirs(folder, exist_ok=bool(owner))
         self.files: dict[str, IO[bytes]] = {}
         for kind in ("n", "e"):
             for digit in PARTITIONS:
-                self.files[kind + digit] = open(os.path.join(folder, kind + digit), "wb")
+                name = kind + digit + (f".{owner}" if owner else "")
+                self.files[kind + digit] = open(os.path.join(folder, name), "ab" if owner else "wb")
 
     def add(self, kind: str, piece: dict[str, Any]) -> None:
         self.files[kind + piece["part"]].write(orjson.dumps(piece) + b"\n")
@@ -118,10 +126,28 @@ class _Partitions:
         for handle in self.files.values():
             handle.close()
 
+    def adopt(self, folder: str) -> None:
+        """A worker folder's files become part of the partitions."""
+        self.adopted.append(folder)
+
+    def paths(self, kind: str, digit: str) -> list[str]:
+        """The files of one partition: its own, then each adopted folder's."""
+        found = [os.path.join(self.folder, kind + digit)]
+        for folder in self.adopted:
+            found += sorted(os.path.join(folder, name) for name in os.listdir(folder)
+                            if name.startswith(f"{kind}{digit}."))
+        return found
+
+    def size(self) -> int:
+        return sum(os.path.getsize(path) for kind in "ne" for digit in PARTITIONS
+                   for path in self.paths(kind, digit))
+
     def read(self, kind: str, digit: str) -> Iterator[dict[str, Any]]:
-        with open(os.path.join(self.folder, kind + digit), "rb") as handle:
-            for line in handle:
-                yield orjson.loads(line)
+        loads = orjson.loads
+        for path in self.paths(kind, digit):
+            with open(path, "rb") as handle:
+                for line in handle:
+                    yield loads(line)
 
 
 class _Reader:
@@ -175,11 +201,7 @@ class _Reader:
         """A node or edge piece to the partitions; its type or relation counted against ``max_labels``."""
         label = (kind, piece["type"] if kind == "n" else piece["relation"])
         if label not in self.labels:
-            self.labels.add(label)
-            if len(self.labels) > self.max_labels:
-                raise KgcError(f"more than {self.max_labels:,} node types and relations (each is a table of "
-                               "the database): are the answers bound to a schema? --max-labels N builds it "
-                               "anyway")
+            self.count_label(label)
         group = self.resolution.group
         if kind == "e":
             piece["part"] = part_of(group(piece["head_key"]), piece["relation"], group(piece["tail_key"]))
@@ -187,8 +209,63 @@ class _Reader:
             piece["part"] = part_of(group(piece["key"]) if piece["kind"] == "entity" else piece["key"])
         self.partitions.add(kind, piece)
 
+    def count_label(self, label: tuple[str, str]) -> None:
+        """A node type or relation seen; more of them than ``max_labels`` stops the build."""
+        self.labels.add(label)
+        if len(self.labels) > self.max_labels:
+            raise KgcError(f"more than {self.max_labels:,} node types and relations (each is a table of "
+                           "the database): are the answers bound to a schema? --max-labels N builds it "
+                           "anyway")
+
     def read(self, path: str) -> dict[str, Any]:
         name = display_name(path)
+        digest = _Digest(path)  # on a thread, while the records are read
+        read = None
+        if not self.gold and shards.worth_it(path) and _merged_documents(path):
+            read = self._read_sharded(path, name)
+        if read is None:
+            read = self._read_records(path, name)
+        records, documents = read
+        self.records += records
+        self.read_ids |= documents
+        return {"path": name, "records": records, "documents": len(documents), "sha256": digest.hexdigest()}
+
+    def _read_sharded(self, path: str, name: str) -> tuple[int, set[str]] | None:
+        """A file of merged documents read by worker processes, one shard each, into partition files of
+        their own; None (and nothing kept) when a shard holds anything but merged documents."""
+        folder = os.path.join(self.partitions.folder, f"input{len(self.partitions.adopted)}")
+        settings = (folder, name, self.resolution, self.keep_ungrounded, self.max_labels)
+        records, documents = 0, set()
+        found: list[dict[str, Any]] = []
+        results = shards.map_shards(path, _shard_facts, settings, size=shards.BLOCK_BYTES * 8)
+        try:
+            for _, summary in results:
+                if summary is None:  # not only merged documents: the file is read here, in order
+                    break
+                found.append(summary)
+            else:
+                results = None
+        finally:
+            if results is not None:
+                results.close()  # the workers stopped before their folder goes
+        if results is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        for summary in found:
+            records += summary["records"]
+            documents |= summary["documents"]
+            self.unparsed += summary["unparsed"]
+            self.left_out += summary["left_out"]
+            self.documents += summary["counted"]
+            self.digests.update(summary["digests"])
+            self.languages.update(summary["languages"])
+            for label in summary["labels"]:
+                self.count_label(label)
+        if os.path.isdir(folder):
+            self.partitions.adopt(folder)
+        return records, documents
+
+    def _read_records(self, path: str, name: str) -> tuple[int, set[str]]:
         records = 0
         documents: set[str] = set()
         for number, record in read_jsonl(path):
@@ -238,11 +315,7 @@ class _Reader:
                     name,
                     number,
                 )
-        self.records += records
-        self.read_ids |= documents
-        with open(path, "rb") as handle:
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-        return {"path": name, "records": records, "documents": len(documents), "sha256": digest}
+        return records, documents
 
     def gold_answered(self, record: dict[str, Any], name: str, number: int) -> dict[str, Any]:
         """A converted test record with its gold 'label' rendered as the answer, by its task (the answer
@@ -285,6 +358,79 @@ class _Reader:
     def finish(self) -> None:
         for document in self.merger.documents():
             self.document(document)
+
+
+def _merged_documents(path: str) -> bool:
+    """Whether a file's first line is a merged document (worth reading in shards: each line stands alone)."""
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    try:
+        record = orjson.loads(first.lstrip(b"\xef\xbb\xbf"))
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and is_merged_document(record)
+
+
+def _shard_facts(lines: list[bytes], first: int, index: int, settings: tuple) -> dict[str, Any] | None:
+    """In a worker: one shard of merged documents → pieces in the worker's own partition files, and what
+    the reader counts; None when the shard holds anything else."""
+    folder, name, resolution, keep_ungrounded, max_labels = settings
+    partitions = _Partitions(folder, owner=str(os.getpid()))
+    try:
+        reader = _Reader(partitions, resolution, False, False, max_labels, keep_ungrounded)
+        records, documents = 0, set()
+        with _cycles_paused():
+            for number, record in parse_lines(lines, name, first):
+                if not is_merged_document(record):
+                    return None
+                records += 1
+                reader.unparsed += int(record.get(UNPARSED) or 0)
+                try:
+                    reader.document(record)
+                except KgcError as exc:
+                    raise KgcError(exc.message, name, number) from None
+                documents.add(str(record[DOC_ID]))
+    finally:
+        partitions.close()
+    return {"records": records, "documents": documents, "unparsed": reader.unparsed,
+            "left_out": reader.left_out, "counted": reader.documents, "digests": reader.digests,
+            "languages": reader.languages, "labels": reader.labels}
+
+
+class _Digest:
+    """A file's SHA-256, computed on a thread (hashlib leaves the interpreter free while it hashes)."""
+
+    def __init__(self, path: str):
+        self.value = ""
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self.thread.start()
+
+    def _run(self, path: str) -> None:
+        try:
+            with open(path, "rb") as handle:
+                self.value = hashlib.file_digest(handle, "sha256").hexdigest()
+        except BaseException as exc:  # reported by hexdigest, in the caller's thread
+            self.error = exc
+
+    def hexdigest(self) -> str:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+@contextlib.contextmanager
+def _cycles_paused() -> Iterator[None]:
+    """The cycle collector off: a build's pieces and records form no reference cycles, and with millions of
+    them alive the collector's rescans cost more than the build's own work."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSummary:
@@ -334,7 +480,7 @@ def _build(inputs: list[str], out: str, settings: BuildSettings, old_meta: dict[
     started = time.monotonic()
     resolution = _resolution(settings, old_meta, decisions)
     folder = contextlib.nullcontext(scratch) if scratch else atomic_folder(out, GRAPH_WRITER)
-    with folder as work:  # a failed build leaves GRAPH as it was
+    with folder as work, _cycles_paused():  # a failed build leaves GRAPH as it was
         partitions = _Partitions(os.path.join(work, "parts"))
         reader = _Reader(partitions, resolution, settings.skip_unparsed, settings.gold, settings.max_labels,
                          settings.keep_ungrounded)
