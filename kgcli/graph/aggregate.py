@@ -10,6 +10,7 @@ bounded by the largest partition, not the graph.
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
 import shutil
 from collections import Counter
@@ -17,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from kgcli import shards
 from kgcli.graph import store
 from kgcli.graph.aliases import alias_words, containment_pairs
 from kgcli.graph.facts import edge_id, entity_id, grounded, mention_key
@@ -88,14 +90,18 @@ class Aggregate:
         self.database = database
 
     def run(self) -> dict[str, Any]:
-        with open(os.path.join(self.work, store.NODES), "wb") as out:
-            for digit in PARTITIONS:
-                for record in self._nodes(digit):
-                    self._write_node(out, record)
-        self._containment()
-        with open(os.path.join(self.work, store.EDGES), "wb") as out:
-            for digit in PARTITIONS:
-                self._edges(digit, out)
+        if shards.workers() > 1 and self.partitions.size() >= shards.MIN_BYTES:
+            self._in_workers(_node_partition, store.NODES, self._add_nodes)
+            self._containment()
+            self._in_workers(_edge_partition, store.EDGES, self._add_edges)
+        else:
+            with open(os.path.join(self.work, store.NODES), "wb") as out:
+                for digit in PARTITIONS:
+                    self._node_partition(digit, out)
+            self._containment()
+            with open(os.path.join(self.work, store.EDGES), "wb") as out:
+                for digit in PARTITIONS:
+                    self._edges(digit, out)
         self.staging.close()
         tables = store.table_names(self.labels, self.relations)
         if self.database:
@@ -118,6 +124,55 @@ class Aggregate:
                             for name, votes in sorted(self.split, key=lambda s: s[0])],
             "proposals": sorted(self.proposals, key=lambda p: (p["type"], p["names"])),
         }
+
+    def _node_partition(self, digit: str, out: Any) -> None:
+        for record in self._nodes(digit):
+            self._write_node(out, record)
+
+    # -- partitions in worker processes ------------------------------------------------------------
+    # Forked workers take a partition each, with this aggregate as it stands (the node ids settled so far
+    # are what the edges need); each writes its partition's part of nodes.jsonl or edges.jsonl and its
+    # own staged rows, and returns what it added up; the parts are joined in partition order, so the
+    # files are the same bytes as one process writes.
+
+    def _in_workers(self, work: Any, name: str, add: Any) -> None:
+        global _ACTIVE
+        _ACTIVE = self
+        try:
+            context = multiprocessing.get_context("fork")
+            with context.Pool(min(shards.workers(), len(PARTITIONS))) as pool, \
+                    open(os.path.join(self.work, name), "wb") as out:
+                for digit, found in zip(PARTITIONS, pool.imap(work, PARTITIONS), strict=True):
+                    add(found)
+                    part = os.path.join(self.work, f"{name}.{digit}")
+                    with open(part, "rb") as handle:
+                        shutil.copyfileobj(handle, out, 1 << 20)
+                    os.remove(part)
+                    self.staging.absorb(found["staging"])
+        finally:
+            _ACTIVE = None
+
+    def _worker_start(self, digit: str, nodes: bool) -> None:
+        """In a worker: what one partition adds up starts empty (for edges, the nodes settled stay)."""
+        if nodes:
+            self.final, self.names, self.candidates = {}, {}, {}
+            self.split, self.proposals, self.labels, self.documents = [], [], Counter(), set()
+        self.relations, self.pairs = Counter(), {}
+        self.staging = _Staging(os.path.join(self.work, f"staging.{'n' if nodes else 'e'}{digit}"))
+
+    def _add_nodes(self, found: dict[str, Any]) -> None:
+        self.final.update(found["final"])
+        self.names.update(found["names"])
+        self.candidates.update(found["candidates"])
+        self.split += found["split"]
+        self.proposals += found["proposals"]
+        self.labels.update(found["labels"])
+        self.documents |= found["documents"]
+
+    def _add_edges(self, found: dict[str, Any]) -> None:
+        self.relations.update(found["relations"])
+        for relation, pairs in found["pairs"].items():
+            self.pairs.setdefault(relation, set()).update(pairs)
 
     def _nodes(self, digit: str) -> list[dict[str, Any]]:
         groups: dict[str, dict[str, Any]] = {}
@@ -346,6 +401,50 @@ class _Staging:
     def close(self) -> None:
         for key in self.waiting:
             self._append(key)
+
+    def absorb(self, other: _Staging) -> None:
+        """Another (closed) staging's files appended to this one's, key by key, and removed."""
+        for key, path in other.files.items():
+            if key in self.waiting:
+                self._append(key)  # rows held here go first
+            else:
+                self.files[key] = os.path.join(self.folder, f"{len(self.files)}.csv")
+                self.headers[key] = other.headers[key]
+                self.waiting[key] = []
+            new = not os.path.exists(self.files[key])
+            with open(path, "rb") as source, open(self.files[key], "ab") as target:
+                header = source.readline()
+                if new:
+                    target.write(header)
+                shutil.copyfileobj(source, target, 1 << 20)
+        shutil.rmtree(other.folder)
+
+
+_ACTIVE: Aggregate | None = None  # the aggregate a forked worker works for
+
+
+def _node_partition(digit: str) -> dict[str, Any]:
+    """In a worker: one partition's nodes, written to ``nodes.jsonl.<digit>``."""
+    aggregate = _ACTIVE
+    assert aggregate is not None
+    aggregate._worker_start(digit, nodes=True)
+    with open(os.path.join(aggregate.work, f"{store.NODES}.{digit}"), "wb") as out:
+        aggregate._node_partition(digit, out)
+    aggregate.staging.close()
+    return {"final": aggregate.final, "names": aggregate.names, "candidates": aggregate.candidates,
+            "split": aggregate.split, "proposals": aggregate.proposals, "labels": aggregate.labels,
+            "documents": aggregate.documents, "staging": aggregate.staging}
+
+
+def _edge_partition(digit: str) -> dict[str, Any]:
+    """In a worker: one partition's edges, written to ``edges.jsonl.<digit>``."""
+    aggregate = _ACTIVE
+    assert aggregate is not None
+    aggregate._worker_start(digit, nodes=False)
+    with open(os.path.join(aggregate.work, f"{store.EDGES}.{digit}"), "wb") as out:
+        aggregate._edges(digit, out)
+    aggregate.staging.close()
+    return {"relations": aggregate.relations, "pairs": aggregate.pairs, "staging": aggregate.staging}
 
 
 def _boolean(value: bool) -> str:

@@ -16,9 +16,9 @@ import contextlib
 import gc
 import hashlib
 import os
-import threading
 import shutil
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,10 +27,10 @@ from typing import IO, Any
 
 import orjson
 
+from kgcli import shards
 from kgcli.documents.grounding import normalise
 from kgcli.documents.language import script_language
 from kgcli.documents.result import DOC_ID, UNPARSED, is_merged_document
-from kgcli import shards
 from kgcli.errors import KgcError, warn
 from kgcli.graph import store
 from kgcli.graph.aggregate import PARTITIONS, Aggregate, edge_pieces, node_pieces
