@@ -1,7 +1,11 @@
 """`kgc graph build` + `kgc graph export` on a million triples, against LadybugDB's own bulk load of the same
 tables (the floor: what the database alone takes) and the one-MERGE-per-triple way.
 
-Usage: python bench/graph_bench.py [--triples 1000000] [--naive 5000]
+Usage: python bench/graph_bench.py [--triples 1000000] [--naive 5000] [--against REV]
+
+With ``--against REV`` that revision's ``kgc graph build`` builds the same input in the same run (from a
+temporary worktree), and the build's target is checked: at most a fifth of REV's time or twice LadybugDB's
+own bulk load, whichever is the larger time.
 
 The input is synthetic merged documents (`kgc extract`'s result shape): 50 relations per document over a
 pool of entities that repeat across documents, each end with its mention and sentence, and NER answers
@@ -29,7 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _util import Command, run_measured, summarize, table  # noqa: E402
+from _util import Command, run_measured, summarize, table, trees  # noqa: E402
 
 RELATIONS = ["出生地", "工作于", "毕业于", "居住地", "任职于", "创立", "位于", "合作", "投资", "收购"]
 PER_DOCUMENT = 50
@@ -169,26 +173,34 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--triples", type=int, default=1_000_000)
     parser.add_argument("--naive", type=int, default=5000)
+    parser.add_argument("--against", help="a git revision whose graph build runs on the same input")
     args = parser.parse_args()
     kgc = [sys.executable, "-m", "kgcli"]
-    with tempfile.TemporaryDirectory(dir=os.environ.get("KGC_BENCH_TMP")) as tmp:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("KGC_BENCH_TMP")) as tmp, \
+            trees(args.against) as sources:
         folder = Path(tmp)
         docs = folder / "docs.json"
         with open(docs, "w", encoding="utf-8") as handle:
             for document in documents(args.triples):
                 handle.write(json.dumps(document, ensure_ascii=False) + "\n")
         size = docs.stat().st_size / 1e6
-        build_s, build_rss = run_measured(
-            Command([*kgc, "graph", "build", str(docs), "--out", str(folder / "graph")])
-        )
-        meta = json.loads((folder / "graph" / "graph.json").read_text())
+        builds = []  # (label, seconds, peak RSS MB) per source tree
+        for label, tree in sources:
+            out = folder / f"graph-{len(builds)}"
+            seconds, rss = run_measured(
+                Command([*kgc, "graph", "build", str(docs), "--out", str(out)], tree=tree))
+            builds.append((label, seconds, rss))
+            if len(builds) > 1:
+                shutil.rmtree(out)
+        _, build_s, build_rss = builds[0]
+        meta = json.loads((folder / "graph-0" / "graph.json").read_text())
         export_s, export_rss = run_measured(
-            Command([*kgc, "graph", "export", str(folder / "graph"), "--format", "neo4j",
+            Command([*kgc, "graph", "export", str(folder / "graph-0"), "--format", "neo4j",
                      "--out", str(folder / "neo4j")])
         )
-        bulk_s = bulk_load(folder / "graph", folder)
+        bulk_s = bulk_load(folder / "graph-0", folder)
         naive_s = naive(args.naive, folder)
-        shutil.rmtree(folder / "graph")
+        shutil.rmtree(folder / "graph-0")
     kgc_rate = args.triples / build_s
     naive_rate = args.naive / naive_s
     print(
@@ -205,6 +217,11 @@ def main() -> None:
                     f"{kgc_rate:,.0f}",
                     f"{meta['nodes'] / build_s:,.0f} / {meta['edges'] / build_s:,.0f}",
                 ),
+                *[
+                    (f"kgc graph build at {label}", f"{seconds:.1f}", f"{rss:,.0f}",
+                     f"{args.triples / seconds:,.0f}", "")
+                    for label, seconds, rss in builds[1:]
+                ],
                 (
                     "kgc graph export --format neo4j",
                     f"{export_s:.1f}",
@@ -235,6 +252,13 @@ def main() -> None:
         f"and builds {kgc_rate / naive_rate:,.0f}x the triples per second of one MERGE per triple (build "
         f"peak RSS {build_rss:,.0f} MB; target under 1,024)"
     )
+    for label, seconds, _ in builds[1:]:
+        allowed = max(seconds / 5, 2 * bulk_s)
+        print(
+            f"against {label}: {seconds / build_s:.2f}x faster ({seconds:.1f} s → {build_s:.1f} s); "
+            f"target: at most {allowed:.1f} s (the larger of a fifth of {label}'s time, {seconds / 5:.1f} s, "
+            f"and twice the bulk load, {2 * bulk_s:.1f} s): {'met' if build_s <= allowed else 'not met'}"
+        )
     summarize(
         "graph build",
         f"{kgc_rate:,.0f} triples/s, {build_rss:,.0f} MB peak",

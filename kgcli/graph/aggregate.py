@@ -297,19 +297,24 @@ class Aggregate:
 
     def _edges(self, digit: str, out: Any) -> None:
         edges: dict[str, dict[str, Any]] = {}
+        final = self.final
         for piece in self.partitions.read("e", digit):
             keys = (piece["head_key"], piece["tail_key"])
+            relation, kind = piece["relation"], piece["kind"]
             for mention in piece["mentions"]:
-                head = self.final[(keys[0], mention["head_as"])]
-                tail = self.final[(keys[1], mention["tail_as"])]
-                identity = edge_id(head[0], piece["relation"], tail[0])
+                head_as, tail_as = mention["head_as"], mention["tail_as"]
+                head, tail = final[(keys[0], head_as)], final[(keys[1], tail_as)]
+                identity = edge_id(head[0], relation, tail[0])
                 edge = edges.get(identity)
                 if edge is None:
-                    edge = edges[identity] = {"kind": piece["kind"], "relation": piece["relation"],
-                                              "head": head, "tail": tail, "mentions": {}}
-                # the same edge read as a relation (RE) and an attribute (KG) is a relation
-                edge["kind"] = min(edge["kind"], piece["kind"], key=EDGE_KINDS.index)
-                seen = (mention_key(mention), mention["head_as"], mention["tail_as"])
+                    edge = edges[identity] = {"kind": kind, "relation": relation, "head": head, "tail": tail,
+                                              "mentions": {}}
+                elif kind != edge["kind"]:
+                    # the same edge read as a relation (RE) and an attribute (KG) is a relation
+                    edge["kind"] = min(edge["kind"], kind, key=EDGE_KINDS.index)
+                start = mention["start"]
+                seen = ((mention["doc"], start, mention["end"], "", "") if start is not None
+                        else mention_key(mention), head_as, tail_as)
                 old = edge["mentions"].get(seen)
                 if old is None or keys < old[0]:  # one statement of two names: the same whatever the order
                     edge["mentions"][seen] = (keys, mention)
@@ -317,14 +322,18 @@ class Aggregate:
             self._write_edge(out, identity, edges[identity])
 
     def _write_edge(self, out: Any, identity: str, edge: dict[str, Any]) -> None:
-        entries = sorted(((key[0], m) for key, (_, m) in edge["mentions"].items()), key=_mention_order)
-        head_key = min(keys[0] for keys, _ in edge["mentions"].values())
-        tail_key = min(keys[1] for keys, _ in edge["mentions"].values())
-        for keys, mention in edge["mentions"].values():
-            if keys[0] != head_key:
-                mention["head_key"] = keys[0]
-            if keys[1] != tail_key:
-                mention["tail_key"] = keys[1]
+        if len(edge["mentions"]) == 1:  # most edges are stated once
+            (key, (keys, mention)), = edge["mentions"].items()
+            entries, (head_key, tail_key) = [(key[0], mention)], keys
+        else:
+            entries = sorted(((key[0], m) for key, (_, m) in edge["mentions"].items()), key=_mention_order)
+            head_key = min(keys[0] for keys, _ in edge["mentions"].values())
+            tail_key = min(keys[1] for keys, _ in edge["mentions"].values())
+            for keys, mention in edge["mentions"].values():
+                if keys[0] != head_key:
+                    mention["head_key"] = keys[0]
+                if keys[1] != tail_key:
+                    mention["tail_key"] = keys[1]
         mentions = [m for _, m in entries]
         (head, head_type), (tail, tail_type) = edge["head"], edge["tail"]
         record = {

@@ -81,7 +81,10 @@ def _mentions(doc: str, text: str, listed: list[Mention], records: list[str]) ->
 
 def grounded(mentions: list[dict[str, Any]]) -> bool:
     """Whether any of a node's or edge's mentions has offsets."""
-    return any(m.get("start") is not None for m in mentions)
+    for mention in mentions:
+        if mention.get("start") is not None:
+            return True
+    return False
 
 
 class _Document:
@@ -128,12 +131,14 @@ class _Document:
         if found is None:
             found = into[piece["id"]] = {**piece, "mentions": []}
             self.seen[piece["id"]] = set()
-        seen = self.seen[piece["id"]]
+        seen, kept = self.seen[piece["id"]], found["mentions"]
         for mention in mentions:
-            key = mention_key(mention)
+            start = mention["start"]  # mention_key, inline: a document's pieces hold a million of them
+            key = ((mention["doc"], start, mention["end"], "", "") if start is not None
+                   else mention_key(mention))
             if key not in seen:
                 seen.add(key)
-                found["mentions"].append(mention)
+                kept.append(mention)
         return found
 
     def entity(
