@@ -45,6 +45,56 @@ def run_measured(command: Command, stdout=subprocess.DEVNULL) -> tuple[float, fl
     return wall, usage.ru_maxrss / 1024
 
 
+def run_sampled(command: Command, interval: float = 0.2) -> tuple[float, float, list[tuple[str, int, float]]]:
+    """(wall seconds, peak RSS MB of the child itself, every process it started: (role, pid, peak RSS MB))
+    of one child process. A process tree such as a local Ray (raylet, GCS, workers, actors) is sampled every
+    ``interval`` seconds with psutil, each process under the title it last showed (Ray names its workers
+    ``ray::<actor or task>``); a spike shorter than the interval can be missed."""
+    import psutil
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(command.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=command.env(), cwd=command.tree)
+    root = psutil.Process(proc.pid)
+    peaks: dict[int, list] = {}  # pid → [role, peak bytes]
+    status = usage = None
+    while True:
+        try:
+            for child in root.children(recursive=True):
+                try:
+                    rss, title = child.memory_info().rss, " ".join(child.cmdline()) or child.name()
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    continue
+                entry = peaks.setdefault(child.pid, [_role(title), 0])
+                entry[0] = _role(title) if title.startswith("ray::") else entry[0]
+                entry[1] = max(entry[1], rss)
+        except psutil.NoSuchProcess:
+            pass
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(interval)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"benchmark command failed: "
+                 f"{' '.join(command.argv)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
+    children = sorted(((role, pid, peak / 2**20) for pid, (role, peak) in peaks.items()),
+                      key=lambda c: (-c[2], c[1]))
+    return wall, usage.ru_maxrss / 1024, children
+
+
+def _role(title: str) -> str:
+    """A process's role from its command line: Ray's own title (``ray::GoldReplica``), else its program."""
+    if title.startswith("ray::"):
+        return title.split()[0]
+    words = title.split()
+    for word in words:
+        name = os.path.basename(word)
+        if name and not name.startswith("-") and "python" not in name:
+            return name[:40]
+    return os.path.basename(words[0]) if words else "?"
+
+
 def best_of(commands: list[Command], repeat: int,
             outputs: tuple[Path, ...] = ()) -> list[tuple[float, float]]:
     """(fastest wall seconds, peak RSS in MB) of each command over `repeat` rounds.

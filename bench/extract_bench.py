@@ -23,7 +23,8 @@ user types, NER and RE, ``--language auto``, one chunk a document. Prints wall s
 and the kgc process's peak RSS at each size, the ratio of seconds per document at the largest size to the
 smallest (the target: at most 1.2x, the cost grows with the corpus, not faster), and the same job through
 ``--backend ray --ray-engine gold`` on a local Ray at the smallest size with its overhead over the local
-route (the driver's peak RSS; Ray's workers are processes of their own, not counted in it).
+route: the driver's peak RSS, and every process Ray starts (raylet, GCS, workers, replicas) with its own
+peak, sampled every 0.2 s.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _util import ROOT, Command, run_measured, summarize, table  # noqa: E402
+from _util import ROOT, Command, run_measured, run_sampled, summarize, table  # noqa: E402
 
 LANGEXTRACT = """
 import sys, json, langextract as lx
@@ -118,11 +119,15 @@ def corpus(sizes: list[int], ray: bool = True) -> None:
             ray_route = ["--backend", "ray", "--ray-engine", "gold", "--data-parallel", "2",
                          "--batch-size", "64"]
             route = ["--backend", "gold"] if backend == "gold" else ray_route
-            seconds, peak = run_measured(Command(
+            command = Command(
                 [sys.executable, "-m", "kgcli", "extract", str(docs), str(out), "--preset",
                  "tiny-random-llama-lora", "--set", "cutoff_len=4096", "--task", "NER,RE", "--schema",
                  f"{folder / 'ner.json'},{folder / 're.json'}", "--language", "auto", *route],
-                variables={"KGC_PLAIN_PROGRESS": "0"}))
+                variables={"KGC_PLAIN_PROGRESS": "0"})
+            if backend == "ray":  # the driver and every process Ray starts
+                seconds, peak, processes = run_sampled(command)
+            else:
+                seconds, peak = run_measured(command)
             per_document[(size, backend)] = seconds / size
             label = f"{size:,} documents ({characters[size] / 1e6:.1f} M chars), {backend}"
             rows.append((label, f"{seconds:,.1f}", f"{seconds / size * 1000:.2f}", f"{peak:,.0f}"))
@@ -136,6 +141,11 @@ def corpus(sizes: list[int], ray: bool = True) -> None:
     if ray:
         overhead = per_document[(small, "ray")] / per_document[(small, "gold")]
         print(f"local Ray vs local route at {small:,}: {overhead:.2f}x")
+        print(f"\nlocal Ray at {small:,}: every process the driver started (peak RSS sampled every 0.2 s)")
+        print(table([(role, pid, f"{peak:,.0f}") for role, pid, peak in processes],
+                    ("process", "pid", "peak RSS MB")))
+        biggest = max(processes, key=lambda p: p[2])
+        note += f"; Ray's largest process {biggest[0]} {biggest[2]:,.0f} MB"
         note += f"; Ray {overhead:.2f}x the local route"
     summarize("extract at corpus scale (gold answers)", f"{per_document[(large, 'gold')] * 1000:.2f} ms/doc "
               f"at {large:,}", f"{per_document[(small, 'gold')] * 1000:.2f} ms/doc at {small:,}",
