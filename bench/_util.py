@@ -56,7 +56,8 @@ def run_sampled(command: Command, interval: float = 0.2) -> tuple[float, float, 
     proc = subprocess.Popen(command.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=command.env(), cwd=command.tree)
     root = psutil.Process(proc.pid)
-    peaks: dict[int, list] = {}  # pid → [role, peak bytes]
+    own = " ".join(command.argv)
+    peaks: dict[int, list] = {}  # pid → [role at its peak, peak bytes]
     status = usage = None
     while True:
         try:
@@ -65,9 +66,9 @@ def run_sampled(command: Command, interval: float = 0.2) -> tuple[float, float, 
                     rss, title = child.memory_info().rss, " ".join(child.cmdline()) or child.name()
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
-                entry = peaks.setdefault(child.pid, [_role(title), 0])
-                entry[0] = _role(title) if title.startswith("ray::") else entry[0]
-                entry[1] = max(entry[1], rss)
+                entry = peaks.setdefault(child.pid, ["", -1])
+                if rss > entry[1]:  # a Ray worker is named by what it ran at its peak
+                    entry[:] = ["kgc (a fork of the driver)" if title == own else _role(title), rss]
         except psutil.NoSuchProcess:
             pass
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
