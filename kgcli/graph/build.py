@@ -43,6 +43,7 @@ from kgcli.outputs import GRAPH_WRITER, atomic_folder, protected
 # Node types and relations are tables of the database: each costs memory and files to create, so a graph
 # holds at most this many unless asked (an answer is bound to its schema, a whole corpus rarely needs more).
 MAX_LABELS = 1000
+NAMES_REMEMBERED = 1 << 18  # names whose group and partition a reader keeps at a time
 
 
 @dataclass
@@ -178,6 +179,8 @@ class _Reader:
         self.merger = DocumentMerger(sentences=True)
         self.documents = self.records = self.unparsed = 0
         self.read_ids: set[str] = set()
+        self.groups: dict[str, str] = {}  # name key → its resolution group
+        self.parts: dict[str, str] = {}  # entity name key → its partition
 
     def document(self, document: dict[str, Any]) -> None:
         ids = self.gold_ids.get(str(document.get(DOC_ID)))
@@ -202,12 +205,27 @@ class _Reader:
         label = (kind, piece["type"] if kind == "n" else piece["relation"])
         if label not in self.labels:
             self.count_label(label)
-        group = self.resolution.group
+        group = self.group
         if kind == "e":
             piece["part"] = part_of(group(piece["head_key"]), piece["relation"], group(piece["tail_key"]))
+        elif piece["kind"] == "entity":
+            part = self.parts.get(piece["key"])
+            if part is None:
+                part = self.parts[piece["key"]] = part_of(group(piece["key"]))
+            piece["part"] = part
         else:
-            piece["part"] = part_of(group(piece["key"]) if piece["kind"] == "entity" else piece["key"])
+            piece["part"] = part_of(piece["key"])
         self.partitions.add(kind, piece)
+
+    def group(self, key: str) -> str:
+        """``Resolution.group``, remembered: a name recurs in many documents."""
+        found = self.groups.get(key)
+        if found is None:
+            if len(self.groups) >= NAMES_REMEMBERED:
+                self.groups.clear()
+                self.parts.clear()
+            found = self.groups[key] = self.resolution.group(key)
+        return found
 
     def count_label(self, label: tuple[str, str]) -> None:
         """A node type or relation seen; more of them than ``max_labels`` stops the build."""

@@ -23,7 +23,6 @@ unless ``keep_ungrounded``; kept, it is marked ``grounded: false`` downstream.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from functools import lru_cache
 from typing import Any
 
@@ -103,10 +102,14 @@ class _Document:
         self.nodes: dict[str, dict[str, Any]] = {}
         self.edges: dict[str, dict[str, Any]] = {}
         self.seen: dict[str, set[tuple]] = {}  # id → its mentions' keys
-        votes: dict[str, Counter] = {}
+        votes: dict[str, dict[str, int]] = {}
         for entity in document.entities:
-            votes.setdefault(normalise(entity.text), Counter())[entity.type] += max(1, len(entity.mentions))
-        self.types = {name: min(counts, key=lambda t: (-counts[t], t)) for name, counts in votes.items()}
+            counts = votes.get(name := normalise(entity.text))
+            if counts is None:
+                counts = votes[name] = {}
+            counts[entity.type] = counts.get(entity.type, 0) + max(1, len(entity.mentions))
+        self.types = {name: next(iter(counts)) if len(counts) == 1 else
+                      min(counts, key=lambda t, c=counts: (-c[t], t)) for name, counts in votes.items()}
 
     def type_of(self, name: str, schema_type: Any = None) -> tuple[str, str | None]:
         """A string's type in this document and what gives it: its NER type here (whose own entity votes),
