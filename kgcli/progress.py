@@ -74,11 +74,13 @@ class PlainLines:
 
 
 @contextlib.contextmanager
-def progress(description: str, total: int | None = None,
-             unit: str = "records") -> Iterator[Callable[..., None]]:
-    """Yield ``advance(n=1, **fields)``; a no-op unless stderr is a TTY (or plain lines are asked for)."""
+def progress(description: str, total: int | None = None, unit: str = "records",
+             lines: PlainLines | None = None) -> Iterator[Callable[..., None]]:
+    """Yield ``advance(n=1, **fields)``; a no-op unless stderr is a TTY (or plain lines are asked for).
+    ``lines``: plain lines shared by the steps of one run, so that steps shorter than the interval still
+    say every PLAIN_EVERY seconds that the run goes on."""
     if plain_progress():
-        lines, done, started = PlainLines(), 0, clock()
+        lines, done, started = lines or PlainLines(), 0, clock()
 
         def status() -> str:
             elapsed = clock() - started

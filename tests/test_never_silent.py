@@ -1,5 +1,6 @@
 """Never silent: a batch that outlasts the progress interval says so before it ends (a slow fake model on a
-fake clock), and a model fetched from a hub (a fake one on 127.0.0.1) says its size before the first byte."""
+fake clock), every step of a graph build says what it does, and a model fetched from a hub (a fake one on
+127.0.0.1) says its size before the first byte."""
 
 from __future__ import annotations
 
@@ -78,3 +79,28 @@ def test_a_download_from_the_hub_says_its_size_before_the_first_byte(tiny_model,
     assert f"{size / 1e6:,.1f} MB in {len(hub.files)} file(s)" in line
     (answer,) = read_jsonl(tmp_path / "out.json")
     assert isinstance(answer["output"], str)  # the fetched model answered
+
+
+def test_every_step_of_a_long_graph_build_says_what_it_does(tmp_path, monkeypatch):
+    """On a clock where every look is 20 s later, each step of the build (reading, adding up the nodes and
+    the edges, loading the database) prints its line; one interval runs over all of them."""
+    from kgcli import progress
+    from kgcli.graph.build import BuildSettings, build_graph
+    from tests.test_resolution import A, write
+
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 20.0
+        return now[0]
+
+    lines: list[str] = []
+    monkeypatch.setattr(progress, "clock", clock)
+    monkeypatch.setattr(progress, "plain_progress", lambda: True)
+    monkeypatch.setattr(progress, "emit", lines.append)
+    write(tmp_path / "docs.json", A)
+    build_graph([str(tmp_path / "docs.json")], str(tmp_path / "graph"), BuildSettings())
+    steps = list(dict.fromkeys(line.split(": ")[1] for line in lines))
+    assert steps == [f"reading {tmp_path / 'docs.json'}", "adding up nodes", "adding up edges",
+                     "loading the database"]
+    assert any(line.startswith("graph build: adding up edges: 16/16 partitions") for line in lines)

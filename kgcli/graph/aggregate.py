@@ -23,6 +23,7 @@ from kgcli.graph import store
 from kgcli.graph.aliases import alias_words, containment_pairs
 from kgcli.graph.facts import edge_id, entity_id, grounded, mention_key
 from kgcli.graph.resolve import Cluster, NameNode, Resolution, cluster, settle, shown_name
+from kgcli.progress import PlainLines, progress
 
 PARTITIONS = "0123456789abcdef"
 # The database's columns: the graph and each element's count and first sentence; the mentions themselves
@@ -73,7 +74,8 @@ class Aggregate:
     partition by partition; write nodes.jsonl, edges.jsonl and the database; ``counts`` is what graph.json
     says of them."""
 
-    def __init__(self, partitions: Any, work: str, resolution: Resolution, database: bool = True):
+    def __init__(self, partitions: Any, work: str, resolution: Resolution, database: bool = True,
+                 lines: PlainLines | None = None):
         self.partitions = partitions
         self.work = work
         self.resolution = resolution
@@ -88,30 +90,32 @@ class Aggregate:
         self.candidates: dict[str, tuple[str, str, int, str]] = {}  # node id → (key, name, mentions, type)
         self.documents: set[str] = set()
         self.database = database
+        self.lines = lines  # progress lines shared with the rest of the build
 
     def run(self) -> dict[str, Any]:
-        if shards.workers() > 1 and self.partitions.size() >= shards.MIN_BYTES:
-            self._in_workers(_node_partition, store.NODES, self._add_nodes)
-            self._containment()
-            self._in_workers(_edge_partition, store.EDGES, self._add_edges)
-        else:
-            with open(os.path.join(self.work, store.NODES), "wb") as out:
-                for digit in PARTITIONS:
-                    self._node_partition(digit, out)
-            self._containment()
-            with open(os.path.join(self.work, store.EDGES), "wb") as out:
-                for digit in PARTITIONS:
-                    self._edges(digit, out)
+        parallel = shards.workers() > 1 and self.partitions.size() >= shards.MIN_BYTES
+        for what, work, name, add in (("nodes", _node_partition, store.NODES, self._add_nodes),
+                                      ("edges", _edge_partition, store.EDGES, self._add_edges)):
+            with progress(f"graph build: adding up {what}", len(PARTITIONS), "partitions",
+                          self.lines) as advance:
+                if parallel:
+                    self._in_workers(work, name, add, advance)
+                else:
+                    with open(os.path.join(self.work, name), "wb") as out:
+                        for digit in PARTITIONS:
+                            (self._node_partition if what == "nodes" else self._edges)(digit, out)
+                            advance(1)
+            if what == "nodes":
+                self._containment()
         self.staging.close()
         tables = store.table_names(self.labels, self.relations)
         if self.database:
-            store.create_database(
-                os.path.join(self.work, store.DATABASE),
-                tables,
-                self.pairs,
-                {key[1]: path for key, path in self.staging.files.items() if key[0] == "n"},
-                {key[1:]: path for key, path in self.staging.files.items() if key[0] == "e"},
-            )
+            node_files = {key[1]: path for key, path in self.staging.files.items() if key[0] == "n"}
+            edge_files = {key[1:]: path for key, path in self.staging.files.items() if key[0] == "e"}
+            with progress("graph build: loading the database", len(node_files) + len(edge_files),
+                          "tables", self.lines) as advance:
+                store.create_database(os.path.join(self.work, store.DATABASE), tables, self.pairs,
+                                      node_files, edge_files, loaded=advance)
         shutil.rmtree(self.staging.folder)
         return {
             "nodes": sum(self.labels.values()),
@@ -135,7 +139,7 @@ class Aggregate:
     # own staged rows, and returns what it added up; the parts are joined in partition order, so the
     # files are the same bytes as one process writes.
 
-    def _in_workers(self, work: Any, name: str, add: Any) -> None:
+    def _in_workers(self, work: Any, name: str, add: Any, advance: Any) -> None:
         global _ACTIVE
         _ACTIVE = self
         try:
@@ -149,6 +153,7 @@ class Aggregate:
                         shutil.copyfileobj(handle, out, 1 << 20)
                     os.remove(part)
                     self.staging.absorb(found["staging"])
+                    advance(1)
         finally:
             _ACTIVE = None
 

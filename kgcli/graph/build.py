@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
@@ -39,11 +39,13 @@ from kgcli.graph.facts import document_facts, part_of
 from kgcli.graph.resolve import Resolution
 from kgcli.io import check_input, display_name, parse_lines, read_jsonl
 from kgcli.outputs import GRAPH_WRITER, atomic_folder, protected
+from kgcli.progress import PlainLines, progress
 
 # Node types and relations are tables of the database: each costs memory and files to create, so a graph
 # holds at most this many unless asked (an answer is bound to its schema, a whole corpus rarely needs more).
 MAX_LABELS = 1000
 NAMES_REMEMBERED = 1 << 18  # names whose group and partition a reader keeps at a time
+PROGRESS_STEP = 256  # records read between two progress advances
 
 
 @dataclass
@@ -179,6 +181,7 @@ class _Reader:
         self.merger = DocumentMerger(sentences=True)
         self.documents = self.records = self.unparsed = 0
         self.read_ids: set[str] = set()
+        self.lines = PlainLines()  # the build's progress lines, one interval over all its steps
         self.groups: dict[str, str] = {}  # name key → its resolution group
         self.parts: dict[str, str] = {}  # entity name key → its partition
 
@@ -239,16 +242,18 @@ class _Reader:
         name = display_name(path)
         digest = _Digest(path)  # on a thread, while the records are read
         read = None
-        if not self.gold and shards.worth_it(path) and _merged_documents(path):
-            read = self._read_sharded(path, name)
-        if read is None:
-            read = self._read_records(path, name)
+        with progress(f"graph build: reading {name}", unit="records", lines=self.lines) as advance:
+            if not self.gold and shards.worth_it(path) and _merged_documents(path):
+                read = self._read_sharded(path, name, advance)
+            if read is None:
+                read = self._read_records(path, name, advance)
         records, documents = read
         self.records += records
         self.read_ids |= documents
         return {"path": name, "records": records, "documents": len(documents), "sha256": digest.hexdigest()}
 
-    def _read_sharded(self, path: str, name: str) -> tuple[int, set[str]] | None:
+    def _read_sharded(self, path: str, name: str, advance: Callable[[int], None]
+                      ) -> tuple[int, set[str]] | None:
         """A file of merged documents read by worker processes, one shard each, into partition files of
         their own; None (and nothing kept) when a shard holds anything but merged documents."""
         folder = os.path.join(self.partitions.folder, f"input{len(self.partitions.adopted)}")
@@ -261,6 +266,7 @@ class _Reader:
                 if summary is None:  # not only merged documents: the file is read here, in order
                     break
                 found.append(summary)
+                advance(summary["records"])
             else:
                 results = None
         finally:
@@ -283,11 +289,13 @@ class _Reader:
             self.partitions.adopt(folder)
         return records, documents
 
-    def _read_records(self, path: str, name: str) -> tuple[int, set[str]]:
+    def _read_records(self, path: str, name: str, advance: Callable[[int], None]) -> tuple[int, set[str]]:
         records = 0
         documents: set[str] = set()
         for number, record in read_jsonl(path):
             records += 1
+            if not records % PROGRESS_STEP:
+                advance(PROGRESS_STEP)
             if self.gold and "instruction" not in record and isinstance(record.get("text"), str):
                 self.gold_document(record, name, number)
                 documents.add(str(record.get("doc_id", record.get("id", f"{name}:{number}"))))
@@ -333,6 +341,7 @@ class _Reader:
                     name,
                     number,
                 )
+        advance(records % PROGRESS_STEP)
         return records, documents
 
     def gold_answered(self, record: dict[str, Any], name: str, number: int) -> dict[str, Any]:
@@ -505,18 +514,22 @@ def _build(inputs: list[str], out: str, settings: BuildSettings, old_meta: dict[
         inputs_meta = list(old_meta["inputs"]) if old_meta else []
         old_nodes: dict[str, list[tuple[str, str]]] = {}  # id → the (name, type it had) it absorbed
         if old_meta:  # the graph so far, as the pieces it was built from: its names are resolved again
-            for _, node in read_jsonl(os.path.join(out, store.NODES)):
-                for piece in node_pieces(node):
-                    reader.piece("n", piece)
-                    old_nodes.setdefault(node["id"], []).append((piece["key"], piece["type"]))
-            for _, edge in read_jsonl(os.path.join(out, store.EDGES)):
-                for piece in edge_pieces(edge):
-                    reader.piece("e", piece)
+            with progress("graph build: reading the graph so far", unit="nodes and edges",
+                          lines=reader.lines) as advance:
+                for _, node in read_jsonl(os.path.join(out, store.NODES)):
+                    for piece in node_pieces(node):
+                        reader.piece("n", piece)
+                        old_nodes.setdefault(node["id"], []).append((piece["key"], piece["type"]))
+                    advance(1)
+                for _, edge in read_jsonl(os.path.join(out, store.EDGES)):
+                    for piece in edge_pieces(edge):
+                        reader.piece("e", piece)
+                    advance(1)
         for path in inputs:
             inputs_meta.append(reader.read(path))
         reader.finish()
         partitions.close()
-        aggregate = Aggregate(partitions, work, resolution, database=scratch is None)
+        aggregate = Aggregate(partitions, work, resolution, database=scratch is None, lines=reader.lines)
         counts = aggregate.run()
         shutil.rmtree(partitions.folder)
         retired = {old: sorted({aggregate.final[p][0] for p in absorbed})

@@ -14,7 +14,7 @@ would cost their size again there.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -119,9 +119,10 @@ def create_database(
     pairs: dict[str, set[tuple[str, str]]],
     node_files: dict[str, str],
     edge_files: dict[tuple[str, str, str], str],
+    loaded: Callable[[int], None] | None = None,
 ) -> None:
     """A new database at ``path``: one table per node type and per relation (with every FROM/TO pair of
-    types it links), bulk-loaded from the staged CSV files with COPY."""
+    types it links), bulk-loaded from the staged CSV files with COPY; ``loaded(1)`` after each file."""
     import ladybug
 
     database = ladybug.Database(path, buffer_pool_size=BUFFER_POOL)
@@ -139,6 +140,8 @@ def create_database(
             connection.execute(
                 f"COPY {quote_name(tables['nodes'][label])} FROM {_literal(file)} ({COPY_OPTIONS})"
             )
+            if loaded:
+                loaded(1)
         for (relation, head, tail), file in edge_files.items():
             source, target = tables["nodes"][head], tables["nodes"][tail]
             extra = f", from={_literal(source)}, to={_literal(target)}" if len(pairs[relation]) > 1 else ""
@@ -146,6 +149,8 @@ def create_database(
                 f"COPY {quote_name(tables['relations'][relation])} FROM {_literal(file)} "
                 f"({COPY_OPTIONS}{extra})"
             )
+            if loaded:
+                loaded(1)
         connection.close()
     finally:
         database.close()
