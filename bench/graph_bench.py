@@ -128,7 +128,8 @@ tables = store.table_names({k[1] for k in staging.files if k[0] == "n"}, pairs)
 started = time.perf_counter()
 store.create_database(f"{work}/bulk.lbdb", tables, pairs,
                       {k[1]: p for k, p in staging.files.items() if k[0] == "n"},
-                      {k[1:]: p for k, p in staging.files.items() if k[0] == "e"})
+                      {k[1:]: p for k, p in staging.files.items() if k[0] == "e"},
+                      broken={staging.files[k] for k in staging.broken})
 print(time.perf_counter() - started)
 """
 

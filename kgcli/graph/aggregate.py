@@ -10,6 +10,7 @@ bounded by the largest partition, not the graph.
 from __future__ import annotations
 
 import csv
+import io
 import multiprocessing
 import os
 import shutil
@@ -115,7 +116,8 @@ class Aggregate:
             with progress("graph build: loading the database", len(node_files) + len(edge_files),
                           "tables", self.lines) as advance:
                 store.create_database(os.path.join(self.work, store.DATABASE), tables, self.pairs,
-                                      node_files, edge_files, loaded=advance)
+                                      node_files, edge_files, loaded=advance,
+                                      broken={self.staging.files[key] for key in self.staging.broken})
         shutil.rmtree(self.staging.folder)
         return {
             "nodes": sum(self.labels.values()),
@@ -383,6 +385,7 @@ class _Staging:
         self.headers: dict[Any, list[str]] = {}
         self.waiting: dict[Any, list[list[Any]]] = {}
         self.held = 0
+        self.broken: set[Any] = set()  # keys whose file holds a line break inside a field
 
     def write(self, key: Any, header: list[str], row: list[Any]) -> None:
         rows = self.waiting.get(key)
@@ -403,12 +406,17 @@ class _Staging:
         if not rows:
             return
         path = self.files[key]
-        new = not os.path.exists(path)
+        text = io.StringIO()
+        writer = csv.writer(text)
+        if not os.path.exists(path):
+            writer.writerow(self.headers[key])
+        writer.writerows(rows)
+        written = text.getvalue()
+        lines = written.count("\r\n")
+        if written.count("\n") != lines or written.count("\r") != lines:
+            self.broken.add(key)  # the database reads such a file with its one-thread reader
         with open(path, "a", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(self.headers[key])
-            writer.writerows(rows)
+            handle.write(written)
         self.held -= len(rows)
         rows.clear()
 
@@ -419,6 +427,8 @@ class _Staging:
     def absorb(self, other: _Staging) -> None:
         """Another (closed) staging's files appended to this one's, key by key, and removed."""
         for key, path in other.files.items():
+            if key in other.broken:
+                self.broken.add(key)
             if key in self.waiting:
                 self._append(key)  # rows held here go first
             else:

@@ -146,11 +146,14 @@ class _Partitions:
                    for path in self.paths(kind, digit))
 
     def read(self, kind: str, digit: str) -> Iterator[dict[str, Any]]:
+        """One partition's pieces, read once: each file goes when it has been read (in the worker that read
+        it, so the build does not end removing a gigabyte)."""
         loads = orjson.loads
         for path in self.paths(kind, digit):
             with open(path, "rb") as handle:
                 for line in handle:
                     yield loads(line)
+            os.remove(path)
 
 
 class _Reader:

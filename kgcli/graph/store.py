@@ -39,8 +39,8 @@ EDGE_COLUMNS = "id STRING, relation STRING, kind STRING, count INT64, context ST
 # LadybugDB takes most of the machine's memory for its buffer pool by default; a table's bulk load and
 # checkpoint need about its size.
 BUFFER_POOL = 1024 * 1024 * 1024
-# CSV as Python's csv module writes it; quoted newlines need the serial reader.
-COPY_OPTIONS = "header=true, parallel=false, quote='\"', escape='\"'"
+# CSV as Python's csv module writes it; a file with a line break inside a field needs the one-thread reader.
+COPY_OPTIONS = "header=true, parallel={parallel}, quote='\"', escape='\"'"
 
 
 def json_text(value: Any) -> str:
@@ -120,9 +120,16 @@ def create_database(
     node_files: dict[str, str],
     edge_files: dict[tuple[str, str, str], str],
     loaded: Callable[[int], None] | None = None,
+    broken: set[str] | None = None,
 ) -> None:
     """A new database at ``path``: one table per node type and per relation (with every FROM/TO pair of
-    types it links), bulk-loaded from the staged CSV files with COPY; ``loaded(1)`` after each file."""
+    types it links), bulk-loaded from the staged CSV files with COPY; ``loaded(1)`` after each file.
+    ``broken``: the files with a line break inside a field (read with one thread; the others in parallel);
+    None: every file may have one."""
+
+    def options(file: str) -> str:
+        return COPY_OPTIONS.format(parallel="false" if broken is None or file in broken else "true")
+
     import ladybug
 
     database = ladybug.Database(path, buffer_pool_size=BUFFER_POOL)
@@ -138,7 +145,7 @@ def create_database(
             connection.execute(f"CREATE REL TABLE {quote_name(table)}({ends}, {EDGE_COLUMNS})")
         for label, file in node_files.items():
             connection.execute(
-                f"COPY {quote_name(tables['nodes'][label])} FROM {_literal(file)} ({COPY_OPTIONS})"
+                f"COPY {quote_name(tables['nodes'][label])} FROM {_literal(file)} ({options(file)})"
             )
             if loaded:
                 loaded(1)
@@ -147,7 +154,7 @@ def create_database(
             extra = f", from={_literal(source)}, to={_literal(target)}" if len(pairs[relation]) > 1 else ""
             connection.execute(
                 f"COPY {quote_name(tables['relations'][relation])} FROM {_literal(file)} "
-                f"({COPY_OPTIONS}{extra})"
+                f"({options(file)}{extra})"
             )
             if loaded:
                 loaded(1)
