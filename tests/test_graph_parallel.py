@@ -41,8 +41,8 @@ def write(path, documents: list[dict]) -> str:
     return str(path)
 
 
-def built(path: str, out, resolve: str = "names") -> dict[str, bytes]:
-    build_graph([path], str(out), BuildSettings(resolve=resolve))
+def built(path: str, out, resolve: str = "names", settings: BuildSettings | None = None) -> dict[str, bytes]:
+    build_graph([path], str(out), settings or BuildSettings(resolve=resolve))
     files = {name: (out / name).read_bytes() for name in (store.NODES, store.EDGES, store.META,
                                                             store.LANGUAGES)}
     columns, rows = store.query(str(out), "MATCH (a)-[e]->(b) RETURN e.id, a.id, b.id, e.count ORDER BY e.id")
@@ -103,3 +103,23 @@ def test_a_file_that_mixes_in_prediction_records_is_read_in_order(tmp_path, smal
     monkeypatch.setenv("KGC_WORKERS", "1")
     assert parallel == built(str(tmp_path / "mixed.json"), tmp_path / "single")
     assert json.loads(parallel[store.META])["documents"] == 301
+
+
+def test_appending_to_a_large_graph_reads_it_in_workers_with_the_one_process_bytes(tmp_path,
+                                                                                    small_shards_graph,
+                                                                                    monkeypatch):
+    documents = corpus(400)
+    first = write(tmp_path / "first.json", documents[:250])
+    second = write(tmp_path / "second.json", documents[250:])
+
+    def appended(out) -> dict[str, bytes]:
+        build_graph([first], str(out), BuildSettings())
+        assert len(shards.blocks(str(out / store.EDGES), shards.BLOCK_BYTES * 8)) > 1
+        return built(second, out, settings=BuildSettings(append=True))
+
+    parallel = appended(tmp_path / "parallel")
+    monkeypatch.setenv("KGC_WORKERS", "1")
+    assert parallel == appended(tmp_path / "single")
+    whole = built(write(tmp_path / "all.json", documents), tmp_path / "whole")
+    for name in (store.NODES, store.EDGES, "database"):  # A then B is A+B
+        assert parallel[name] == whole[name]

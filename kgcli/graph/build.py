@@ -263,19 +263,14 @@ class _Reader:
         settings = (folder, name, self.resolution, self.keep_ungrounded, self.max_labels)
         records, documents = 0, set()
         found: list[dict[str, Any]] = []
-        results = shards.map_shards(path, _shard_facts, settings, size=shards.BLOCK_BYTES * 8)
-        try:
-            for _, summary in results:
-                if summary is None:  # not only merged documents: the file is read here, in order
-                    break
+        mixed = False  # not only merged documents: the file is read again here, in order
+        for _, summary in shards.map_shards(path, _shard_facts, settings, size=shards.BLOCK_BYTES * 8):
+            # every shard is waited for (a pool stopped while its workers send results can hang)
+            mixed = mixed or summary is None
+            if not mixed:
                 found.append(summary)
                 advance(summary["records"])
-            else:
-                results = None
-        finally:
-            if results is not None:
-                results.close()  # the workers stopped before their folder goes
-        if results is not None:
+        if mixed:
             shutil.rmtree(folder, ignore_errors=True)
             return None
         for summary in found:
@@ -291,6 +286,32 @@ class _Reader:
         if os.path.isdir(folder):
             self.partitions.adopt(folder)
         return records, documents
+
+    def read_graph(self, folder: str) -> dict[str, list[tuple[str, str]]]:
+        """A built graph's nodes and edges as the pieces they absorbed (in worker processes where the files
+        are large); returns each node id's (name key, type it had) pairs."""
+        absorbed: dict[str, list[tuple[str, str]]] = {}
+        with progress("graph build: reading the graph so far", unit="nodes and edges",
+                      lines=self.lines) as advance:
+            for kind, name in (("n", store.NODES), ("e", store.EDGES)):
+                path = os.path.join(folder, name)
+                if shards.worth_it(path):
+                    part = os.path.join(self.partitions.folder, f"graph-{kind}")
+                    settings = (part, display_name(path), self.resolution, self.max_labels, kind)
+                    for _, found in shards.map_shards(path, _shard_graph, settings,
+                                                      size=shards.BLOCK_BYTES * 8):
+                        absorbed.update(found["absorbed"])
+                        for label in found["labels"]:
+                            if label not in self.labels:
+                                self.count_label(label)
+                        advance(found["count"])
+                    if os.path.isdir(part):
+                        self.partitions.adopt(part)
+                    continue
+                for _, item in read_jsonl(path):
+                    _graph_pieces(self, kind, item, absorbed)
+                    advance(1)
+        return absorbed
 
     def _read_records(self, path: str, name: str, advance: Callable[[int], None]) -> tuple[int, set[str]]:
         records = 0
@@ -427,6 +448,37 @@ def _shard_facts(lines: list[bytes], first: int, index: int, settings: tuple) ->
             "languages": reader.languages, "labels": reader.labels}
 
 
+def _graph_pieces(reader: _Reader, kind: str, item: dict[str, Any],
+                  absorbed: dict[str, list[tuple[str, str]]]) -> None:
+    """A built node or edge back to its pieces, into the reader's partitions; a node's (name key, type it
+    had) pairs noted under its id."""
+    if kind == "n":
+        for piece in node_pieces(item):
+            reader.piece("n", piece)
+            absorbed.setdefault(item["id"], []).append((piece["key"], piece["type"]))
+    else:
+        for piece in edge_pieces(item):
+            reader.piece("e", piece)
+
+
+def _shard_graph(lines: list[bytes], first: int, index: int, settings: tuple) -> dict[str, Any]:
+    """In a worker: one shard of a built graph's nodes.jsonl or edges.jsonl → pieces in the worker's own
+    partition files."""
+    folder, name, resolution, max_labels, kind = settings
+    partitions = _Partitions(folder, owner=str(os.getpid()))
+    absorbed: dict[str, list[tuple[str, str]]] = {}
+    count = 0
+    try:
+        reader = _Reader(partitions, resolution, False, False, max_labels)
+        with _cycles_paused():
+            for _, item in parse_lines(lines, name, first):
+                _graph_pieces(reader, kind, item, absorbed)
+                count += 1
+    finally:
+        partitions.close()
+    return {"absorbed": absorbed, "labels": reader.labels, "count": count}
+
+
 class _Digest:
     """A file's SHA-256, computed on a thread (hashlib leaves the interpreter free while it hashes)."""
 
@@ -517,17 +569,7 @@ def _build(inputs: list[str], out: str, settings: BuildSettings, old_meta: dict[
         inputs_meta = list(old_meta["inputs"]) if old_meta else []
         old_nodes: dict[str, list[tuple[str, str]]] = {}  # id → the (name, type it had) it absorbed
         if old_meta:  # the graph so far, as the pieces it was built from: its names are resolved again
-            with progress("graph build: reading the graph so far", unit="nodes and edges",
-                          lines=reader.lines) as advance:
-                for _, node in read_jsonl(os.path.join(out, store.NODES)):
-                    for piece in node_pieces(node):
-                        reader.piece("n", piece)
-                        old_nodes.setdefault(node["id"], []).append((piece["key"], piece["type"]))
-                    advance(1)
-                for _, edge in read_jsonl(os.path.join(out, store.EDGES)):
-                    for piece in edge_pieces(edge):
-                        reader.piece("e", piece)
-                    advance(1)
+            old_nodes = reader.read_graph(out)
         for path in inputs:
             inputs_meta.append(reader.read(path))
         reader.finish()
