@@ -186,11 +186,14 @@ class Aggregate:
         for piece in self.partitions.read("n", digit):
             group = groups.setdefault(piece["key"], {"kind": piece["kind"], "had": {}})
             had = group["had"].setdefault(piece["type"], {"mentions": {}, "properties": {}})
+            kept = had["mentions"]
             for mention in piece["mentions"]:
-                key = mention_key(mention)
-                old = had["mentions"].get(key)
+                start = mention.get("start")  # mention_key, inline: a partition holds a few million mentions
+                key = ((mention["doc"], start, mention["end"], "", "") if start is not None
+                       else mention_key(mention))
+                old = kept.get(key)
                 if old is None or _rank(mention) < _rank(old):  # a voting copy of a mention wins
-                    had["mentions"][key] = mention
+                    kept[key] = mention
             for attribute, values in piece.get("properties", {}).items():
                 had["properties"].setdefault(attribute, set()).update(values)
         entities: list[NameNode] = []
@@ -319,7 +322,7 @@ class Aggregate:
                 elif kind != edge["kind"]:
                     # the same edge read as a relation (RE) and an attribute (KG) is a relation
                     edge["kind"] = min(edge["kind"], kind, key=EDGE_KINDS.index)
-                start = mention["start"]
+                start = mention.get("start")
                 seen = ((mention["doc"], start, mention["end"], "", "") if start is not None
                         else mention_key(mention), head_as, tail_as)
                 old = edge["mentions"].get(seen)
