@@ -2,7 +2,7 @@
 and the API route against LangExtract.
 
 Usage: python bench/extract_bench.py [--remote-only] [--no-langextract]
-       python bench/extract_bench.py --corpus [--sizes 10000,100000] [--no-ray]
+       python bench/extract_bench.py --corpus [--sizes 10000,100000] [--no-ray] [--ray-sizes 10000,100000]
 Both runs go through the same code in this process (the real SmolLM2 tokenizer for chunking, convert's
 test path, the merge); the answers come from a generator that answers each chunk from the gold, so the
 figures are kgc's own cost (a model's time per chunk is the same either way). Prints chunks/s of each run,
@@ -102,15 +102,17 @@ def write_corpus(path: Path, count: int) -> int:
     return characters
 
 
-def corpus(sizes: list[int], ray: bool = True) -> None:
-    """``kgc extract --backend gold`` at each size (and on local Ray at the smallest): time and memory."""
-    rows, per_document, characters = [], {}, {}
+def corpus(sizes: list[int], ray: bool = True, ray_sizes: list[int] | None = None) -> None:
+    """``kgc extract --backend gold`` at each size (and on local Ray at the smallest, or at
+    ``ray_sizes``): time and memory."""
+    rows, per_document, characters, processes_at = [], {}, {}, {}
+    ray_sizes = ray_sizes or [min(sizes)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "ner.json").write_text('["person", "organization", "city"]\n[]\n{}\n', encoding="utf-8")
         (folder / "re.json").write_text('[]\n["works for", "lives in", "headquartered in"]\n{}\n',
                                         encoding="utf-8")
-        runs = [(size, "gold") for size in sizes] + ([(min(sizes), "ray")] if ray else [])
+        runs = [(size, "gold") for size in sizes] + ([(size, "ray") for size in ray_sizes] if ray else [])
         for size, backend in runs:
             docs = folder / f"docs-{size}.json"
             if not docs.exists():
@@ -125,7 +127,7 @@ def corpus(sizes: list[int], ray: bool = True) -> None:
                  f"{folder / 'ner.json'},{folder / 're.json'}", "--language", "auto", *route],
                 variables={"KGC_PLAIN_PROGRESS": "0"})
             if backend == "ray":  # the driver and every process Ray starts
-                seconds, peak, processes = run_sampled(command)
+                seconds, peak, processes_at[size] = run_sampled(command)
             else:
                 seconds, peak = run_measured(command)
             per_document[(size, backend)] = seconds / size
@@ -138,15 +140,18 @@ def corpus(sizes: list[int], ray: bool = True) -> None:
     print(table(rows, ("run", "wall seconds", "ms per document", "peak RSS MB")))
     print(f"seconds per document, {large:,} vs {small:,}: {growth:.2f}x (goal ≤ 1.2x)")
     note = f"s/doc {large:,} vs {small:,}: {growth:.2f}x (goal ≤ 1.2)"
-    if ray:
-        overhead = per_document[(small, "ray")] / per_document[(small, "gold")]
-        print(f"local Ray vs local route at {small:,}: {overhead:.2f}x")
-        print(f"\nlocal Ray at {small:,}: every process the driver started (peak RSS sampled every 0.2 s)")
-        print(table([(role, pid, f"{peak:,.0f}") for role, pid, peak in processes],
+    for size in ray_sizes if ray else []:
+        overhead = per_document[(size, "ray")] / per_document[(size, "gold")]
+        print(f"local Ray vs local route at {size:,}: {overhead:.2f}x")
+        print(f"\nlocal Ray at {size:,}: every process the driver started (peak RSS sampled every 0.2 s)")
+        print(table([(role, pid, f"{peak:,.0f}") for role, pid, peak in processes_at[size]],
                     ("process", "pid", "peak RSS MB")))
-        biggest = max(processes, key=lambda p: p[2])
-        note += f"; Ray's largest process {biggest[0]} {biggest[2]:,.0f} MB"
-        note += f"; Ray {overhead:.2f}x the local route"
+        biggest = max(processes_at[size], key=lambda p: p[2])
+        note += (f"; Ray at {size:,}: {overhead:.2f}x the local route, its largest process {biggest[0]} "
+                 f"{biggest[2]:,.0f} MB")
+    if ray and len(ray_sizes) > 1:
+        ray_growth = per_document[(max(ray_sizes), "ray")] / per_document[(min(ray_sizes), "ray")]
+        print(f"seconds per document on Ray, {max(ray_sizes):,} vs {min(ray_sizes):,}: {ray_growth:.2f}x")
     summarize("extract at corpus scale (gold answers)", f"{per_document[(large, 'gold')] * 1000:.2f} ms/doc "
               f"at {large:,}", f"{per_document[(small, 'gold')] * 1000:.2f} ms/doc at {small:,}",
               f"{growth:.2f}x", note)
@@ -319,7 +324,9 @@ def remote(langextract: bool = True) -> None:
 if __name__ == "__main__":
     if "--corpus" in sys.argv:
         given = sys.argv[sys.argv.index("--sizes") + 1] if "--sizes" in sys.argv else "10000,100000"
-        corpus([int(s) for s in given.split(",")], ray="--no-ray" not in sys.argv)
+        ray_given = sys.argv[sys.argv.index("--ray-sizes") + 1] if "--ray-sizes" in sys.argv else ""
+        corpus([int(s) for s in given.split(",")], ray="--no-ray" not in sys.argv,
+               ray_sizes=[int(s) for s in ray_given.split(",")] if ray_given else None)
     else:
         if "--remote-only" not in sys.argv:
             main()
