@@ -480,13 +480,16 @@ def _shard_graph(lines: list[bytes], first: int, index: int, settings: tuple) ->
 
 
 class _Digest:
-    """A file's SHA-256, computed on a thread (hashlib leaves the interpreter free while it hashes)."""
+    """A file's SHA-256, computed on a thread (hashlib leaves the interpreter free while it hashes); for
+    anything but a regular file (a pipe can be read once), after the records, as before."""
 
     def __init__(self, path: str):
         self.value = ""
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, args=(path,), daemon=True)
-        self.thread.start()
+        self.started = os.path.isfile(path)
+        if self.started:
+            self.thread.start()
 
     def _run(self, path: str) -> None:
         try:
@@ -496,6 +499,9 @@ class _Digest:
             self.error = exc
 
     def hexdigest(self) -> str:
+        if not self.started:
+            self.started = True
+            self.thread.start()
         self.thread.join()
         if self.error is not None:
             raise self.error
