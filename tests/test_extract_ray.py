@@ -18,6 +18,7 @@ THREADS = {"KGC_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
 TASKS = ["--task", "NER,RE", "--schema", "ner.json,re.json", "--language", "en"]
 PRESET = ["--preset", "tiny-random-llama-lora"]
 AGENTS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent")  # outlive a driver killed with -9 (test_ray.py)
+SPLIT = {"KGC_RAY_ROWS_PER_FILE": "3"}  # the rows Ray reads in files of 3: many files, read in order
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,8 @@ def test_extract_on_ray_gives_the_local_routes_bytes(folder):
     run_kgc("extract", "documents.json", "local.json", *PRESET, "--backend", "gold", *TASKS, cwd=folder,
             check=True)
     result = run_kgc("extract", "documents.json", "ray.json", *PRESET, "--backend", "ray", "--ray-engine",
-                     "gold", "--data-parallel", "2", "--batch-size", "2", *TASKS, cwd=folder, check=True)
+                     "gold", "--data-parallel", "2", "--batch-size", "2", *TASKS, cwd=folder, check=True,
+                     env=SPLIT)
     assert "backend ray, gold engine × 2" in result.stderr_text
     local = (folder / "local.json").read_bytes()
     assert (folder / "ray.json").read_bytes() == local
@@ -54,11 +56,11 @@ def test_extract_on_ray_resumes_after_a_kill_to_the_uninterrupted_bytes(folder):
     argv = [sys.executable, "-m", "kgcli", "extract", "documents.json", "killed.json", *PRESET, *TASKS,
             *small, *ray]
     predictions = folder / ".killed.json.kgc-extract" / "predictions.json"
-    paced = {"KGC_GOLD_PACE": "0.3"}  # each answer takes 0.3 s: the kill lands while they arrive
+    paced = {"KGC_GOLD_PACE": "0.3", **SPLIT}  # each answer takes 0.3 s: the kill lands while they arrive
     done = kill_when_written(argv, predictions, 1, env=paced, cwd=folder, may_leave=AGENTS)
     total = sum(1 for _ in open(folder / ".killed.json.kgc-extract" / "records.json"))
     assert 1 <= done < total and total > 20 and not (folder / "killed.json").exists()
     result = run_kgc("extract", "documents.json", "killed.json", *PRESET, *TASKS, *small, *ray, "--resume",
-                     cwd=folder, check=True)
+                     cwd=folder, check=True, env=SPLIT)
     assert f"({done} already in OUT)" in result.stderr_text
     assert (folder / "killed.json").read_bytes() == (folder / "whole.json").read_bytes()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -139,7 +140,7 @@ def _start(address: str | None) -> None:
 
 def _answers(setup: Setup, options: RayOptions, rows: str, budget: int) -> Iterator[dict]:
     """Answers in input order. A Ray batch is one forward pass (``--batch-size``): answers reach OUT as each
-    pass ends, so a kill loses at most the passes in flight. ``rows``: the rows file (``_rows_file``), read
+    pass ends, so a kill loses at most the passes in flight. ``rows``: the rows folder (``_rows_file``), read
     by Ray Data on this node (a cluster's other nodes do not have it), so no process holds every row."""
     import logging
 
@@ -157,7 +158,8 @@ def _answers(setup: Setup, options: RayOptions, rows: str, budget: int) -> Itera
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     with warnings.catch_warnings():  # ray_remote_args: the one way to place the read on this node
         warnings.simplefilter("ignore")
-        dataset = ray.data.read_json(rows, lines=True, num_cpus=0,
+        files = [os.path.join(rows, name) for name in sorted(os.listdir(rows))]  # in position order
+        dataset = ray.data.read_json(files, lines=True, num_cpus=0,
                                      ray_remote_args={"scheduling_strategy": here})
     if options.ray_engine == "vllm":
         dataset = _vllm_processor(setup, options, budget)(dataset)
@@ -199,25 +201,44 @@ def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOpt
                 written += 1
                 advance(1)
     finally:
-        os.unlink(rows)
+        shutil.rmtree(rows, ignore_errors=True)
     if written != count:
         raise KgcError(f"Ray answered {written} of {count} records")
     return written
 
 
+# rows in one file of the rows folder: what one Ray read holds at a time (KGC_RAY_ROWS_PER_FILE: the tests'
+# small files, so that a few records make several)
+ROWS_PER_FILE = 4096
+
+
 def _rows_file(in_path: str, done: int, gold: bool) -> tuple[str, int]:
     """The records after the first ``done`` as Ray's rows (position, instruction; label and task for the
-    gold engine), in a temporary JSON-lines file on this node; and how many there are."""
+    gold engine), in a temporary folder on this node of JSON-lines files of ``ROWS_PER_FILE`` rows each (a
+    Ray read holds one file, not the corpus); and how many there are."""
     import tempfile
 
     import orjson
 
+    folder = tempfile.mkdtemp(prefix="kgc-ray-rows-")
+    per_file = int(os.environ.get("KGC_RAY_ROWS_PER_FILE") or ROWS_PER_FILE)
     count = 0
-    with tempfile.NamedTemporaryFile("wb", prefix="kgc-ray-rows-", suffix=".jsonl", delete=False) as handle:
+    handle = None
+    try:
         for position, (_, record) in enumerate(itertools.islice(read_jsonl(in_path), done, None), done):
+            if count % per_file == 0:
+                if handle:
+                    handle.close()
+                handle = open(os.path.join(folder, f"{count // per_file:08d}.jsonl"), "wb")
             row = {"position": position, INSTRUCTION: record[INSTRUCTION]}
             if gold:
                 row.update(label=str(record.get("label")), task=str(record.get("task")))
             handle.write(orjson.dumps(row) + b"\n")
             count += 1
-    return handle.name, count
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        if handle:
+            handle.close()
+    return folder, count
