@@ -141,8 +141,8 @@ def corpus(sizes: list[int], ray: bool = True, ray_sizes: list[int] | None = Non
     print(f"seconds per document, {large:,} vs {small:,}: {growth:.2f}x (goal ≤ 1.2x)")
     note = f"s/doc {large:,} vs {small:,}: {growth:.2f}x (goal ≤ 1.2)"
     for size in ray_sizes if ray else []:
-        overhead = per_document[(size, "ray")] / per_document[(size, "gold")]
-        print(f"local Ray vs local route at {size:,}: {overhead:.2f}x")
+        overhead = per_document[(size, "ray")] / per_document.get((size, "gold"), float("nan"))
+        print(f"local Ray vs local route at {size:,}: {overhead:.2f}x (nan: no local run at this size)")
         print(f"\nlocal Ray at {size:,}: every process the driver started (peak RSS sampled every 0.2 s)")
         print(table([(role, pid, f"{peak:,.0f}") for role, pid, peak in processes_at[size]],
                     ("process", "pid", "peak RSS MB")))
