@@ -410,13 +410,14 @@ class _Staging:
             return
         path = self.files[key]
         text = io.StringIO()
-        writer = csv.writer(text)
+        writer = csv.writer(text, lineterminator="\n")
+        lines = len(rows)
         if not os.path.exists(path):
             writer.writerow(self.headers[key])
+            lines += 1
         writer.writerows(rows)
         written = text.getvalue()
-        lines = written.count("\r\n")
-        if written.count("\n") != lines or written.count("\r") != lines:
+        if written.count("\n") != lines or "\r" in written:
             self.broken.add(key)  # the database reads such a file with its one-thread reader
         with open(path, "a", encoding="utf-8", newline="") as handle:
             handle.write(written)
