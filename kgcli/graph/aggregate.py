@@ -95,16 +95,16 @@ class Aggregate:
 
     def run(self) -> dict[str, Any]:
         parallel = shards.workers() > 1 and self.partitions.size() >= shards.MIN_BYTES
-        for what, work, name, add in (("nodes", _node_partition, store.NODES, self._add_nodes),
-                                      ("edges", _edge_partition, store.EDGES, self._add_edges)):
+        for what, name, add in (("nodes", store.NODES, self._add_nodes),
+                                ("edges", store.EDGES, self._add_edges)):
             with progress(f"graph build: adding up {what}", len(PARTITIONS), "partitions",
                           self.lines) as advance:
                 if parallel:
-                    self._in_workers(work, name, add, advance)
+                    self._in_workers(what, name, add, advance)
                 else:
                     with open(os.path.join(self.work, name), "wb") as out:
                         for digit in PARTITIONS:
-                            (self._node_partition if what == "nodes" else self._edges)(digit, out)
+                            self._partition(what, digit, out)
                             advance(1)
             if what == "nodes":
                 self._containment()
@@ -131,7 +131,11 @@ class Aggregate:
             "proposals": sorted(self.proposals, key=lambda p: (p["type"], p["names"])),
         }
 
-    def _node_partition(self, digit: str, out: Any) -> None:
+    def _partition(self, what: str, digit: str, out: Any) -> None:
+        """One partition's nodes (``what``: nodes) or edges, written to ``out``."""
+        if what == "edges":
+            self._edges(digit, out)
+            return
         for record in self._nodes(digit):
             self._write_node(out, record)
 
@@ -141,14 +145,15 @@ class Aggregate:
     # own staged rows, and returns what it added up; the parts are joined in partition order, so the
     # files are the same bytes as one process writes.
 
-    def _in_workers(self, work: Any, name: str, add: Any, advance: Any) -> None:
+    def _in_workers(self, what: str, name: str, add: Any, advance: Any) -> None:
         global _ACTIVE
         _ACTIVE = self
         try:
             context = multiprocessing.get_context("fork")
             with context.Pool(min(shards.workers(), len(PARTITIONS))) as pool, \
                     open(os.path.join(self.work, name), "wb") as out:
-                for digit, found in zip(PARTITIONS, pool.imap(work, PARTITIONS), strict=True):
+                jobs = [(what, digit) for digit in PARTITIONS]
+                for digit, found in zip(PARTITIONS, pool.imap(_partition_in_worker, jobs), strict=True):
                     add(found)
                     part = os.path.join(self.work, f"{name}.{digit}")
                     with open(part, "rb") as handle:
@@ -451,27 +456,21 @@ class _Staging:
 _ACTIVE: Aggregate | None = None  # the aggregate a forked worker works for
 
 
-def _node_partition(digit: str) -> dict[str, Any]:
-    """In a worker: one partition's nodes, written to ``nodes.jsonl.<digit>``."""
+def _partition_in_worker(job: tuple[str, str]) -> dict[str, Any]:
+    """In a worker: one partition's nodes or edges (``job``: what, digit), written to
+    ``nodes.jsonl.<digit>`` or ``edges.jsonl.<digit>``; returns what it added up."""
+    what, digit = job
     aggregate = _ACTIVE
     assert aggregate is not None
-    aggregate._worker_start(digit, nodes=True)
-    with open(os.path.join(aggregate.work, f"{store.NODES}.{digit}"), "wb") as out:
-        aggregate._node_partition(digit, out)
+    nodes = what == "nodes"
+    aggregate._worker_start(digit, nodes=nodes)
+    with open(os.path.join(aggregate.work, f"{store.NODES if nodes else store.EDGES}.{digit}"), "wb") as out:
+        aggregate._partition(what, digit, out)
     aggregate.staging.close()
-    return {"final": aggregate.final, "names": aggregate.names, "candidates": aggregate.candidates,
-            "split": aggregate.split, "proposals": aggregate.proposals, "labels": aggregate.labels,
-            "documents": aggregate.documents, "staging": aggregate.staging}
-
-
-def _edge_partition(digit: str) -> dict[str, Any]:
-    """In a worker: one partition's edges, written to ``edges.jsonl.<digit>``."""
-    aggregate = _ACTIVE
-    assert aggregate is not None
-    aggregate._worker_start(digit, nodes=False)
-    with open(os.path.join(aggregate.work, f"{store.EDGES}.{digit}"), "wb") as out:
-        aggregate._edges(digit, out)
-    aggregate.staging.close()
+    if nodes:
+        return {"final": aggregate.final, "names": aggregate.names, "candidates": aggregate.candidates,
+                "split": aggregate.split, "proposals": aggregate.proposals, "labels": aggregate.labels,
+                "documents": aggregate.documents, "staging": aggregate.staging}
     return {"relations": aggregate.relations, "pairs": aggregate.pairs, "staging": aggregate.staging}
 
 

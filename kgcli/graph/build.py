@@ -206,6 +206,15 @@ class _Reader:
             self.piece("e", edge)
         self.documents += 1
 
+    def merged(self, record: dict[str, Any], name: str, number: int) -> str:
+        """A merged document read at ``name``:``number`` → its pieces; returns its id."""
+        self.unparsed += int(record.get(UNPARSED) or 0)
+        try:
+            self.document(record)
+        except KgcError as exc:
+            raise KgcError(exc.message, name, number) from None
+        return str(record[DOC_ID])
+
     def piece(self, kind: str, piece: dict[str, Any]) -> None:
         """A node or edge piece to the partitions; its type or relation counted against ``max_labels``."""
         label = (kind, piece["type"] if kind == "n" else piece["relation"])
@@ -338,12 +347,7 @@ class _Reader:
                     self.unparsed += 1
                 documents.add(str(record.get("doc_id", record.get("id", f"{name}:{number}"))))
             elif is_merged_document(record):
-                self.unparsed += int(record.get(UNPARSED) or 0)
-                try:
-                    self.document(record)
-                except KgcError as exc:
-                    raise KgcError(exc.message, name, number) from None
-                documents.add(str(record[DOC_ID]))
+                documents.add(self.merged(record, name, number))
             elif "instruction" in record:
                 raise KgcError(
                     "a converted record without 'output': run kgc predict on it first, or pass --gold to "
@@ -435,12 +439,7 @@ def _shard_facts(lines: list[bytes], first: int, index: int, settings: tuple) ->
                 if not is_merged_document(record):
                     return None
                 records += 1
-                reader.unparsed += int(record.get(UNPARSED) or 0)
-                try:
-                    reader.document(record)
-                except KgcError as exc:
-                    raise KgcError(exc.message, name, number) from None
-                documents.add(str(record[DOC_ID]))
+                documents.add(reader.merged(record, name, number))
     finally:
         partitions.close()
     return {"records": records, "documents": documents, "unparsed": reader.unparsed,
