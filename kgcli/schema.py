@@ -7,7 +7,13 @@ may be missing.
 
 Object format: ``{"types": [...], "roles": [...], "type_roles": {...}}``; each key optional. Aliases:
 ``entity_types``/``event_types`` for types, ``relations``/``attributes`` for roles, ``event_roles``/
-``entity_attributes`` for type_roles.
+``entity_attributes`` for type_roles. So one file serves several tasks: NER reads its ``entity_types``, RE
+its ``relations``.
+
+Notes a person edits (what ``kgc schema suggest`` writes beside the lists; no task reads them into an
+instruction): ``definitions`` and ``examples`` ({name: text}), ``support`` ({name: how many sampled chunks
+named it}), ``relation_types`` ({relation: [[head type, tail type], ...]}), ``aliases`` ({name: [forms
+merged into it]}) and ``proposals`` ([{kind, names, why}]: likely synonyms left for a person to merge).
 
 Order is kept exactly as written (the test split asks the schema in file order), duplicates dropped.
 """
@@ -27,11 +33,20 @@ _ALIASES = {
 }
 
 
+NOTES = ("definitions", "examples", "support", "relation_types", "aliases", "proposals")
+
+
 @dataclass
 class Schema:
     types: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     type_roles: dict[str, list[str]] = field(default_factory=dict)
+    definitions: dict[str, str] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+    support: dict[str, int] = field(default_factory=dict)
+    relation_types: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    proposals: list[dict] = field(default_factory=list)
 
 
 def unique(items) -> list:
@@ -92,12 +107,46 @@ def load_schema(path: str) -> Schema:
     return schema
 
 
+def _check_notes(key: str, value, path: str) -> object:
+    """One of the ``NOTES`` maps, checked for its shape."""
+    def wrong(shape: str) -> KgcError:
+        return KgcError(f"{key} must be {shape}", path)
+
+    if key == "proposals":
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise wrong("a JSON list of objects")
+        return value
+    if not isinstance(value, dict):
+        raise wrong("a JSON object {name: ...}")
+    if key in ("definitions", "examples"):
+        if not all(isinstance(v, str) for v in value.values()):
+            raise wrong("a JSON object {name: text}")
+        return dict(value)
+    if key == "support":
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()):
+            raise wrong("a JSON object {name: count}")
+        return dict(value)
+    if key == "aliases":
+        return {name: _check_list(forms, path, None, f"aliases of {name!r}") for name, forms in value.items()}
+    pairs: dict[str, list[tuple[str, str]]] = {}
+    for relation, found in value.items():
+        if not isinstance(found, list) or not all(
+                isinstance(p, list) and len(p) == 2 and all(isinstance(t, str) for t in p) for p in found):
+            raise wrong("a JSON object {relation: [[head type, tail type], ...]}")
+        pairs[relation] = unique(tuple(p) for p in found)
+    return pairs
+
+
 def _from_object(obj: dict, path: str) -> Schema:
     schema = Schema()
     for key, value in obj.items():
+        if key in NOTES:
+            setattr(schema, key, _check_notes(key, value, path))
+            continue
         target = _ALIASES.get(key)
         if target is None:
-            raise KgcError(f"unknown schema key {key!r} (expected types, roles, type_roles)", path)
+            raise KgcError(f"unknown schema key {key!r} (expected types, roles, type_roles, or the notes "
+                           f"{', '.join(NOTES)})", path)
         if target == "type_roles":
             schema.type_roles = _check_map(value, path, None)
         else:

@@ -82,6 +82,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("train, predict, icl", ("kgcli.train", "kgcli.predict", "kgcli.icl")),
     ("documents", ("kgcli.documents",)),
     ("graph", ("kgcli.graph",)),
+    ("schema tools", ("kgcli.schema_tools",)),
     ("demo", ("kgcli.demo",)),
     ("commands", ("kgcli.cli", "kgcli.__main__")),
 ]

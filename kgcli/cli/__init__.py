@@ -16,7 +16,7 @@ from kgcli.errors import KgcError
 _app = typer.Typer(
     name="kgc",
     help="Instruction-based knowledge graph construction with LLMs: convert, chunk, extract, eval, train, "
-         "predict, merge, icl, demo, and the presets and graph groups.",
+         "predict, merge, icl, demo, and the presets, graph and schema groups.",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
@@ -26,7 +26,7 @@ _app = typer.Typer(
 # Every subcommand, in the order it is registered: name → (module under kgcli.cli, function; None for
 # a group, whose module has its own `app`).
 COMMANDS: dict[str, tuple[str, str | None]] = {
-    "presets": ("presets_cmd", None), "graph": ("graph_cmd", None),
+    "presets": ("presets_cmd", None), "graph": ("graph_cmd", None), "schema": ("schema_cmd", None),
     "convert": ("convert_cmd", "convert"), "chunk": ("chunk_cmd", "chunk"),
     "extract": ("extract_cmd", "extract"), "eval": ("eval_cmd", "evaluate"), "train": ("train_cmd", "train"),
     "predict": ("predict_cmd", "predict"), "merge": ("merge_cmd", "merge"), "icl": ("icl_cmd", "icl"),
@@ -55,9 +55,9 @@ def _register(only: str | None = None) -> typer.Typer:
         module_name, function_name = COMMANDS[name]
         module = importlib.import_module(f"kgcli.cli.{module_name}")
         if function_name is None:
-            if name == "graph":  # the graph commands' help gets its examples and arguments (presets': none)
+            if name in ("graph", "schema"):  # their commands' help: examples and arguments (presets': none)
                 for command in module.app.registered_commands:
-                    command.epilog = examples.get(f"graph {command.name}")
+                    command.epilog = examples.get(f"{name} {command.name}")
                     command.help = _help_with_arguments(command.callback)
             _app.add_typer(module.app, name=name)
         else:

@@ -15,7 +15,8 @@ def chunk(
     preset: PresetOpt = None,
     tokenizer: str = typer.Option(None, "--tokenizer", help="A tokenizer folder (instead of the preset's)."),
     task: str = typer.Option(None, "--task", help="Tasks the chunks are for, comma-separated: NER,RE."),
-    schema: str = typer.Option(None, "--schema", help="Their schema files, comma-separated, same order."),
+    schema: str = typer.Option(None, "--schema", help="One schema file for every task (as kgc schema suggest "
+                          "writes), or one per task, comma-separated, same order."),
     language: str = typer.Option("zh", "--language", click_type=choice("zh", "en", "auto"),
                                  help="zh, en, or auto (per document, by its script): the instruction "
                                  "sentence the chunks are sized for."),

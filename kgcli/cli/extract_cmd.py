@@ -45,7 +45,8 @@ def extract(
     out_path: str = typer.Argument(..., metavar="OUT", help="One merged result per document (JSON lines)."),
     preset: PresetOpt = None,
     task: str = typer.Option(..., "--task", help="Tasks, comma-separated: NER,RE."),
-    schema: str = typer.Option(..., "--schema", help="Their schema files, comma-separated, same order."),
+    schema: str = typer.Option(..., "--schema", help="One schema file for every task (as kgc schema suggest "
+                          "writes), or one per task, comma-separated, same order."),
     language: str = typer.Option("zh", "--language", click_type=choice("zh", "en", "auto"),
                                  help="zh, en, or auto: the instruction sentence's language, for auto chosen "
                                  "per document by its script."),

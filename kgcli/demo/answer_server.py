@@ -7,7 +7,9 @@ Usage: python -m kgcli.demo.answer_server GOLD.jsonl [--port 8765] [--latency 0.
 GOLD.jsonl: annotated documents (``text``, ``entity`` [{entity, entity_type}], ``relation`` [{head, relation,
 tail}]). A chat (or text) request whose user message is an IEPile instruction (JSON with ``schema`` and
 ``input``) is answered with the gold names inside the input: NER when the schema lists entity types, RE
-when it lists relations. Any other request (another tool's prompt) gets ``{"extractions": []}``. Each answer
+when it lists relations. A ``kgc schema suggest`` prompt is answered with the types and relations of the gold
+inside its text, each with a definition and an example. Any other request (another tool's prompt) gets
+``{"extractions": []}``. Each answer
 waits ``--latency`` seconds first, as a remote model would; ``GET /stats`` says how many were answered.
 ``--background PIDFILE``: listen, then serve from a child process and return (its pid in PIDFILE), so a
 script can go on at once. Standard library only.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,7 +38,33 @@ def load_gold(path: str) -> tuple[list[tuple[str, str]], list[tuple[str, str, st
     return sorted(entities), sorted(relations)
 
 
+def suggestion(text: str, entities: list, relations: list) -> dict[str, list[dict[str, Any]]]:
+    """A schema-suggestion answer from the gold inside ``text``: its entity types (each with a name of the
+    text as example) and its relations (with their ends' types)."""
+    kinds = dict(entities)
+    types: dict[str, str] = {}
+    for name, kind in entities:
+        if name in text:
+            types.setdefault(kind, name)
+    found: dict[str, dict[str, Any]] = {}
+    for head, relation, tail in relations:
+        if head in text and tail in text and head in kinds and tail in kinds:
+            sentences = re.split(r"(?<=[。！？.!?])", text)
+            sentence = next((s.strip() for s in sentences if head in s and tail in s), "")
+            found.setdefault(relation, {"name": relation, "definition": f"{kinds[head]} {relation} "
+                                        f"{kinds[tail]}", "example": sentence, "head": kinds[head],
+                                        "tail": kinds[tail], "aliases": []})
+    return {"entity_types": [{"name": kind, "definition": f"{kind}: one named in the text", "example": name,
+                              "aliases": []} for kind, name in sorted(types.items())],
+            "relations": [found[r] for r in sorted(found)]}
+
+
 def answer(content: str, entities: list, relations: list) -> str:
+    from kgcli.schema_tools.prompts import prompt_text
+
+    text = prompt_text(content)
+    if text is not None:
+        return json.dumps(suggestion(text, entities, relations), ensure_ascii=False)
     try:
         instruction = json.loads(content)
         schema, text = instruction["schema"], instruction["input"]

@@ -89,13 +89,12 @@ def run_extract(docs_path: str, out_path: str, resolved: Resolved | None, sampli
     """``resolved``: the local preset's model, or None for ``settings.remote`` (a model behind an API)."""
     from kgcli.convert import ConvertConfig, convert_file
     from kgcli.documents.merge import DocumentMerger
-    from kgcli.documents.sizing import ChunkSettings, chunk_file
+    from kgcli.documents.sizing import ChunkSettings, chunk_file, task_schemas
 
     started = time.monotonic()
     if out_path == "-":
         raise KgcError("kgc extract needs an output file (OUT), not stdout")
-    if len(settings.tasks) != len(settings.schemas) or not settings.tasks:
-        raise KgcError("give --task and one --schema per task (comma-separated, in the same order)")
+    settings.schemas = task_schemas(settings.tasks, settings.schemas)
     output = check_output(out_path, inputs=[docs_path, *settings.schemas], overwrite=settings.overwrite)
     work = work_folder(out_path, "extract")
     predictions = os.path.join(work, "predictions.json")
@@ -181,12 +180,12 @@ def show_plan(docs_path: str, out_path: str, resolved: Resolved | None, sampling
     from kgcli.convert import ConvertConfig, Converter
     from kgcli.documents.language import script_language
     from kgcli.documents.read import read_documents
+    from kgcli.documents.sizing import task_schemas
 
     if out_path == "-":
         raise KgcError("kgc extract needs an output file (OUT), not stdout")
+    settings.schemas = task_schemas(settings.tasks, settings.schemas)
     check_output(out_path, inputs=[docs_path, *settings.schemas], overwrite=settings.overwrite)
-    if len(settings.tasks) != len(settings.schemas) or not settings.tasks:
-        raise KgcError("give --task and one --schema per task (comma-separated, in the same order)")
     for task, schema in zip(settings.tasks, settings.schemas, strict=True):
         Converter(ConvertConfig(task=task.upper(), split="test", schema_path=schema,
                                 language="zh" if settings.language == "auto" else settings.language))

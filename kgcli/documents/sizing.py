@@ -43,14 +43,23 @@ class ChunkStats:
     languages: dict[str, str | None] = field(default_factory=dict)  # document → its script's language
 
 
+def task_schemas(tasks: list[str], schemas: list[str]) -> list[str]:
+    """The schema file of each task: one file for them all (a schema object holds entity types and
+    relations together), or one per task in the same order."""
+    if tasks and len(schemas) == 1:
+        return schemas * len(tasks)
+    if not tasks or len(tasks) != len(schemas):
+        raise KgcError("give --task and --schema: one schema file for every task, or one per task "
+                       "(comma-separated, in the same order)")
+    return schemas
+
+
 def _instruction_prefixes(settings: ChunkSettings) -> list[str]:
     from kgcli.convert import ConvertConfig, Converter
 
-    if len(settings.tasks) != len(settings.schemas):
-        raise KgcError("give one --schema per --task (comma-separated, in the same order)")
     prefixes = []
     languages = ("zh", "en") if settings.language == "auto" else (settings.language,)
-    for task, schema in zip(settings.tasks, settings.schemas, strict=True):
+    for task, schema in zip(settings.tasks, task_schemas(settings.tasks, settings.schemas), strict=True):
         for language in languages:
             converter = Converter(ConvertConfig(task=task.upper(), split="test", schema_path=schema,
                                                 language=language, source="chunk"))
