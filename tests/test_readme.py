@@ -120,6 +120,14 @@ def test_the_runnable_blocks_run(tmp_path):
     api_nodes = {(n["name"], n["type"]) for n in
                  map(json.loads, (tmp_path / "api-graph" / "nodes.jsonl").read_text().splitlines())}
     assert api_nodes == {(e["entity"], e["entity_type"]) for d in gold_docs for e in d["entity"]}
+    # … no schema yet: the one suggested from the documents is their gold's, and drives the same graph …
+    suggested = json.loads((tmp_path / "schema.json").read_text())
+    assert set(suggested["entity_types"]) == {e["entity_type"] for d in gold_docs for e in d["entity"]}
+    assert set(suggested["relations"]) == {r["relation"] for d in gold_docs for r in d["relation"]}
+    assert "schema.json: 3 type(s)" in out and "100.0% of " in out
+    nodes_file = tmp_path / "suggested-graph" / "nodes.jsonl"
+    suggested_nodes = {(n["name"], n["type"]) for n in map(json.loads, nodes_file.read_text().splitlines())}
+    assert suggested_nodes == api_nodes
     # … and the pipe: three RE records predicted and scored, against their 4 gold triples
     assert "predicted 3 record(s)" in said and "kgc eval: <stdin>" in out
     assert re.search(r"│ total │[^\n]*│ +4 │[^\n]*│ +3 │", out.split("kgc eval: <stdin>")[1])

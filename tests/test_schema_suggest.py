@@ -168,3 +168,29 @@ def test_a_model_that_answers_no_json_is_told_apart_from_an_empty_corpus(tmp_pat
     assert result.returncode == 2, result.stderr_text
     assert "none of the 1 answer(s) is a JSON object" in result.stderr_text
     assert "predict: 1 record(s)" in result.stderr_text and not (tmp_path / "schema.json").exists()
+
+
+def test_convert_and_icl_take_the_schema_file_and_tell_its_definitions(tmp_path):
+    schema = {"entity_types": ["person", "city"], "relations": ["lives_in"],
+              "definitions": {"person": "a human being", "city": "a town with a name", "lives_in": "home"}}
+    (tmp_path / "schema.json").write_text(json.dumps(schema), encoding="utf-8")
+    (tmp_path / "docs.json").write_text(json.dumps({"text": "Alice lives in Lisbon.", "entity": [
+        {"entity": "Alice", "entity_type": "person"}, {"entity": "Lisbon", "entity_type": "city"}]}) + "\n")
+    run_kgc("convert", "docs.json", "test.json", "--task", "NER", "--split", "test", "--language", "en",
+            "--schema", "schema.json", cwd=tmp_path, check=True)
+    with FakeOpenAI(lambda body: '["Alice"]') as server:
+        common = ["--model", "hosted_vllm/m", "--api-base", server.url, "--no-cache", "--schema",
+                  "schema.json"]
+        single = run_kgc("icl", "--text", "Alice lives in Lisbon.", "--task", "ner", "--language", "en",
+                         *common, "--describe-schema", cwd=tmp_path)
+        batch = run_kgc("icl", "test.json", "out.json", *common, "--describe-schema", cwd=tmp_path)
+        refused = run_kgc("icl", "test.json", "other.json", *common, cwd=tmp_path)
+        sent = [s.body["messages"] for s in server.seen if s.path.endswith("completions")]
+    assert single.returncode == 0 and batch.returncode == 0, single.stderr_text + batch.stderr_text
+    prompt = sent[0][-1]["content"]
+    assert "person, city" in prompt or "person,city" in prompt  # the labels, from the schema file
+    assert "Definitions:\n- person: a human being\n- city: a town with a name" in prompt
+    system = sent[1][0]
+    assert system["role"] == "system" and "- person: a human being" in system["content"]
+    assert "lives_in" not in system["content"]  # only the names the record's instruction asks for
+    assert refused.returncode == 2 and "--schema is read for --describe-schema" in refused.stderr_text

@@ -43,6 +43,12 @@ def icl(
         rich_help_panel="Single mode (--text)",
         help="Single mode: types or relations, comma-separated.",
     ),
+    schema: str = typer.Option(
+        None, "--schema", metavar="FILE", help="A schema file (kgc schema suggest writes one): single mode "
+        "takes the task's names from it as --labels; with --describe-schema its definitions are told."),
+    describe_schema: bool = typer.Option(
+        False, "--describe-schema", help="Tell the model what each name of --schema means (its "
+        "definitions): after the instruction (single mode) or as a system message (batch)."),
     head_entity: str = typer.Option(
         None, "--head-entity", rich_help_panel="Single mode (--text)", help="re: the head entity."
     ),
@@ -145,4 +151,5 @@ def icl(
                     "--head-entity": head_entity, "--zero-shot": zero_shot}
     run_icl(IclRequest(call, in_path, out_path, single, examples=examples, shots=shots, system=system,
                        concurrency=concurrency, resume=resume, overwrite=overwrite, cache_dir=cache_dir,
-                       no_cache=no_cache, single_flags=single_flags))
+                       no_cache=no_cache, single_flags=single_flags, schema=schema,
+                       describe_schema=describe_schema))

@@ -22,6 +22,7 @@ from typing import Any
 
 from kgcli.errors import KgcError, say, warn
 from kgcli.icl.client import ChatClient
+from kgcli.icl.prompts import definitions_block
 from kgcli.io import check_input, display_name, read_jsonl, spool_stdin
 from kgcli.outputs import Output, check_output
 from kgcli.progress import progress
@@ -80,7 +81,9 @@ class ShotPool:
         return rng.sample(exact, len(exact)) + others[: k - len(exact)]
 
 
-def build_messages(record: dict, shots: list[Shot], system: str | None) -> list[dict]:
+def build_messages(record: dict, shots: list[Shot], system: str | None, described: str = "") -> list[dict]:
+    """``described``: the definitions of the record's schema names (--describe-schema), after ``system``."""
+    system = "\n\n".join(part for part in (system, described) if part)
     messages = [{"role": "system", "content": system}] if system else []
     for shot in shots:
         messages += [{"role": "user", "content": shot.instruction},
@@ -110,9 +113,11 @@ def prepare(in_path: str, out_path: str, *, resume: bool = False,
 def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0,
               pool: ShotPool | None = None,
               system: str | None = None, concurrency: int = 4, resume: bool = False,
-              overwrite: bool = False, prepared: tuple[str, Output, int] | None = None) -> BatchStats:
+              overwrite: bool = False, prepared: tuple[str, Output, int] | None = None,
+              definitions: dict[str, str] | None = None) -> BatchStats:
     """Answer every record of IN into OUT; ``prepared``: what ``prepare`` returned, when the caller ran the
-    checks before importing the client library."""
+    checks before importing the client library; ``definitions``: a schema file's (--describe-schema), each
+    record told those of the names its instruction asks for."""
     stats = BatchStats()
     name = display_name(in_path)
     if shots and pool is None:
@@ -131,7 +136,15 @@ def run_batch(in_path: str, out_path: str, client: ChatClient, *, shots: int = 0
             chosen = pool.choose(str(record.get("task", "")), schema, text, shots,
                                  f"{record.get('id', '')}:{number}")
             stats.short_of_shots += len(chosen) < shots
-        return build_messages(record, chosen, system)
+        described = ""
+        if definitions:
+            data = parse_instruction(record[INSTRUCTION])
+            # IEPile's Chinese instruction sentences are Chinese: the definitions follow their language
+            sentence = str(data.get("instruction"))
+            language = "zh" if any("\u4e00" <= ch <= "\u9fff" for ch in sentence) else "en"
+            described = definitions_block([a for a in data[SCHEMA] if isinstance(a, str)], definitions,
+                                          language)
+        return build_messages(record, chosen, system, described)
 
     executor = ThreadPoolExecutor(max(1, concurrency))
     in_flight: deque[tuple[int, dict, Future]] = deque()

@@ -60,6 +60,7 @@ class SingleRequest:
     tail_entity: str | None = None
     tail_type: str | None = None
     instruction: str | None = None
+    definitions: str = ""  # --describe-schema: what each label means, after the instruction
 
     def check(self) -> None:
         if self.task not in TASKS:
@@ -113,7 +114,20 @@ def task_line(request: SingleRequest) -> str:
 
 def build_prompt(request: SingleRequest, examples: list[dict]) -> str:
     """The whole prompt (sent as one user message, as the seed's API engines do)."""
-    return instruction_text(request) + examples_block(request, examples) + task_line(request)
+    described = request.definitions + "\n" if request.definitions else ""
+    return instruction_text(request) + described + examples_block(request, examples) + task_line(request)
+
+
+def definitions_block(names: list[str], definitions: dict[str, str], language: str) -> str:
+    """``--describe-schema``: a schema file's definitions of ``names`` (empty when none has one)."""
+    data = prompt_data()["schema_definitions"]
+    lines = [data["line"][language].format(name=name, definition=definitions[name])
+             for name in names if definitions.get(name)]
+    return "\n".join([data["header"][language], *lines]) if lines else ""
+
+
+# the schema file's names a task's labels are, in single mode (--schema)
+SCHEMA_LABELS = {"ner": "types", "ee": "types", "da": "types", "re": "roles", "rte": "roles"}
 
 
 def load_examples(path: str | None, task: str, language: str) -> list[dict]:

@@ -43,6 +43,8 @@ class IclRequest:
     overwrite: bool = False
     cache_dir: str | None = None
     no_cache: bool = False
+    schema: str | None = None  # a schema file: single mode's labels, and the definitions told
+    describe_schema: bool = False  # its definitions go into the prompts
     # single-mode flags given in batch mode (refused: batch records carry their own instruction)
     single_flags: dict[str, object] = field(default_factory=dict)
 
@@ -59,6 +61,17 @@ def run_icl(request: IclRequest) -> None:
     if single is None and sys.stdin.isatty() and request.in_path == "-":
         raise KgcError("give --text TEXT for one text, or IN, a file of converted records")
     prepared = None
+    if request.describe_schema and not request.schema:
+        raise KgcError("--describe-schema needs --schema FILE (whose definitions it tells the model)")
+    definitions = None
+    if single is None and request.schema:
+        if not request.describe_schema:
+            raise KgcError("batch records carry their own schema: --schema is read for --describe-schema")
+        from kgcli.schema import load_schema
+
+        definitions = load_schema(request.schema).definitions
+        if not definitions:
+            raise KgcError("--describe-schema: the schema file has no definitions", request.schema)
     if single is None:  # every check before the client library loads
         for flag, value in request.single_flags.items():
             if value:
@@ -75,7 +88,8 @@ def run_icl(request: IclRequest) -> None:
             single.text, task=single.task, language=single.language, domain=single.domain,
             labels=single.labels, head_entity=single.head_entity, head_type=single.head_type,
             tail_entity=single.tail_entity, tail_type=single.tail_type, instruction=single.instruction,
-            examples=request.examples, zero_shot=single.zero_shot, shots=request.shots)
+            examples=request.examples, zero_shot=single.zero_shot, shots=request.shots,
+            schema=request.schema, describe=request.describe_schema)
     cache = None if request.no_cache else ReplyCache(request.cache_dir)
     try:
         client = ChatClient(request.call, cache)
@@ -90,7 +104,7 @@ def run_icl(request: IclRequest) -> None:
             pool = ShotPool(request.examples) if request.examples else None
             run_and_report(request.in_path, request.out_path, client, shots=request.shots or 0, pool=pool,
                            system=request.system, concurrency=request.concurrency, resume=request.resume,
-                           overwrite=request.overwrite, prepared=prepared)
+                           overwrite=request.overwrite, prepared=prepared, definitions=definitions)
     finally:
         if cache:
             cache.close()

@@ -7,11 +7,13 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from kgcli.errors import KgcError
+from kgcli.errors import KgcError, warn
 from kgcli.icl.client import ChatClient
 from kgcli.icl.prompts import (
+    SCHEMA_LABELS,
     SingleRequest,
     build_prompt,
+    definitions_block,
     load_examples,
     normalise_language,
     parse_reply,
@@ -37,13 +39,28 @@ def ask(request: SingleRequest, examples: list[dict], client: ChatClient,
 
 
 def prepare(text: str, *, task: str | None, language: str, labels: str | None, examples: str | None,
-            zero_shot: bool, shots: int | None, **fields: Any) -> tuple[SingleRequest, list[dict]]:
+            zero_shot: bool, shots: int | None, schema: str | None = None, describe: bool = False,
+            **fields: Any) -> tuple[SingleRequest, list[dict]]:
     """The checked request for one text and the examples its prompt shows (``fields``: domain, instruction,
-    head/tail entity and type)."""
+    head/tail entity and type). ``schema``: a schema file whose names are the labels (unless --labels)
+    and, with ``describe``, whose definitions follow the instruction."""
     if not task:
         raise KgcError("single mode needs --task (ner, re, ee, rte or da)")
-    request = SingleRequest(task=task.lower(), language=normalise_language(language), text=text,
-                            labels=split_labels(labels), **fields)
+    named = split_labels(labels)
+    language = normalise_language(language)
+    definitions = ""
+    if schema is not None:
+        from kgcli.schema import load_schema
+
+        loaded = load_schema(schema)
+        names = getattr(loaded, SCHEMA_LABELS.get(task.lower(), "types")) or list(loaded.type_roles)
+        named = named or names
+        if describe:
+            definitions = definitions_block(named, loaded.definitions, language)
+            if not definitions:
+                warn(f"--describe-schema: {schema} defines none of the labels {', '.join(named)}")
+    request = SingleRequest(task=task.lower(), language=language, text=text, labels=named,
+                            definitions=definitions, **fields)
     request.check()
     if zero_shot and examples:
         raise KgcError("--zero-shot and --examples contradict each other")

@@ -2,12 +2,12 @@
 
 Names are merged only when they are equal after the grounding's normalisation (NFKC, width, whitespace,
 Latin case) or when an answer lists one as an alias of the other; everything else that looks like a
-synonym (the same example span, the same letters once separators and a plural ``s`` are dropped) is a
-*proposal* for a person, never a merge. A name's support is the number of sampled chunks whose answer
-named it; names below the threshold are dropped, the rest capped by support. The shown name is the form
-answered most often (then the first in code-point order); a definition and an example likewise, an
-example only where it is in its chunk's text. The same answers always give the same schema, whatever
-their order.
+synonym (the same example span, for relations with the same end types too; the same letters once
+separators and a plural ``s`` are dropped) is a *proposal* for a person, never a merge. A name's support is
+the number of sampled chunks whose answer named it; names below the threshold are dropped, the rest capped
+by support. The shown name is the spelling answered most often (``_shown``); a definition and an example
+the most answered too, an example only where it is in its chunk's text. The same answers always give the
+same schema, whatever their order.
 """
 
 from __future__ import annotations
@@ -181,6 +181,10 @@ def aggregate(answers: list[tuple[str, str]], settings: Settings) -> tuple[dict[
     return {key: value for key, value in schema.items() if value or key in KINDS}, counts
 
 
+def _ends(group: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(normalise(head), normalise(tail)) for head, tail in group["ends"]}
+
+
 def _proposals(kind: str, shown: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """Pairs of kept names that are likely one thing (for a person to merge or keep apart)."""
     found = []
@@ -188,6 +192,8 @@ def _proposals(kind: str, shown: list[tuple[str, str, dict[str, Any]]]) -> list[
         for _, second, b in shown[i + 1:]:
             names = sorted([first, second])
             shared = sorted({normalise(e) for e in a["examples"]} & {normalise(e) for e in b["examples"]})
+            if kind == "relations" and not _ends(a) & _ends(b):
+                shared = []  # a sentence states several relations: the same example counts with the same ends
             if shared:
                 found.append({"kind": kind, "names": names, "why": f"the same example: {shared[0]}"})
             elif _loose(first) == _loose(second):

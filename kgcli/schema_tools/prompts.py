@@ -41,11 +41,3 @@ def answer_schema() -> dict[str, Any]:
     ends = {"head": {"type": "string"}, "tail": {"type": "string"}}
     return {"type": "object", "properties": {"entity_types": items({}), "relations": items(ends)},
             "required": ["entity_types", "relations"], "additionalProperties": False}
-
-
-def definitions_block(names: list[str], definitions: dict[str, str], language: str) -> str:
-    """The lines that tell a model what each of ``names`` means (empty when none has a definition)."""
-    data = prompt_data()["definitions"]
-    lines = [data["line"][language].format(name=name, definition=definitions[name])
-             for name in names if definitions.get(name)]
-    return "\n".join([data["header"][language], *lines]) if lines else ""
