@@ -145,7 +145,8 @@ def test_every_command_has_help_examples():
 
     listed = json.loads((ROOT / "kgcli" / "data" / "help_examples.json").read_text(encoding="utf-8"))
     assert set(listed) >= {"convert", "train", "predict", "merge", "eval", "icl", "chunk", "extract",
-                           "graph build", "graph resolve", "graph query", "graph export", "graph show"}
+                           "graph build", "graph resolve", "graph query", "graph export", "graph show",
+                           "schema suggest", "schema check"}
 
 
 @pytest.mark.parametrize("args", help_examples(), ids=shlex.join)

@@ -16,6 +16,7 @@ from typing import Any
 from kgcli.documents.chunking import Chunk, chunk_documents
 from kgcli.documents.read import read_documents
 from kgcli.errors import KgcError
+from kgcli.progress import progress
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,11 @@ class Reading:
 
 def count_documents(docs: str, reading: Reading) -> int:
     """Every document read (and checked) before any model or request; their number."""
-    total = sum(1 for _ in read_documents(docs, reading.follow_links, reading.encodings, reading.on_bad_file))
+    total = 0
+    with progress("schema suggest: reading", unit="documents") as advance:
+        for _ in read_documents(docs, reading.follow_links, reading.encodings, reading.on_bad_file):
+            total += 1
+            advance(1)
     if not total:
         raise KgcError("no documents", docs)
     return total
