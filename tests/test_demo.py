@@ -6,23 +6,32 @@ import json
 
 import pytest
 
-from kgcli.demo.synthetic import RELATIONS, make_records
+from kgcli.demo.synthetic import RELATIONS, make_documents, make_records, recipe
 from tests.browser import view_renders
 from tests.conftest import read_jsonl, run_kgc
 
 
-def test_synthetic_data_is_deterministic_consistent_and_test_names_are_unseen():
-    train, test = make_records("train", 300), make_records("test", 40)
-    assert train == make_records("train", 300) and train != make_records("train", 300, seed=8)
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_synthetic_data_is_deterministic_consistent_and_test_names_are_unseen(language):
+    types, relations, _, _ = recipe(language)
+    train, test = make_records("train", 300, language=language), make_records("test", 40, language=language)
+    assert train == make_records("train", 300, language=language)
+    assert train != make_records("train", 300, seed=8, language=language)
     for record in train + test:
         names = {e["entity"] for e in record["entity"]}
         assert all(name in record["text"] for name in names)
-        assert all(r["head"] in names and r["tail"] in names and r["relation"] in RELATIONS
+        assert {e["entity_type"] for e in record["entity"]} <= set(types)
+        assert all(r["head"] in names and r["tail"] in names and r["relation"] in relations
                    for r in record["relation"])
     seen = {e["entity"] for r in train for e in r["entity"]}
     assert not seen & {e["entity"] for r in test for e in r["entity"]}
-    assert {r["relation"] for rec in train for r in rec["relation"]} == set(RELATIONS)
+    assert {r["relation"] for rec in train for r in rec["relation"]} == set(relations)
     assert any(not rec["relation"] for rec in train)  # sentences with entities but no relation
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in train[0]["text"]) == (language == "zh")
+    for document in make_documents(2, language=language):  # every mention at its offsets, names unseen
+        assert all(document["text"][e["start"]:e["end"]] == e["entity"] for e in document["entity"])
+        assert not seen & {e["entity"] for e in document["entity"]}
+        assert {r["relation"] for r in document["relation"]} <= set(relations)
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from kgcli.cli.options import choice
 from kgcli.demo.run import DemoSettings  # light: the stages import what they need when they run
 
 DEFAULT = DemoSettings()
@@ -20,6 +21,10 @@ def demo(
     documents: int = typer.Option(DEFAULT.documents, "--documents", min=1,
                                   help="Synthetic multi-paragraph test documents for extract → graph."),
     max_new_tokens: int = typer.Option(DEFAULT.max_new_tokens, "--max-new-tokens", min=8),
+    language: str = typer.Option(DEFAULT.language, "--language", click_type=choice("en", "zh"),
+                                 help="The synthetic data's language (and its instructions'): en or zh."),
+    chunk_tokens: int = typer.Option(None, "--chunk-tokens", min=8, hidden=True,
+                                     help="extract's chunk budget (default: the demo's, per language)."),
     threads: int = typer.Option(None, "--threads",
                                 help="torch CPU threads (default: KGC_TORCH_THREADS or all cores)."),
     data_only: bool = typer.Option(False, "--data-only",
@@ -41,7 +46,9 @@ def demo(
     launch.set_threads()
     result = run_demo(DemoSettings(out=out, steps=steps, train_texts=train_texts, test_texts=test_texts,
                                    documents=documents, max_new_tokens=max_new_tokens,
-                                   data_only=data_only, preset=preset, memorize=memorize))
+                                   data_only=data_only, preset=preset, memorize=memorize,
+                                   language=language.lower(),
+                                   **({"chunk_tokens": chunk_tokens} if chunk_tokens else {})))
     if data_only:
         typer.echo("\n".join(f"{out}/{name}" for name in result["files"]))
         return

@@ -29,6 +29,10 @@ from typing import Any
 from kgcli.errors import KgcError
 from kgcli.outputs import protected, remove_folder, written_by
 
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+# extract's chunk budget per language, in SmolLM2's tokens: about two of the demo's sentences (a Chinese
+# sentence of 18 characters is 30 tokens, an English one of 62 characters 18)
+CHUNK_TOKENS = {"en": 40, "zh": 64}
 MARKER = "kgc_demo.json"  # marks the folder as the demo's (kgcli.outputs knows it)
 WRITER = "kgc demo"
 TASKS = ("NER", "RE")
@@ -43,12 +47,13 @@ class DemoSettings:
     documents: int = 4  # multi-paragraph test documents for extract → graph
     # extract's chunks: about two of the demo's sentences each, close to what the model was trained on
     # (whole 9-sentence documents in one chunk: entity F1 45, triple F1 24; 40-token chunks: 89 and 43)
-    chunk_tokens: int = 40
+    chunk_tokens: int | None = None  # None: CHUNK_TOKENS of the language
     chunk_overlap: int = 0
     drop_ungrounded: bool = True  # names the model wrote that are not in the text stay out of the graph
     max_new_tokens: int = 64
     batch_size: int = 16
     preset: str = "smollm2-135m-lora"
+    language: str = "en"  # en or zh: the synthetic data's language and the instructions'
     seed: int = 7
     data_only: bool = False
     # The recipe, chosen by measurement (bench/README.md, "The demo's recipe"): one relation per RE
@@ -108,20 +113,22 @@ def prepare_folder(out: Path) -> None:
 
 def write_data(out: Path, settings: DemoSettings) -> dict[str, Path]:
     from kgcli.convert import ConvertConfig, convert_file
-    from kgcli.demo.synthetic import NER_TYPES, RELATIONS, make_documents, make_records, schema_lines
+    from kgcli.demo.synthetic import make_documents, make_records, recipe, schema_lines
 
+    language = settings.language
+    types, relations, _, _ = recipe(language)
     raw = out / "data" / "synthetic"
     raw.mkdir(parents=True)
-    (raw / "ner_schema.json").write_text(schema_lines(NER_TYPES, []), encoding="utf-8")
-    (raw / "re_schema.json").write_text(schema_lines([], RELATIONS), encoding="utf-8")
+    (raw / "ner_schema.json").write_text(schema_lines(types, []), encoding="utf-8")
+    (raw / "re_schema.json").write_text(schema_lines([], relations), encoding="utf-8")
     counts = {"train": settings.train_texts, "test": settings.test_texts}
     for split, count in counts.items():
-        records = make_records(split, count, settings.seed)
+        records = make_records(split, count, settings.seed, language)
         with open(raw / f"{split}.json", "w", encoding="utf-8") as handle:
             handle.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     with open(raw / "documents.json", "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in make_documents(settings.documents,
-                                                                                          settings.seed))
+        handle.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in make_documents(
+            settings.documents, settings.seed, language=language))
     paths = {"documents": raw / "documents.json", "ner_schema": raw / "ner_schema.json",
              "re_schema": raw / "re_schema.json"}
     for split in counts:
@@ -134,7 +141,7 @@ def write_data(out: Path, settings: DemoSettings) -> dict[str, Path]:
             if task == "RE" and split == "train":
                 re_options["neg_schema"] = settings.re_neg_schema
             convert_file(str(raw / f"{split}.json"), str(part), ConvertConfig(
-                task=task, language="en", split=split, schema_path=str(raw / schema), seed=settings.seed,
+                task=task, language=language, split=split, schema_path=str(raw / schema), seed=settings.seed,
                 random_sort=split == "train", **re_options))
             part_lines = part.read_text(encoding="utf-8").splitlines(keepends=True)
             if task == "RE" and split == "train" and settings.re_filled_share is not None:
@@ -226,6 +233,8 @@ def run_demo(settings: DemoSettings) -> dict:
     from kgcli.model.validate import Hardware, validate
 
     os.environ.setdefault("KGC_PLAIN_PROGRESS", "1")
+    if settings.chunk_tokens is None:
+        settings.chunk_tokens = CHUNK_TOKENS[settings.language]
     quiet_libraries()
     out = Path(settings.out)
     preset = demo_preset(settings)
@@ -244,8 +253,8 @@ def run_demo(settings: DemoSettings) -> dict:
         stages.done(resolve_model_path(preset.base_model, preset.builder))
 
     stages.begin(f"data: {settings.train_texts} train and {settings.test_texts} test texts (synthetic "
-                 "English "
-                 "NER + RE; test names never seen in training), converted to IEPile records")
+                 f"{LANGUAGE_NAMES[settings.language]} NER + RE; test names never seen in training), "
+                 "converted to IEPile records")
     data = write_data(out, settings)
     if settings.memorize:
         data["train"] = memorized_records(out, data, preset, settings)
@@ -303,7 +312,7 @@ def run_demo(settings: DemoSettings) -> dict:
     rows = comparison(before, after) + document_rows(documents["scores"]) + graph_rows(graph["scores"])
     result = {"status": "done", "seconds": round(stages.elapsed(), 1), "settings": settings.__dict__,
               "train": {k: summary.get(k) for k in ("steps", "train_loss", "seconds", "tokens_per_second")},
-              "scores": rows, "relations": relation_scores(after),
+              "scores": rows, "relations": relation_scores(after, settings.language),
               "graph": {k: graph[k] for k in ("nodes", "edges", "documents")},
               "stage_seconds": list(stages.seconds)}
     (out / "report.md").write_text(report_markdown(result), encoding="utf-8")
@@ -326,7 +335,8 @@ def memorized_records(out: Path, data: dict[str, Path], preset: Any, settings: D
     folder.mkdir()
     schemas = [str(data["ner_schema"]), str(data["re_schema"])]
     chunk_file(str(data["documents"]), str(folder / "chunks.json"), ChunkSettings(
-        preset=preset, tasks=list(TASKS), schemas=schemas, language="en", budget=settings.chunk_tokens,
+        preset=preset, tasks=list(TASKS), schemas=schemas, language=settings.language,
+        budget=settings.chunk_tokens,
         overlap=settings.chunk_overlap, cutoff_len=preset.cutoff_len))
     documents = {str(d["id"]): d for _, d in read_jsonl(str(data["documents"]))}
     with open(folder / "gold_chunks.json", "w", encoding="utf-8") as handle:
@@ -345,7 +355,7 @@ def memorized_records(out: Path, data: dict[str, Path], preset: Any, settings: D
         for task, schema in zip(TASKS, schemas, strict=True):
             part = folder / f"{task}.json"
             convert_file(str(folder / "gold_chunks.json"), str(part), ConvertConfig(
-                task=task, split="test", schema_path=schema, language="en", source="extract",
+                task=task, split="test", schema_path=schema, language=settings.language, source="extract",
                 split_num=demo_split_nums(settings).get(task)))
             for _, record in read_jsonl(str(part)):
                 inner = parse_instruction(record[INSTRUCTION])
@@ -368,7 +378,7 @@ def extract_documents(preset: Any, data: dict[str, Path], out: Path, settings: D
     summary = run_extract(str(data["documents"]), str(out / "extracted.json"),
                           Resolved(preset, [str(out / "adapter")]),
                           Sampling(max_new_tokens=settings.max_new_tokens),
-                          ExtractSettings(tasks=list(TASKS), schemas=schemas, language="en",
+                          ExtractSettings(tasks=list(TASKS), schemas=schemas, language=settings.language,
                                           split_nums=demo_split_nums(settings),
                                           budget=settings.chunk_tokens, overlap=settings.chunk_overlap,
                                           drop_ungrounded=settings.drop_ungrounded,
@@ -413,12 +423,12 @@ def build_and_show(out: Path) -> dict:
             "documents": summary.documents, "scores": scores}
 
 
-def relation_scores(report: dict) -> dict[str, float]:
+def relation_scores(report: dict, language: str = "en") -> dict[str, float]:
     """F1 per relation of the RE block (``per_type``), in the demo's relation order."""
-    from kgcli.demo.synthetic import RELATIONS
+    from kgcli.demo.synthetic import recipe
 
     per_type = (report.get("RE") or {}).get("per_type") or {}
-    return {name: float((per_type.get(name) or {}).get("F1", 0.0)) for name in RELATIONS}
+    return {name: float((per_type.get(name) or {}).get("F1", 0.0)) for name in recipe(language)[1]}
 
 
 def document_rows(scores: dict) -> list[dict]:
@@ -474,7 +484,8 @@ def report_markdown(result: dict) -> str:
     settings, out = result["settings"], result["settings"]["out"]
     lines = ["# kgc demo report", "",
              f"SmolLM2-135M-Instruct, LoRA ({settings['preset']}), {result['train']['steps']} steps, "
-             f"synthetic English NER + RE; whole run {result['seconds']:.0f} s. Sentence rows: the held-out "
+             f"synthetic {LANGUAGE_NAMES[settings.get('language', 'en')]} NER + RE; whole run "
+             f"{result['seconds']:.0f} s. Sentence rows: the held-out "
              f"test split ({settings['test_texts']} texts); document rows: {settings['documents']} "
              "multi-paragraph documents through `kgc extract` (names never seen in training).", "",
              "| task | P before | R before | F1 before | P after | R after | F1 after | ΔF1 |",
@@ -506,7 +517,8 @@ def report_markdown(result: dict) -> str:
               "kgc eval zero.json lora.json",
               f"kgc extract {data}/synthetic/documents.json extracted.json --preset {settings['preset']} "
               f"--adapter adapter --task NER,RE --schema {data}/synthetic/ner_schema.json,"
-              f"{data}/synthetic/re_schema.json --language en" + split_num_flag(settings)
+              f"{data}/synthetic/re_schema.json --language {settings.get('language', 'en')}"
+              + split_num_flag(settings)
               + f" --budget {settings['chunk_tokens']} --overlap {settings['chunk_overlap']}"
               f" --max-new-tokens {settings['max_new_tokens']}"
               + (" --drop-ungrounded" if settings.get("drop_ungrounded") else ""),
