@@ -134,3 +134,19 @@ def test_balancing_keeps_every_filled_relation_and_thins_the_empty_ones_per_rela
     assert three["train"].is_file()
     with pytest.raises(KgcError, match="one relation per RE instruction"):
         balance_relations((tmp_path / "three" / "data" / "train_RE.json").read_text().splitlines(), 0.6, 7)
+
+
+def test_the_chinese_demo_data_is_chinese_through_and_through(tmp_path):
+    out = tmp_path / "zh"
+    result = run_kgc("demo", "--data-only", "--language", "zh", "--out", str(out), check=True)
+    assert "synthetic Chinese NER + RE" in result.stderr_text
+    raw = out / "data" / "synthetic"
+    assert json.loads((raw / "ner_schema.json").read_text().splitlines()[0]) == ["人物", "地点", "机构"]
+    relations = json.loads((raw / "re_schema.json").read_text().splitlines()[1])
+    assert relations == ["任职于", "居住在", "总部位于"]
+    records = list(read_jsonl(out / "data" / "test.json"))
+    sentences = {json.loads(r["instruction"])["instruction"] for r in records}
+    assert all("抽取" in sentence for sentence in sentences) and {r["task"] for r in records} == {"NER", "RE"}
+    documents = list(read_jsonl(raw / "documents.json"))
+    assert [d["id"] for d in documents] == [f"doc-zh-{n}" for n in range(1, 5)]
+    assert all("\n\n" in d["text"] and " " not in d["text"] for d in documents)
