@@ -87,8 +87,10 @@ def suggest(
     remote = remote_model(backend, preset, model, served_model=served_model, api_base=api_base,
                           api_key_env=api_key_env, concurrency=concurrency, structured=structured,
                           retries=retries)
-    options = None if remote else backend_options(backend, tensor_parallel_size=tp,
-                                                  prefix_caching=prefix_caching)
+    options = None if remote else backend_options(
+        backend, tensor_parallel_size=tp, prefix_caching=prefix_caching, api_base=api_base,
+        served_model=served_model, api_key_env=api_key_env, concurrency=concurrency, prompt_format="text",
+        max_retries=retries)
     resolved = None if remote else ModelChoice(preset, None, model, dtype, settings, adapter,
                                                trust_remote_code).resolve("predict",
                                                                           backend=backend_spec(backend))
