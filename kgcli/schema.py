@@ -48,6 +48,14 @@ class Schema:
     aliases: dict[str, list[str]] = field(default_factory=dict)
     proposals: list[dict] = field(default_factory=list)
 
+    def all_types(self) -> list[str]:
+        """Every type the file names: its types, then those that carry roles (event, KG), once each."""
+        return unique([*self.types, *self.type_roles])
+
+    def all_roles(self) -> list[str]:
+        """Every relation or role the file names, once each."""
+        return unique([*self.roles, *(role for roles in self.type_roles.values() for role in roles)])
+
 
 def unique(items) -> list:
     """Order-preserving de-duplication (the seed used sets, whose order changes per process)."""

@@ -118,9 +118,8 @@ def check(
         print(f"kgc: error: {visible(str(problem))}", file=sys.stderr)
     if wrong:
         raise wrong[-1]
-    relations = list(dict.fromkeys([*found.roles, *(r for rs in found.type_roles.values() for r in rs)]))
-    print(f"{schema}: {len(found.types) or len(found.type_roles)} type(s), {len(relations)} relation(s) "
-          "or role(s): no problem found")
+    print(f"{schema}: {len(found.types) or len(found.type_roles)} type(s), {len(found.all_roles())} "
+          "relation(s) or role(s): no problem found")
     if gold:
         for line in coverage(found, gold).lines():
             print(line)

@@ -47,9 +47,9 @@ def suggestion(text: str, entities: list, relations: list) -> dict[str, list[dic
         if name in text:
             types.setdefault(kind, name)
     found: dict[str, dict[str, Any]] = {}
+    sentences = re.split(r"(?<=[。！？.!?])", text)
     for head, relation, tail in relations:
         if head in text and tail in text and head in kinds and tail in kinds:
-            sentences = re.split(r"(?<=[。！？.!?])", text)
             sentence = next((s.strip() for s in sentences if head in s and tail in s), "")
             found.setdefault(relation, {"name": relation, "definition": f"{kinds[head]} {relation} "
                                         f"{kinds[tail]}", "example": sentence, "head": kinds[head],

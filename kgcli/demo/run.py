@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kgcli.documents.language import LANGUAGE_NAMES
 from kgcli.errors import KgcError
 from kgcli.outputs import protected, remove_folder, written_by
 
-LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 # extract's chunk budget per language, in SmolLM2's tokens: about two of the demo's sentences (a Chinese
 # sentence of 18 characters is 30 tokens, an English one of 62 characters 18)
 CHUNK_TOKENS = {"en": 40, "zh": 64}

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kgcli.documents.language import LANGUAGE_NAMES
 from kgcli.errors import KgcError, say, warn
 from kgcli.io import compat_dumps, read_jsonl
 from kgcli.outputs import check_output, work_folder
@@ -168,9 +169,6 @@ def _predict(records: str, predictions: str, resolved: Resolved | None, sampling
     return run_predict(records, predictions, resolved, settings.backend, sampling, settings.options,
                        batch_size=settings.batch_size, window=settings.window, resume=settings.resume,
                        overwrite=True)
-
-
-LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}
 
 
 def show_plan(docs_path: str, out_path: str, resolved: Resolved | None, sampling: Sampling,

@@ -14,6 +14,7 @@ HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef
 LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 SAMPLE = 20_000  # characters read: enough to tell, and a long document costs no more than that
 HAN_WEIGHT = 4
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}  # as messages name them
 
 
 def script_language(text: str) -> str | None:

@@ -10,6 +10,7 @@ tables of the graph's database, whose names are case-blind, and ``Entity`` is al
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -49,8 +50,6 @@ class Coverage:
 
 def _line_of(text: list[str], name: str, skip: int = 0) -> int | None:
     """The line of the file that spells ``name`` as a JSON string (after ``skip`` earlier ones)."""
-    import json
-
     quoted = [json.dumps(name, ensure_ascii=False), json.dumps(name)]
     seen = 0
     for number, line in enumerate(text, 1):
@@ -74,8 +73,7 @@ def problems(path: str) -> tuple[Schema, list[KgcError]]:
     def problem(message: str, name: str | None = None, skip: int = 0) -> None:
         found.append(KgcError(message, path, _line_of(text, name, skip) if name is not None else None))
 
-    types = list(dict.fromkeys([*schema.types, *schema.type_roles]))
-    roles = list(dict.fromkeys([*schema.roles, *(r for rs in schema.type_roles.values() for r in rs)]))
+    types, roles = schema.all_types(), schema.all_roles()
     if not types and not roles:
         problem("the schema is empty: no entity types, relations or roles")
         return schema, found
@@ -126,8 +124,8 @@ def coverage(schema: Schema, gold: str) -> Coverage:
     """How much of GOLD (annotated documents: ``entity``/``entity_type``, ``relation``, ``event``) the
     schema's names cover."""
     found = Coverage()
-    types = {normalise(t) for t in [*schema.types, *schema.type_roles]}
-    roles = {normalise(r) for r in [*schema.roles, *(r for rs in schema.type_roles.values() for r in rs)]}
+    types = {normalise(t) for t in schema.all_types()}
+    roles = {normalise(r) for r in schema.all_roles()}
     name = display_name(gold)
     for number, record in read_jsonl(gold):
         try:
