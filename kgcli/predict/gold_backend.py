@@ -6,7 +6,8 @@ Ray) is measured and tested through the very code a model run takes — chunking
 prediction stream, the merge — with answers that are right and cost no model. Its records must carry a
 ``label``: documents given as JSON lines with their annotations (``entity``, ``relation``, …), which travel
 with their chunks into the test records. ``KGC_GOLD_PACE=S`` makes each answer take S seconds, so a test can
-kill a run while answers are arriving.
+kill a run while answers are arriving; ``KGC_GOLD_HOLD_FROM=N`` holds every answer from line N on until
+the run is killed, so the kill lands mid-run however slowly a loaded machine starts.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from kgcli.progress import progress
 from kgcli.records import answered_line
 
 PACE = "KGC_GOLD_PACE"
+HOLD_FROM = "KGC_GOLD_HOLD_FROM"
 
 
 def answer(record: dict[str, Any], name: str, number: int) -> str:
@@ -30,6 +32,9 @@ def answer(record: dict[str, Any], name: str, number: int) -> str:
     pace = float(os.environ.get(PACE) or 0)
     if pace > 0:
         time.sleep(pace)
+    hold_from = int(os.environ.get(HOLD_FROM) or 0)
+    while 0 < hold_from <= number:  # a test's run that must still be going when it is killed
+        time.sleep(1)
     return gold_output_at(record, name, number, "the gold backend")
 
 

@@ -138,10 +138,11 @@ def _start(address: str | None) -> None:
         raise KgcError(f"cannot reach the Ray cluster at {target}: {exc}") from None
 
 
-def _answers(setup: Setup, options: RayOptions, rows: str, budget: int) -> Iterator[dict]:
-    """Answers in input order. A Ray batch is one forward pass (``--batch-size``): answers reach OUT as each
-    pass ends, so a kill loses at most the passes in flight. ``rows``: the rows folder (``_rows_file``), read
-    by Ray Data on this node (a cluster's other nodes do not have it), so no process holds every row."""
+def _answers(setup: Setup, options: RayOptions, rows: str, count: int, budget: int) -> Iterator[dict]:
+    """Answers in input order. A Ray batch is one forward pass (``--batch-size``); a Ray task answers one
+    block of rows (``_blocks``), pass by pass, and its answers reach OUT when the block is done, so a kill
+    loses at most the blocks in flight. ``rows``: the rows folder (``_rows_file``, ``count`` rows), read by
+    Ray Data on this node (a cluster's other nodes do not have it), so no process holds every row."""
     import logging
 
     import ray.data
@@ -160,6 +161,7 @@ def _answers(setup: Setup, options: RayOptions, rows: str, budget: int) -> Itera
         warnings.simplefilter("ignore")
         files = [os.path.join(rows, name) for name in sorted(os.listdir(rows))]  # in position order
         dataset = ray.data.read_json(files, lines=True, num_cpus=0,
+                                     override_num_blocks=_blocks(len(files), count, options.batch_size),
                                      ray_remote_args={"scheduling_strategy": here})
     if options.ray_engine == "vllm":
         dataset = _vllm_processor(setup, options, budget)(dataset)
@@ -193,7 +195,8 @@ def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOpt
         written = 0
         records = itertools.islice(read_jsonl(in_path), done, None)  # read again: rows hold no whole records
         with output.open() as out, progress("predict", total=count, unit="samples") as advance:
-            for (_, record), answer in zip(records, _answers(setup, options, rows, budget), strict=False):
+            answers = _answers(setup, options, rows, count, budget)
+            for (_, record), answer in zip(records, answers, strict=False):
                 if int(answer["position"]) != done + written:
                     raise KgcError(f"Ray returned record {answer['position']} where {done + written} was due")
                 out.write(answered_line(record, str(answer["output"])))
@@ -205,6 +208,17 @@ def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOpt
     if written != count:
         raise KgcError(f"Ray answered {written} of {count} records")
     return written
+
+
+# the most blocks Ray reads the rows as (its own default floor for a read)
+MOST_BLOCKS = 200
+
+
+def _blocks(files: int, rows: int, batch_size: int) -> int:
+    """How many blocks Ray reads the rows as: one pass each where that makes at most ``MOST_BLOCKS``, and
+    never fewer than one per file. Left to itself Ray groups small files into a few reads, and a block's
+    answers reach OUT only when all of them are done: a kill would lose most of a small run."""
+    return max(files, min(-(-rows // max(batch_size, 1)), MOST_BLOCKS))
 
 
 # rows in one file of the rows folder: what one Ray read holds at a time (KGC_RAY_ROWS_PER_FILE: the tests'
