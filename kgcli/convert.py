@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import array
 import contextlib
-import gc
 import glob
 import hashlib
 import json
@@ -25,6 +24,7 @@ from importlib import resources
 from typing import IO
 
 from kgcli import shards
+from kgcli.collector import cycles_paused
 from kgcli.errors import KgcError, warn
 from kgcli.io import STDIO, display_name, parse_lines, read_json_file, read_jsonl
 from kgcli.outputs import check_output
@@ -249,9 +249,7 @@ class Converter:
     # -- streams ---------------------------------------------------------------------------------
     def convert_records(self, records: Iterable[tuple[int, dict]], name: str) -> Iterator[str]:
         """Output text, one string per input record (its lines, each ending in a newline)."""
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # records form no reference cycles; the cycle collector only costs time here
-        try:
+        with cycles_paused():
             if self.config.split == "test":
                 yield from self._test_records(records, name)
                 return
@@ -260,9 +258,6 @@ class Converter:
                 lines = self.convert_record(record, (name, number))
                 if lines:
                     yield "\n".join(lines) + "\n"
-        finally:
-            if gc_was_enabled:
-                gc.enable()
 
     def _test_records(self, records: Iterable[tuple[int, dict]], name: str) -> Iterator[str]:
         """The test split, the one path for every task: each record's lines, newline-terminated.

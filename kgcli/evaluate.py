@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import array
 import contextlib
-import gc
 import operator
 from collections import Counter
 from collections.abc import Iterable
@@ -25,6 +24,7 @@ from typing import Any
 import orjson
 
 from kgcli import shards
+from kgcli.collector import cycles_paused
 from kgcli.errors import KgcError, warn
 from kgcli.io import display_name, parse_lines, read_jsonl
 from kgcli.records import INSTRUCTION, SCHEMA, head_end, parse_instruction, schema_span
@@ -269,123 +269,121 @@ class Evaluator:
             left, pred_types, hit_types, type_of = plan[0]
         last_head, last_allowed = self._last_head, self._last_allowed
         fixed, layouts, set_mode = self.fixed_task, self._layouts, self.set_mode
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # nothing here forms reference cycles; the collector would only rescan the group table
-        try:
-            for number, record in records:
-                if record is None:
-                    self.bad_lines += 1
-                    continue
-                try:
+        with cycles_paused():  # nothing here forms reference cycles
+            try:
+                for number, record in records:
+                    if record is None:
+                        self.bad_lines += 1
+                        continue
                     try:
-                        record_id, output, source, task_name = fields(record)
-                    except KeyError:
-                        record_id, output, source, task_name = (record.get("id"), record.get("output"),
-                                                                record.get("source"), record.get("task"))
-                    if wanted is not None and task_name and task_name != wanted and self._other_task(
-                            task_name, wanted):
+                        try:
+                            record_id, output, source, task_name = fields(record)
+                        except KeyError:
+                            record_id, output, source, task_name = (record.get("id"), record.get("output"),
+                                                                    record.get("source"), record.get("task"))
+                        if wanted is not None and task_name and task_name != wanted and self._other_task(
+                                task_name, wanted):
+                            continue
+                        if record_id is None:
+                            if "doc_id" in record and "instruction" not in record:
+                                raise ValueError("this is a merged document (kgc extract's output), not a "
+                                                 "prediction record: score it against the annotated "
+                                                 "documents with --documents DOCS")
+                            raise ValueError("record has no 'id'")
+                        if type(output) is not str:
+                            raise ValueError("record has no 'output' string (run kgc predict first)")
+                        if type(source) is str and type(record_id) is str and type(task_name) is str:
+                            key = task_name + "\x1f" + source + "\x1f" + record_id
+                        else:
+                            key = f"{task_name}\x1f{'None' if source is None else source}\x1f{record_id}"
+                        if key != open_key:
+                            if open_key is not None:
+                                if single:
+                                    settled = not any(left.values())
+                                else:
+                                    settled = not any(map(any, map(dict.values, map(gold_of, plan))))
+                                done[open_key] = (None if settled and seen is None
+                                                  else (task, tally, plan, seen))
+                                open_key = None
+                            if key in done or set_mode or legacy:
+                                task, tally, plan, seen = self._group(key, record)
+                            else:  # the usual new group, as _group starts it (distinct gold, no set)
+                                task = fixed or self._task_for(record)
+                                gold = task.gold_counts(record.get("label"))
+                                tally, layout = layouts.get(task.name) or self._layout(task, record)
+                                tally.samples += 1
+                                plan, seen = [], None
+                                for metric, gold_types, pred_types, hit_types, type_of in layout:
+                                    left = gold.get(metric) or {}
+                                    gold_types.extend(map(type_of, left))
+                                    plan.append((left, pred_types, hit_types, type_of))
+                            single = task.metrics == MAIN
+                            if single:  # the one metric's state, in locals for the loop below
+                                left, pred_types, hit_types, type_of = plan[0]
+                            open_key = key
+                    except (ValueError, KgcError) as exc:
+                        if not self.skip_bad:
+                            raise KgcError(exc.message if isinstance(exc, KgcError) else str(exc), name,
+                                           number) from None
+                        self.bad_lines += 1
                         continue
-                    if record_id is None:
-                        if "doc_id" in record and "instruction" not in record:
-                            raise ValueError("this is a merged document (kgc extract's output), not a "
-                                             "prediction record: score it against the annotated documents "
-                                             "with --documents DOCS")
-                        raise ValueError("record has no 'id'")
-                    if type(output) is not str:
-                        raise ValueError("record has no 'output' string (run kgc predict first)")
-                    if type(source) is str and type(record_id) is str and type(task_name) is str:
-                        key = task_name + "\x1f" + source + "\x1f" + record_id
+                    tally.answers += 1
+                    answer = None
+                    if not legacy and THINK_OPEN in output and output.lstrip().startswith(THINK_OPEN):
+                        output, thinking = split_thinking(output)
+                        if thinking == "open":
+                            tally.parse_errors += 1
+                            tally.unfinished_thinking += 1
+                            continue
+                        tally.thinking += 1
+                    if not legacy:
+                        try:
+                            answer = loads(output)
+                        except decode_error:
+                            pass
+                    if type(answer) is not dict:
+                        answer, repaired = parse_answer(output, repair=not legacy)
+                        if answer is None:
+                            tally.parse_errors += 1
+                            continue
+                        if repaired:
+                            tally.repaired += 1
+                    if legacy:
+                        allowed = None
                     else:
-                        key = f"{task_name}\x1f{'None' if source is None else source}\x1f{record_id}"
-                    if key != open_key:
-                        if open_key is not None:
-                            if single:
-                                settled = not any(left.values())
-                            else:
-                                settled = not any(map(any, map(dict.values, map(gold_of, plan))))
-                            done[open_key] = None if settled and seen is None else (task, tally, plan, seen)
-                            open_key = None
-                        if key in done or set_mode or legacy:
-                            task, tally, plan, seen = self._group(key, record)
-                        else:  # the usual new group, as _group starts it (distinct gold, no set)
-                            task = fixed or self._task_for(record)
-                            gold = task.gold_counts(record.get("label"))
-                            tally, layout = layouts.get(task.name) or self._layout(task, record)
-                            tally.samples += 1
-                            plan, seen = [], None
-                            for metric, gold_types, pred_types, hit_types, type_of in layout:
-                                left = gold.get(metric) or {}
-                                gold_types.extend(map(type_of, left))
-                                plan.append((left, pred_types, hit_types, type_of))
-                        single = task.metrics == MAIN
-                        if single:  # the one metric's state, in locals for the loop below
-                            left, pred_types, hit_types, type_of = plan[0]
-                        open_key = key
-                except (ValueError, KgcError) as exc:
-                    if not self.skip_bad:
-                        raise KgcError(exc.message if isinstance(exc, KgcError) else str(exc), name,
-                                       number) from None
-                    self.bad_lines += 1
-                    continue
-                tally.answers += 1
-                answer = None
-                if not legacy and THINK_OPEN in output and output.lstrip().startswith(THINK_OPEN):
-                    output, thinking = split_thinking(output)
-                    if thinking == "open":
-                        tally.parse_errors += 1
-                        tally.unfinished_thinking += 1
-                        continue
-                    tally.thinking += 1
-                if not legacy:
-                    try:
-                        answer = loads(output)
-                    except decode_error:
-                        pass
-                if type(answer) is not dict:
-                    answer, repaired = parse_answer(output, repair=not legacy)
-                    if answer is None:
-                        tally.parse_errors += 1
-                        continue
-                    if repaired:
-                        tally.repaired += 1
-                if legacy:
-                    allowed = None
-                else:
-                    instruction = record.get(INSTRUCTION)
-                    if type(instruction) is str and instruction.startswith(last_head):
-                        allowed = last_allowed  # the same schema chunk as the last record
+                        instruction = record.get(INSTRUCTION)
+                        if type(instruction) is str and instruction.startswith(last_head):
+                            allowed = last_allowed  # the same schema chunk as the last record
+                        else:
+                            allowed = self._allowed_keys(task, instruction)
+                            last_head, last_allowed = self._last_head, self._last_allowed
+                    if single:
+                        main: list[tuple] = []
+                        off_schema = task.collect_main(answer, allowed, main)
+                        by_metric = None
                     else:
-                        allowed = self._allowed_keys(task, instruction)
-                        last_head, last_allowed = self._last_head, self._last_allowed
-                if single:
-                    main: list[tuple] = []
-                    off_schema = task.collect_main(answer, allowed, main)
-                    by_metric = None
-                else:
-                    by_metric = {m: [] for m in task.metrics}
-                    off_schema = task.collect_all(answer, allowed, by_metric)
-                if off_schema and not legacy:
-                    tally.off_schema += off_schema
-                if by_metric is None:  # one metric: _count written out (it runs for nearly every record)
-                    if main:
-                        if seen is not None:
-                            main = _unseen(main, seen["main"])
-                        pred_types.extend(map(type_of, main))
-                        for item in main:
-                            if left.get(item, 0) > 0:
-                                left[item] -= 1
-                                hit_types.append(type_of(item))
-                else:
-                    for entry, metric in zip(plan, task.metrics, strict=True):
-                        tuples = by_metric[metric]
-                        if tuples:
-                            _count(tuples if seen is None else _unseen(tuples, seen[metric]), *entry)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-            self._open_key = open_key
-            self._open = (task, tally, plan, seen) if open_key is not None else None
-            self._last_head, self._last_allowed = last_head, last_allowed
+                        by_metric = {m: [] for m in task.metrics}
+                        off_schema = task.collect_all(answer, allowed, by_metric)
+                    if off_schema and not legacy:
+                        tally.off_schema += off_schema
+                    if by_metric is None:  # one metric: _count written out (it runs for nearly every record)
+                        if main:
+                            if seen is not None:
+                                main = _unseen(main, seen["main"])
+                            pred_types.extend(map(type_of, main))
+                            for item in main:
+                                if left.get(item, 0) > 0:
+                                    left[item] -= 1
+                                    hit_types.append(type_of(item))
+                    else:
+                        for entry, metric in zip(plan, task.metrics, strict=True):
+                            tuples = by_metric[metric]
+                            if tuples:
+                                _count(tuples if seen is None else _unseen(tuples, seen[metric]), *entry)
+            finally:
+                self._open_key = open_key
+                self._open = (task, tally, plan, seen) if open_key is not None else None
+                self._last_head, self._last_allowed = last_head, last_allowed
 
     def _other_task(self, task_name: Any, wanted: str) -> bool:
         """--task on a mixed file: a record of another task is left out and counted (one that names none,

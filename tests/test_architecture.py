@@ -73,8 +73,9 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 # The floors of the house, lowest first, as data: a module may import its own floor's modules and those
 # below, never one above. A name is a module or a package (everything inside it).
 FLOORS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundations", ("kgcli", "kgcli.__init__", "kgcli.data", "kgcli.errors", "kgcli.terminal", "kgcli.io",
-                     "kgcli.outputs", "kgcli.progress", "kgcli.secrets", "kgcli.shards")),
+    ("foundations", ("kgcli", "kgcli.__init__", "kgcli.collector", "kgcli.data", "kgcli.errors",
+                     "kgcli.terminal", "kgcli.io", "kgcli.outputs", "kgcli.progress", "kgcli.secrets",
+                     "kgcli.shards")),
     ("records", ("kgcli.records", "kgcli.schema", "kgcli.repair")),
     ("tasks", ("kgcli.tasks",)),
     ("record stages", ("kgcli.convert", "kgcli.evaluate", "kgcli.report")),

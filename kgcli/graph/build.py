@@ -13,7 +13,6 @@ build leaves no GRAPH (and an existing one as it was).
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import os
 import shutil
@@ -28,6 +27,7 @@ from typing import IO, Any
 import orjson
 
 from kgcli import shards
+from kgcli.collector import cycles_paused
 from kgcli.documents.grounding import normalise
 from kgcli.documents.language import script_language
 from kgcli.documents.result import DOC_ID, UNPARSED, is_merged_document
@@ -434,7 +434,7 @@ def _shard_facts(lines: list[bytes], first: int, index: int, settings: tuple) ->
     try:
         reader = _Reader(partitions, resolution, False, False, max_labels, keep_ungrounded)
         records, documents = 0, set()
-        with _cycles_paused():
+        with cycles_paused():
             for number, record in parse_lines(lines, name, first):
                 if not is_merged_document(record):
                     return None
@@ -469,7 +469,7 @@ def _shard_graph(lines: list[bytes], first: int, index: int, settings: tuple) ->
     count = 0
     try:
         reader = _Reader(partitions, resolution, False, False, max_labels)
-        with _cycles_paused():
+        with cycles_paused():
             for _, item in parse_lines(lines, name, first):
                 _graph_pieces(reader, kind, item, absorbed)
                 count += 1
@@ -505,19 +505,6 @@ class _Digest:
         if self.error is not None:
             raise self.error
         return self.value
-
-
-@contextlib.contextmanager
-def _cycles_paused() -> Iterator[None]:
-    """The cycle collector off: a build's pieces and records form no reference cycles, and with millions of
-    them alive the collector's rescans cost more than the build's own work."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def build_graph(inputs: list[str], out: str, settings: BuildSettings) -> BuildSummary:
@@ -567,7 +554,7 @@ def _build(inputs: list[str], out: str, settings: BuildSettings, old_meta: dict[
     started = time.monotonic()
     resolution = _resolution(settings, old_meta, decisions)
     folder = contextlib.nullcontext(scratch) if scratch else atomic_folder(out, GRAPH_WRITER)
-    with folder as work, _cycles_paused():  # a failed build leaves GRAPH as it was
+    with folder as work, cycles_paused():  # a failed build leaves GRAPH as it was
         partitions = _Partitions(os.path.join(work, "parts"))
         reader = _Reader(partitions, resolution, settings.skip_unparsed, settings.gold, settings.max_labels,
                          settings.keep_ungrounded)
