@@ -926,6 +926,11 @@ CASES = [
         stdin=PRED.splitlines(keepends=True)[0] + lines([{**instruction_record(9), "output": "sorry, no"}]),
         where="<stdin>:2",
     ),
+    Case("graph build empty stdin", 3, ["graph", "build", "-", "--out", "graph"], "no records", stdin="",
+         where="<stdin>"),
+    Case("graph build a blank-only file beside a good one", 3,
+         ["graph", "build", "pred.json", "blank.json", "--out", "graph"], "no records",
+         {"pred.json": PRED, "blank.json": "\n  \n"}, where="blank.json"),
     Case(
         "graph build a line that is neither a result nor a prediction",
         3,

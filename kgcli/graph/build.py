@@ -260,6 +260,9 @@ class _Reader:
             if read is None:
                 read = self._read_records(path, name, advance)
         records, documents = read
+        if not records:  # an empty file or pipe: a stage before it gave nothing, never a graph to build
+            raise KgcError("no records: expected kgc extract results or kgc predict output, one JSON object "
+                           "per line", name)
         self.records += records
         self.read_ids |= documents
         return {"path": name, "records": records, "documents": len(documents), "sha256": digest.hexdigest()}
