@@ -1032,6 +1032,13 @@ CASES = [
         "needs back-quotes: :`place of birth`",
         setup=lambda folder: built_graph(folder),
     ),
+    Case("graph query Neo4j's type(r)", 3, ["graph", "query", "graph", "MATCH ()-[r]->() RETURN type(r)"],
+         "function TYPE does not exist. (a relationship's type is label(r) here",
+         setup=lambda folder: built_graph(folder)),
+    Case("graph query Neo4j's shortestPath", 3,
+         ["graph", "query", "graph", "MATCH p = shortestPath((a)-[*]-(b)) RETURN p"],
+         "(a shortest path is written MATCH p = (a)-[* SHORTEST 1..4]->(b) here",
+         setup=lambda folder: built_graph(folder)),
     Case(
         "graph query a missing graph",
         3,

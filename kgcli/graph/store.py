@@ -181,6 +181,7 @@ def query(folder: str, cypher: str, parameters: dict[str, Any] | None = None) ->
         except RuntimeError as exc:
             message = _first_line(str(exc))
             hint = _quote_hint(cypher, read_meta(folder)) if message.startswith("Parser exception") else ""
+            hint = hint or _dialect_hint(cypher, message)
             raise KgcError(f"the query failed: {message}{hint}") from None
         if isinstance(result, list):  # several statements: the last one's rows
             result = result[-1]
@@ -202,6 +203,29 @@ def _quote_hint(cypher: str, meta: dict[str, Any]) -> str:
         return ""
     return " (a label or relation with a space or a hyphen needs back-quotes: " + ", ".join(
         f":`{n}`" for n in found[:3]) + ")"
+
+
+# Neo4j habits that LadybugDB's Cypher writes otherwise (README, "Cypher here is LadybugDB's dialect"): what a
+# failed query holds → what to write instead
+DIALECT_HINTS = (
+    (r"\btype\s*\(", "a relationship's type is label(r) here, where Neo4j writes type(r)"),
+    (r"\b(?:all)?shortestpaths?\s*\(",
+     "a shortest path is written MATCH p = (a)-[* SHORTEST 1..4]->(b) here, not shortestPath(…)"),
+    (r"\belementid\s*\(", "a node's kgc id is n.id here; id(n) is the database's internal one"),
+)
+
+
+def _dialect_hint(cypher: str, message: str) -> str:
+    """For a query that fails to parse or calls a function the database lacks: the first Neo4j habit it
+    holds, and how LadybugDB writes it."""
+    import re
+
+    if not (message.startswith("Parser exception") or "does not exist" in message):
+        return ""
+    for pattern, hint in DIALECT_HINTS:
+        if re.search(pattern, cypher, flags=re.IGNORECASE):
+            return f" ({hint})"
+    return ""
 
 
 def _first_line(message: str) -> str:
