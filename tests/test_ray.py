@@ -50,3 +50,17 @@ def test_ray_replicas_answer_as_the_hf_backend_in_order_and_resume_after_a_kill(
     start = f"({done} already in OUT) with tiny-random-llama-lora, backend ray, hf engine × 2"
     assert start in result.stderr_text
     assert len({json.loads(line)["output"] for line in hf_output.splitlines()}) > 1  # answers differ
+
+
+def test_rows_are_read_as_blocks_of_about_one_pass():
+    """A block's answers reach OUT when all of them are done: blocks of about one pass (the engine's batch)
+    keep what a kill loses small, never fewer blocks than files, at most MOST_BLOCKS for a large corpus."""
+    from kgcli.predict.base import RayOptions
+    from kgcli.predict.ray_backend import MOST_BLOCKS, VLLM_BATCH, _blocks, _pass_rows
+
+    assert _blocks(files=1, rows=48, batch_size=2) == 24  # one file of 48 rows: 24 passes of 2
+    assert _blocks(files=13, rows=38, batch_size=2) == 19
+    assert _blocks(files=30, rows=40, batch_size=8) == 30  # at least one per file
+    assert _blocks(files=25, rows=100_000, batch_size=8) == MOST_BLOCKS
+    assert _pass_rows(RayOptions(ray_engine="vllm", batch_size=8)) == VLLM_BATCH
+    assert _pass_rows(RayOptions(ray_engine="hf", batch_size=8)) == 8

@@ -31,6 +31,7 @@ from kgcli.progress import progress
 from kgcli.records import INSTRUCTION, answered_line
 
 ENGINES = ("vllm", "hf", "gold")
+VLLM_BATCH = 256  # rows in one pass of the vLLM processor (ray.data.llm batches them for the engine)
 
 
 def _render(setup_args: dict, instructions: list[str], budget: int) -> list[list[int]]:
@@ -109,7 +110,7 @@ def _vllm_processor(setup: Setup, options: RayOptions, budget: int):
         engine_kwargs["enable_lora"] = True
     config = vLLMEngineProcessorConfig(
         model_source=setup.model_path, engine_kwargs=engine_kwargs, concurrency=options.data_parallel,
-        batch_size=256, apply_chat_template=False, tokenize=False, detokenize=False)
+        batch_size=VLLM_BATCH, apply_chat_template=False, tokenize=False, detokenize=False)
     return build_llm_processor(
         config,
         preprocess=Renderer,
@@ -161,7 +162,7 @@ def _answers(setup: Setup, options: RayOptions, rows: str, count: int, budget: i
         warnings.simplefilter("ignore")
         files = [os.path.join(rows, name) for name in sorted(os.listdir(rows))]  # in position order
         dataset = ray.data.read_json(files, lines=True, num_cpus=0,
-                                     override_num_blocks=_blocks(len(files), count, options.batch_size),
+                                     override_num_blocks=_blocks(len(files), count, _pass_rows(options)),
                                      ray_remote_args={"scheduling_strategy": here})
     if options.ray_engine == "vllm":
         dataset = _vllm_processor(setup, options, budget)(dataset)
@@ -208,6 +209,11 @@ def predict_with_ray(in_path: str, output: Output, setup: Setup, options: RayOpt
     if written != count:
         raise KgcError(f"Ray answered {written} of {count} records")
     return written
+
+
+def _pass_rows(options: RayOptions) -> int:
+    """Rows in one pass of the chosen engine: the vLLM processor's batch, else ``--batch-size``."""
+    return VLLM_BATCH if options.ray_engine == "vllm" else options.batch_size
 
 
 # the most blocks Ray reads the rows as (its own default floor for a read)
