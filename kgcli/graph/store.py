@@ -14,6 +14,7 @@ would cost their size again there.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -195,8 +196,6 @@ def query(folder: str, cypher: str, parameters: dict[str, Any] | None = None) ->
 def _quote_hint(cypher: str, meta: dict[str, Any]) -> str:
     """For a query that does not parse: the graph's labels and relations with a space or a hyphen that it
     names without back-quotes (Cypher reads `:works for` as `:works`, then a stray word)."""
-    import re
-
     names = [n for n in [*meta.get("labels", {}), *meta.get("relations", {})] if not re.fullmatch(r"\w+", n)]
     found = [n for n in names if re.search(r":\s*" + re.escape(n), cypher)]
     if not found:
@@ -218,8 +217,6 @@ DIALECT_HINTS = (
 def _dialect_hint(cypher: str, message: str) -> str:
     """For a query that fails to parse or calls a function the database lacks: the first Neo4j habit it
     holds, and how LadybugDB writes it."""
-    import re
-
     if not (message.startswith("Parser exception") or "does not exist" in message):
         return ""
     for pattern, hint in DIALECT_HINTS:
